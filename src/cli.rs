@@ -1,0 +1,410 @@
+//! Command-line interface: `serve`, `check-config`, `metadata`, `inspect`.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, Config};
+use crate::keys::SpKeys;
+use crate::saml::dsig::TrustedKey;
+use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
+use crate::saml::metadata::{self, SpDescriptor};
+use crate::saml::response::{self, Expect, IdpTrust, InResponseTo};
+use crate::store::{AnyStore, StoreSpec};
+use crate::xml::Limits;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "samlhub",
+    version,
+    about = "SAML 2.0 service provider and federation hub for Home Assistant single sign-on"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the hub.
+    Serve {
+        /// TOML config file (default: $SAMLHUB_CONFIG; none = defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check the configuration and IdP metadata; print every problem.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print our SP metadata.
+    Metadata {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Verify a SAML Response offline and print a JSON verdict (exit 0 valid, 1 not).
+    Inspect {
+        /// The IdP's metadata (EntityDescriptor or EntitiesDescriptor).
+        #[arg(long)]
+        idp_metadata: PathBuf,
+        /// Which entity to use from an EntitiesDescriptor.
+        #[arg(long)]
+        idp_entity_id: Option<String>,
+        /// The Response: raw XML, or the base64 SAMLResponse value.
+        #[arg(long)]
+        response: PathBuf,
+        /// Evaluate time conditions at this instant (RFC 3339); default now.
+        #[arg(long)]
+        now: Option<String>,
+        /// Our entityID, for the AudienceRestriction check.
+        #[arg(long)]
+        audience: Option<String>,
+        /// Our ACS URL, for the Destination and Recipient checks.
+        #[arg(long)]
+        acs: Option<String>,
+        /// The AuthnRequest ID the response must answer.
+        #[arg(long, conflicts_with = "unsolicited")]
+        in_response_to: Option<String>,
+        /// The response must be unsolicited (no InResponseTo).
+        #[arg(long)]
+        unsolicited: bool,
+        #[arg(long)]
+        allow_sha1: bool,
+        /// Attribute profile: entra, keycloak, generic.
+        #[arg(long, default_value = "generic")]
+        profile: String,
+        /// Allowed clock skew in seconds.
+        #[arg(long, default_value_t = 60)]
+        clock_skew: i64,
+    },
+}
+
+fn env_map() -> std::collections::BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+fn config_path(arg: Option<PathBuf>) -> Option<PathBuf> {
+    arg.or_else(|| std::env::var_os("SAMLHUB_CONFIG").map(PathBuf::from))
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve { config } => serve(config_path(config)),
+        Cmd::CheckConfig { config } => check_config(config_path(config)),
+        Cmd::Metadata { config } => print_metadata(config_path(config)),
+        Cmd::Inspect {
+            idp_metadata,
+            idp_entity_id,
+            response,
+            now,
+            audience,
+            acs,
+            in_response_to,
+            unsolicited,
+            allow_sha1,
+            profile,
+            clock_skew,
+        } => inspect(InspectArgs {
+            idp_metadata,
+            idp_entity_id,
+            response,
+            now,
+            audience,
+            acs,
+            in_response_to,
+            unsolicited,
+            allow_sha1,
+            profile,
+            clock_skew,
+        }),
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Config, ExitCode> {
+    config::load(path, &env_map()).map_err(|e| {
+        eprintln!("configuration has {} problem(s):", e.problems.len());
+        for l in e.lines() {
+            eprintln!("  {l}");
+        }
+        ExitCode::from(2)
+    })
+}
+
+fn check_config(path: Option<PathBuf>) -> ExitCode {
+    match load(path.as_deref()) {
+        Err(code) => code,
+        Ok(c) => {
+            for w in &c.warnings {
+                println!("warning: {w}");
+            }
+            println!("configuration OK: {} IdP(s)", c.idps.len());
+            for i in &c.idps {
+                println!(
+                    "  {}: {} ({} signing certificate(s), SSO {})",
+                    i.id,
+                    i.metadata.entity_id,
+                    i.keys.len(),
+                    i.sso_redirect
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn sp_metadata(c: &Config, keys: &SpKeys) -> String {
+    let acs = c.acs_url();
+    metadata::sp_metadata(&SpDescriptor {
+        entity_id: &c.entity_id,
+        acs_url: &acs,
+        signing_certs: std::slice::from_ref(&keys.signing.cert_der),
+        encryption_certs: std::slice::from_ref(&keys.encryption.cert_der),
+    })
+}
+
+fn print_metadata(path: Option<PathBuf>) -> ExitCode {
+    let c = match load(path.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match SpKeys::load_or_create(&c.data_dir) {
+        Ok((keys, _)) => {
+            print!("{}", sp_metadata(&c, &keys));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("keys: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(path: Option<PathBuf>) -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let c = match load(path.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for w in &c.warnings {
+        log::warn!("{w}");
+    }
+    let (keys, created) = match SpKeys::load_or_create(&c.data_dir) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("keys: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for p in &created {
+        println!("created {}", p.display());
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = match AnyStore::open(&c.store, clock.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("store: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "samlhub {} on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        c.listen
+    );
+    println!("  SP entityID:  {}", c.entity_id);
+    println!("  ACS URL:      {}", c.acs_url());
+    println!("  SP metadata:  {}", c.metadata_url());
+    match &c.store {
+        StoreSpec::Embedded(p) => println!("  store:        embedded {}", p.display()),
+        StoreSpec::Redis(_) => println!("  store:        redis"),
+    }
+    if c.idps.is_empty() {
+        println!(
+            "  IdPs:         none yet. Save your IdP's SAML metadata as {}/<name>.xml and restart,\n                or add [[idp]] sections to a config file (see README).",
+            c.data_dir.join("idp").display()
+        );
+    }
+    for i in &c.idps {
+        println!(
+            "  IdP {}:  {} → {}",
+            i.id,
+            i.metadata.entity_id,
+            c.url(&format!("/saml/login?idp={}", i.id))
+        );
+    }
+    let metadata_xml = sp_metadata(&c, &keys);
+    let state = crate::http::AppState {
+        config: c,
+        keys,
+        store,
+        clock,
+        metadata_xml,
+    };
+    let sys = actix_web::rt::System::new();
+    let res = sys.block_on(async move {
+        if let AnyStore::Embedded(s) = &state.store {
+            s.spawn_sweeper(std::time::Duration::from_secs(300));
+        }
+        crate::http::run(state).await
+    });
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct InspectArgs {
+    idp_metadata: PathBuf,
+    idp_entity_id: Option<String>,
+    response: PathBuf,
+    now: Option<String>,
+    audience: Option<String>,
+    acs: Option<String>,
+    in_response_to: Option<String>,
+    unsolicited: bool,
+    allow_sha1: bool,
+    profile: String,
+    clock_skew: i64,
+}
+
+fn verdict(valid: bool, reason: Option<String>, extra: serde_json::Value) -> ExitCode {
+    let mut v = serde_json::json!({ "valid": valid, "reason": reason });
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn inspect(a: InspectArgs) -> ExitCode {
+    let fail = |r: String| verdict(false, Some(r), serde_json::json!({}));
+    let md_bytes = match std::fs::read(&a.idp_metadata) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(format!(
+                "cannot read IdP metadata {}: {e}",
+                a.idp_metadata.display()
+            ))
+        }
+    };
+    let md = match metadata::parse_idp(&md_bytes, a.idp_entity_id.as_deref()) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("IdP metadata: {e}")),
+    };
+    let mut keys = Vec::new();
+    for der in &md.signing_certs {
+        match TrustedKey::from_cert_der(der) {
+            Ok(k) => keys.push(k),
+            Err(e) => return fail(format!("IdP metadata signing certificate: {e}")),
+        }
+    }
+    let raw = match std::fs::read(&a.response) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(format!(
+                "cannot read response {}: {e}",
+                a.response.display()
+            ))
+        }
+    };
+    let trimmed = String::from_utf8_lossy(&raw).trim().to_owned();
+    let xml = if trimmed.starts_with('<') || trimmed.starts_with('\u{FEFF}') {
+        raw
+    } else {
+        let value = url_decode_if_needed(&trimmed);
+        match response::decode_post(&value, &Limits::MESSAGE) {
+            Ok(x) => x,
+            Err(e) => return fail(e.to_string()),
+        }
+    };
+    let now = match a.now.as_deref() {
+        None => SystemClock.now(),
+        Some(s) => {
+            match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => t,
+                Err(_) => return fail(format!("--now '{s}' is not an RFC 3339 time")),
+            }
+        }
+    };
+    let profile = match a.profile.as_str() {
+        "entra" => Profile::Entra,
+        "keycloak" => Profile::Keycloak,
+        "generic" => Profile::Generic,
+        other => {
+            return fail(format!(
+                "--profile '{other}' is not one of entra, keycloak, generic"
+            ))
+        }
+    };
+    let map = AttributeMap::new(profile, &AttributeOverrides::default());
+    let trust = IdpTrust {
+        id: "inspect",
+        entity_id: &md.entity_id,
+        keys: &keys,
+        allow_sha1: a.allow_sha1,
+        clock_skew: time::Duration::seconds(a.clock_skew.clamp(0, 3600)),
+        attributes: &map,
+    };
+    let in_response_to = match (&a.in_response_to, a.unsolicited) {
+        (Some(id), _) => InResponseTo::Request(id),
+        (None, true) => InResponseTo::Unsolicited,
+        (None, false) => InResponseTo::Unchecked,
+    };
+    let mut skipped = Vec::new();
+    if a.audience.is_none() {
+        skipped.push("audience");
+    }
+    if a.acs.is_none() {
+        skipped.push("destination_and_recipient");
+    }
+    if in_response_to == InResponseTo::Unchecked {
+        skipped.push("in_response_to");
+    }
+    skipped.push("replay");
+    let expect = Expect {
+        sp_entity_id: a.audience.as_deref(),
+        acs_url: a.acs.as_deref(),
+        in_response_to,
+        now,
+    };
+    match response::validate(&xml, &trust, &expect) {
+        Ok(acc) => verdict(
+            true,
+            None,
+            serde_json::json!({
+                "identity": acc.identity,
+                "assertion_id": acc.assertion_id,
+                "signed_response": acc.signed_response,
+                "signed_assertion": acc.signed_assertion,
+                "skipped_checks": skipped,
+            }),
+        ),
+        Err(e) => verdict(
+            false,
+            Some(e.to_string()),
+            serde_json::json!({ "skipped_checks": skipped }),
+        ),
+    }
+}
+
+/// Accepts a SAMLResponse copied from a browser's form data (URL-encoded).
+fn url_decode_if_needed(s: &str) -> String {
+    if s.contains('%') {
+        url::form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| s.to_owned())
+    } else {
+        s.to_owned()
+    }
+}

@@ -1,0 +1,138 @@
+//! The one place where errors become HTTP: a status, a short page for the
+//! person, a correlation id, and the precise reason in the log at warn.
+//! Messages never carry assertions, keys or cookies.
+
+use super::pages;
+use crate::saml::response::ResponseError;
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError as ActixResponseError};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unknown IdP '{0}'")]
+    UnknownIdp(String),
+    #[error("no IdP chosen and {0} are configured")]
+    ChooseIdp(usize),
+    #[error("return_to refused: {0}")]
+    BadReturnTo(String),
+    #[error("RelayState refused: {0}")]
+    RelayState(String),
+    #[error("response refused: {0}")]
+    Response(#[from] ResponseError),
+    #[error("replay: assertion '{0}' from IdP '{1}' was already used")]
+    Replay(String, String),
+    #[error("request '{0}' was already answered by another assertion")]
+    AlreadyAnswered(String),
+    #[error("no session")]
+    NoSession,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A stable short code, shown on the page and in `X-Samlhub-Error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::UnknownIdp(_) | Self::ChooseIdp(_) => "unknown_idp",
+            Self::BadReturnTo(_) => "bad_return_to",
+            Self::RelayState(_) => "unknown_relay_state",
+            Self::Response(e) => response_code(e),
+            Self::Replay(..) => "replay",
+            Self::AlreadyAnswered(_) => "replay",
+            Self::NoSession => "no_session",
+            Self::Store(_) => "store_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn user_text(&self) -> (&'static str, String) {
+        match self {
+            Self::BadRequest(_) => ("Bad request", "The request was not understood.".into()),
+            Self::UnknownIdp(_) | Self::ChooseIdp(_) => (
+                "Choose a sign-in provider",
+                "That identity provider is not configured here. Start from the front page.".into(),
+            ),
+            Self::BadReturnTo(_) => ("Bad request", "The page to return to must be a page of this site.".into()),
+            Self::RelayState(_) => (
+                "Sign-in expired",
+                "This sign-in was not started here, or it expired. Start again from the front page.".into(),
+            ),
+            Self::Response(e) => ("Sign-in refused", e.hint()),
+            Self::Replay(..) | Self::AlreadyAnswered(_) => (
+                "Sign-in already used",
+                "This sign-in answer was already used. Start a new sign-in.".into(),
+            ),
+            Self::NoSession => ("Not signed in", "You are not signed in.".into()),
+            Self::Store(_) => (
+                "Temporarily unavailable",
+                "Sign-in is unavailable because the session store cannot be reached. Nothing was accepted. Try again in a minute.".into(),
+            ),
+            Self::Internal(_) => ("Something went wrong", "An internal error occurred.".into()),
+        }
+    }
+}
+
+fn response_code(e: &ResponseError) -> &'static str {
+    use ResponseError as E;
+    match e {
+        E::Base64
+        | E::TooLarge(_)
+        | E::Xml(_)
+        | E::NotResponse(_)
+        | E::Version(..)
+        | E::BadTime { .. } => "malformed",
+        E::Status { .. } => "idp_status",
+        E::Issuer { .. } => "issuer",
+        E::AssertionCount(_) | E::AssertionPlacement => "assertion_count",
+        E::Encrypted => "encrypted_unsupported",
+        E::Unsigned | E::Signature { .. } => "signature",
+        E::Destination { .. } | E::DestinationMissing => "destination",
+        E::InResponseTo { .. } => "in_response_to",
+        E::Missing(_) | E::NoBearer => "incomplete",
+        E::Recipient { .. } => "recipient",
+        E::NotYetValid { .. } | E::Expired { .. } | E::SessionEnded(_) => "time",
+        E::Audience { .. } => "audience",
+        E::Mapping(_) => "mapping",
+    }
+}
+
+impl ActixResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::BadReturnTo(_) | Self::ChooseIdp(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UnknownIdp(_) => StatusCode::NOT_FOUND,
+            Self::RelayState(_)
+            | Self::Response(_)
+            | Self::Replay(..)
+            | Self::AlreadyAnswered(_) => StatusCode::FORBIDDEN,
+            Self::NoSession => StatusCode::UNAUTHORIZED,
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let corr = super::random_hex(6);
+        match self {
+            Self::NoSession => log::debug!("[{corr}] {self}"),
+            Self::Internal(_) | Self::Store(_) => log::error!("[{corr}] {}: {self}", self.code()),
+            _ => log::warn!("[{corr}] {}: {self}", self.code()),
+        }
+        let (title, text) = self.user_text();
+        let body = pages::error_page(title, &text, self.code(), &corr);
+        HttpResponse::build(self.status_code())
+            .insert_header(("X-Samlhub-Error", self.code()))
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    }
+}

@@ -1,0 +1,77 @@
+//! The few HTML pages, written by hand with every value escaped.
+
+use crate::config::Idp;
+use crate::identity::Identity;
+
+/// HTML-escapes text for element content and attribute values.
+pub fn h(s: &str) -> String {
+    crate::xml::escape(s)
+}
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{t} · samlhub</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}}\
+code,.ref{{font-family:ui-monospace,monospace;font-size:.9em}}table{{border-collapse:collapse}}td,th{{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}}\
+.btn{{display:inline-block;padding:.5rem 1rem;border:1px solid #246;border-radius:.3rem;text-decoration:none;color:#246;background:#fff;cursor:pointer;font:inherit}}</style></head>\
+<body><h1>{t}</h1>\n{body}\n</body></html>\n",
+        t = h(title)
+    )
+}
+
+pub fn error_page(title: &str, text: &str, code: &str, corr: &str) -> String {
+    layout(
+        title,
+        &format!(
+            "<p>{}</p><p class=\"ref\">Error: {} · reference {}</p><p><a href=\"/\">Front page</a></p>",
+            h(text),
+            h(code),
+            h(corr)
+        ),
+    )
+}
+
+pub fn index(idps: &[Idp], signed_in: Option<&Identity>) -> String {
+    let mut body = String::new();
+    if let Some(who) = signed_in {
+        body.push_str(&format!(
+            "<p>Signed in as <b>{}</b>. <a href=\"/session\">Session details</a></p>",
+            h(who
+                .name
+                .as_deref()
+                .or(who.username.as_deref())
+                .unwrap_or(&who.subject))
+        ));
+    }
+    if idps.is_empty() {
+        body.push_str("<p>No identity provider is configured yet. Put an IdP's SAML metadata into the data directory's <code>idp/</code> folder and restart, or add an <code>[[idp]]</code> section to the config file.</p>");
+    } else {
+        body.push_str("<p>Sign in with:</p><ul>");
+        for i in idps {
+            body.push_str(&format!(
+                "<li><a class=\"btn\" href=\"/saml/login?idp={}\">{}</a></li>",
+                h(&url::form_urlencoded::byte_serialize(i.id.as_bytes()).collect::<String>()),
+                h(&i.display_name)
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<p><a href=\"/saml/metadata\">SP metadata</a></p>");
+    layout("samlhub", &body)
+}
+
+pub fn session(who: &Identity, idp_name: &str) -> String {
+    let row = |k: &str, v: &str| format!("<tr><th>{}</th><td>{}</td></tr>", h(k), h(v));
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut t = String::from("<table>");
+    t.push_str(&row("IdP", &format!("{idp_name} ({})", who.idp)));
+    t.push_str(&row("Subject", &who.subject));
+    t.push_str(&row("Username", &opt(&who.username)));
+    t.push_str(&row("Name", &opt(&who.name)));
+    t.push_str(&row("Email", &opt(&who.email)));
+    t.push_str(&row("Groups", &who.groups.join(", ")));
+    t.push_str(&row("Authentication", &opt(&who.authn_context)));
+    t.push_str("</table>");
+    t.push_str("<form method=\"post\" action=\"/logout\"><p><button class=\"btn\" type=\"submit\">Sign out</button></p></form>");
+    layout("Signed in", &t)
+}

@@ -1,0 +1,9 @@
+//! Every path we serve, shared by the router, metadata and links.
+
+pub const INDEX: &str = "/";
+pub const HEALTH: &str = "/healthz";
+pub const SAML_LOGIN: &str = "/saml/login";
+pub const SAML_ACS: &str = "/saml/acs";
+pub const SAML_METADATA: &str = "/saml/metadata";
+pub const SESSION: &str = "/session";
+pub const LOGOUT: &str = "/logout";

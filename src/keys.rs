@@ -1,0 +1,131 @@
+//! The SP's own keys: an RSA-2048 signing key (AuthnRequests) and a separate
+//! encryption key, each with a self-signed certificate for metadata. Created
+//! on first run in the data directory with mode 0600, loaded after that.
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::{X509NameBuilder, X509};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{path}: {msg}")]
+    Io { path: PathBuf, msg: String },
+    #[error("{path}: not a usable PEM key or certificate")]
+    Pem { path: PathBuf },
+    #[error("generating a key: {0}")]
+    Generate(String),
+}
+
+/// A private key with its certificate.
+pub struct KeyPair {
+    pub key: PKey<Private>,
+    pub cert_der: Vec<u8>,
+}
+
+/// The SP's keys.
+pub struct SpKeys {
+    pub signing: KeyPair,
+    pub encryption: KeyPair,
+}
+
+impl SpKeys {
+    /// Loads `sp-signing.{key,crt}` and `sp-encryption.{key,crt}` from `dir`,
+    /// creating any pair that does not exist yet. Returns which were created.
+    pub fn load_or_create(dir: &Path) -> Result<(Self, Vec<PathBuf>), KeyError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let mut created = Vec::new();
+        let signing = load_or_create_pair(dir, "sp-signing", &mut created)?;
+        let encryption = load_or_create_pair(dir, "sp-encryption", &mut created)?;
+        Ok((
+            Self {
+                signing,
+                encryption,
+            },
+            created,
+        ))
+    }
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> KeyError {
+    KeyError::Io {
+        path: path.to_owned(),
+        msg: e.to_string(),
+    }
+}
+
+fn load_or_create_pair(
+    dir: &Path,
+    stem: &str,
+    created: &mut Vec<PathBuf>,
+) -> Result<KeyPair, KeyError> {
+    let key_path = dir.join(format!("{stem}.key"));
+    let cert_path = dir.join(format!("{stem}.crt"));
+    if key_path.exists() && cert_path.exists() {
+        let kp = std::fs::read(&key_path).map_err(|e| io(&key_path, e))?;
+        let key = PKey::private_key_from_pem(&kp).map_err(|_| KeyError::Pem {
+            path: key_path.clone(),
+        })?;
+        let cp = std::fs::read(&cert_path).map_err(|e| io(&cert_path, e))?;
+        let cert = X509::from_pem(&cp).map_err(|_| KeyError::Pem {
+            path: cert_path.clone(),
+        })?;
+        let cert_der = cert.to_der().map_err(|_| KeyError::Pem {
+            path: cert_path.clone(),
+        })?;
+        return Ok(KeyPair { key, cert_der });
+    }
+    let (key, cert) = generate(stem).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let key_pem = key
+        .private_key_to_pem_pkcs8()
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let cert_pem = cert
+        .to_pem()
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    write_private(&key_path, &key_pem)?;
+    std::fs::write(&cert_path, &cert_pem).map_err(|e| io(&cert_path, e))?;
+    created.push(key_path);
+    created.push(cert_path);
+    let cert_der = cert
+        .to_der()
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    Ok(KeyPair { key, cert_der })
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<(), KeyError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| io(path, e))?;
+    f.write_all(data).map_err(|e| io(path, e))
+}
+
+/// A fresh RSA-2048 key and a self-signed SHA-256 certificate valid for ten
+/// years. SAML peers pin the certificate itself, so no CA is involved.
+pub fn generate(cn: &str) -> Result<(PKey<Private>, X509), openssl::error::ErrorStack> {
+    let key = PKey::from_rsa(Rsa::generate(2048)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", &format!("samlhub {cn}"))?;
+    let name = name.build();
+    let mut b = X509::builder()?;
+    b.set_version(2)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    let serial = serial.to_asn1_integer()?;
+    b.set_serial_number(&serial)?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(&name)?;
+    b.set_pubkey(&key)?;
+    b.set_not_before(&*Asn1Time::days_from_now(0)?)?;
+    b.set_not_after(&*Asn1Time::days_from_now(3650)?)?;
+    b.sign(&key, MessageDigest::sha256())?;
+    Ok((key, b.build()))
+}

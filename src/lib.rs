@@ -1,0 +1,15 @@
+//! samlhub: a SAML 2.0 service provider and federation hub.
+//!
+//! Protocol code (`xml`, `saml`, `oidc`, `ha`, `identity`) is pure: functions
+//! of (input, configuration, now). Only `http` knows actix-web and only
+//! `store` knows Redis and redb.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod keys;
+pub mod saml;
+pub mod store;
+pub mod xml;

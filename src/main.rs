@@ -1,0 +1,5 @@
+//! The `samlhub` binary; see [`samlhub::cli`].
+
+fn main() -> std::process::ExitCode {
+    samlhub::cli::main()
+}

@@ -1,0 +1,712 @@
+//! XML Signature as SAML profiles it (SAML Core §5.4), verified over the one
+//! parsed tree, plus an enveloped signer for our own documents and fixtures.
+//!
+//! Accepted shape, and nothing else: the Signature is a direct child of the
+//! signed element; SignedInfo uses exc-c14n (without comments); exactly one
+//! Reference whose URI is `#` + the parent's `ID` (§5.4.2); Transforms exactly
+//! enveloped-signature then exc-c14n (§5.4.4), InclusiveNamespaces allowed;
+//! no ds:Object, no HMAC, no HMACOutputLength. KeyInfo is ignored: keys come
+//! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
+
+use crate::xml::{exc_c14n, ns, parse, Document, ElemId, Limits, XmlError};
+use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
+use openssl::sign::{Signer, Verifier};
+
+const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const ALG_EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+
+/// A SignatureMethod (XMLDSig §6.4, RFC 6931 §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigAlg {
+    RsaSha1,
+    RsaSha256,
+    RsaSha384,
+    RsaSha512,
+    EcdsaSha256,
+    EcdsaSha384,
+    EcdsaSha512,
+}
+
+impl SigAlg {
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        Some(match uri {
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1" => Self::RsaSha1,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => Self::RsaSha256,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => Self::RsaSha384,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => Self::RsaSha512,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => Self::EcdsaSha256,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => Self::EcdsaSha384,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => Self::EcdsaSha512,
+            _ => return None,
+        })
+    }
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::RsaSha1 => "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            Self::RsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            Self::RsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+            Self::RsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+            Self::EcdsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+            Self::EcdsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+            Self::EcdsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+        }
+    }
+
+    pub fn digest(self) -> MessageDigest {
+        match self {
+            Self::RsaSha1 => MessageDigest::sha1(),
+            Self::RsaSha256 | Self::EcdsaSha256 => MessageDigest::sha256(),
+            Self::RsaSha384 | Self::EcdsaSha384 => MessageDigest::sha384(),
+            Self::RsaSha512 | Self::EcdsaSha512 => MessageDigest::sha512(),
+        }
+    }
+
+    fn is_ecdsa(self) -> bool {
+        matches!(
+            self,
+            Self::EcdsaSha256 | Self::EcdsaSha384 | Self::EcdsaSha512
+        )
+    }
+}
+
+/// A DigestMethod (XMLDSig §6.2, RFC 6931 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestAlg {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlg {
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        Some(match uri {
+            "http://www.w3.org/2000/09/xmldsig#sha1" => Self::Sha1,
+            "http://www.w3.org/2001/04/xmlenc#sha256" => Self::Sha256,
+            "http://www.w3.org/2001/04/xmldsig-more#sha384" => Self::Sha384,
+            "http://www.w3.org/2001/04/xmlenc#sha512" => Self::Sha512,
+            _ => return None,
+        })
+    }
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Sha1 => "http://www.w3.org/2000/09/xmldsig#sha1",
+            Self::Sha256 => "http://www.w3.org/2001/04/xmlenc#sha256",
+            Self::Sha384 => "http://www.w3.org/2001/04/xmldsig-more#sha384",
+            Self::Sha512 => "http://www.w3.org/2001/04/xmlenc#sha512",
+        }
+    }
+
+    fn md(self) -> MessageDigest {
+        match self {
+            Self::Sha1 => MessageDigest::sha1(),
+            Self::Sha256 => MessageDigest::sha256(),
+            Self::Sha384 => MessageDigest::sha384(),
+            Self::Sha512 => MessageDigest::sha512(),
+        }
+    }
+}
+
+/// Why a signature was not accepted. Each names the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DsigError {
+    #[error("<{0}> carries no Signature")]
+    Missing(String),
+    #[error("<{0}> carries more than one Signature (SAML Core §5.4.1)")]
+    Multiple(String),
+    #[error("Signature structure is not the SAML profile: {0} (SAML Core §5.4)")]
+    Structure(String),
+    #[error(
+        "CanonicalizationMethod '{0}' is not exclusive c14n without comments (SAML Core §5.4.3)"
+    )]
+    Canonicalization(String),
+    #[error("SignatureMethod '{0}' is not supported")]
+    SignatureMethod(String),
+    #[error("DigestMethod '{0}' is not supported")]
+    DigestMethod(String),
+    #[error("SHA-1 is not allowed for this IdP (set allow_sha1 to accept it)")]
+    Sha1NotAllowed,
+    #[error(
+        "SignedInfo has {0} References; the SAML profile requires exactly one (SAML Core §5.4.2)"
+    )]
+    ReferenceCount(usize),
+    #[error("Reference URI '{found}' does not point at the signed element's ID '#{expected}' (SAML Core §5.4.2)")]
+    ReferenceUri { expected: String, found: String },
+    #[error("the signed element has no ID attribute (SAML Core §5.4.2)")]
+    NoId,
+    #[error(
+        "Transforms must be exactly enveloped-signature and exc-c14n; found {0} (SAML Core §5.4.4)"
+    )]
+    Transforms(String),
+    #[error("{0} is not valid base64")]
+    Base64(&'static str),
+    #[error("digest of the signed element does not match its DigestValue: the content was changed after signing")]
+    DigestMismatch,
+    #[error("SignatureValue does not verify with any configured certificate of this IdP")]
+    BadSignature,
+    #[error("signing key too weak: {0}")]
+    WeakKey(String),
+    #[error("could not build the signature: {0}")]
+    Sign(String),
+    #[error("document to sign is not acceptable XML: {0}")]
+    Xml(#[from] XmlError),
+}
+
+/// A trusted verification key, checked once at configuration load.
+#[derive(Clone)]
+pub struct TrustedKey {
+    key: PKey<Public>,
+}
+
+impl std::fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TrustedKey({:?}, {} bits)",
+            self.key.id(),
+            self.key.bits()
+        )
+    }
+}
+
+impl TrustedKey {
+    /// Accepts RSA ≥ 2048 bits and EC P-256/384/521 keys.
+    pub fn new(key: PKey<Public>) -> Result<Self, DsigError> {
+        check_key_strength(&key)?;
+        Ok(Self { key })
+    }
+
+    /// From a DER X.509 certificate (as in metadata `<ds:X509Certificate>`).
+    pub fn from_cert_der(der: &[u8]) -> Result<Self, DsigError> {
+        let cert = openssl::x509::X509::from_der(der)
+            .map_err(|_| DsigError::WeakKey("certificate is not valid DER X.509".into()))?;
+        let key = cert
+            .public_key()
+            .map_err(|_| DsigError::WeakKey("certificate has no usable public key".into()))?;
+        Self::new(key)
+    }
+
+    pub fn pkey(&self) -> &PKey<Public> {
+        &self.key
+    }
+}
+
+fn check_key_strength<T: HasPublic>(key: &PKeyRef<T>) -> Result<(), DsigError> {
+    match key.id() {
+        Id::RSA if key.bits() >= 2048 => Ok(()),
+        Id::RSA => Err(DsigError::WeakKey(format!(
+            "RSA-{} is below the 2048-bit minimum",
+            key.bits()
+        ))),
+        Id::EC if key.bits() >= 256 => Ok(()),
+        other => Err(DsigError::WeakKey(format!(
+            "key type {other:?} is not accepted"
+        ))),
+    }
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The element the Reference resolved to: the only one to read from.
+    pub element: ElemId,
+    /// The ds:Signature element (excluded from the signed content).
+    pub signature: ElemId,
+    pub alg: SigAlg,
+}
+
+/// The ds:Signature children of `target`, if any.
+pub fn signatures_of(doc: &Document, target: ElemId) -> Vec<ElemId> {
+    doc.children_named(target, ns::DSIG, "Signature").collect()
+}
+
+/// Verifies the enveloped signature carried by `target` (SAML Core §5.4)
+/// against `keys`. Only `target` and its descendants are covered on success.
+pub fn verify_enveloped(
+    doc: &Document,
+    target: ElemId,
+    keys: &[TrustedKey],
+    allow_sha1: bool,
+) -> Result<Verified, DsigError> {
+    let sigs = signatures_of(doc, target);
+    let sig = match sigs.as_slice() {
+        [] => return Err(DsigError::Missing(doc.el(target).local.clone())),
+        [one] => *one,
+        _ => return Err(DsigError::Multiple(doc.el(target).local.clone())),
+    };
+    let parts = SignatureParts::read(doc, sig)?;
+    if parts.alg == SigAlg::RsaSha1 && !allow_sha1 {
+        return Err(DsigError::Sha1NotAllowed);
+    }
+    if parts.digest_alg == DigestAlg::Sha1 && !allow_sha1 {
+        return Err(DsigError::Sha1NotAllowed);
+    }
+    let id = doc.attr(target, "ID").ok_or(DsigError::NoId)?;
+    if parts.reference_uri != format!("#{id}") {
+        return Err(DsigError::ReferenceUri {
+            expected: id.to_owned(),
+            found: parts.reference_uri.chars().take(200).collect(),
+        });
+    }
+
+    // SignedInfo first: it authenticates everything else we read from it.
+    let mut si = Vec::with_capacity(1024);
+    exc_c14n(doc, parts.signed_info, None, &parts.si_prefixes, &mut si);
+    let sig_bytes = if parts.alg.is_ecdsa() {
+        ecdsa_raw_to_der(&parts.signature_value)?
+    } else {
+        parts.signature_value.clone()
+    };
+    let ok = keys
+        .iter()
+        .any(|k| verify_one(k.pkey(), parts.alg, &si, &sig_bytes));
+    if !ok {
+        return Err(DsigError::BadSignature);
+    }
+
+    let mut content = Vec::with_capacity(doc.source().len());
+    exc_c14n(doc, target, Some(sig), &parts.ref_prefixes, &mut content);
+    let digest = openssl::hash::hash(parts.digest_alg.md(), &content)
+        .map_err(|_| DsigError::DigestMismatch)?;
+    if digest.len() != parts.digest_value.len()
+        || !openssl::memcmp::eq(&digest, &parts.digest_value)
+    {
+        return Err(DsigError::DigestMismatch);
+    }
+    Ok(Verified {
+        element: target,
+        signature: sig,
+        alg: parts.alg,
+    })
+}
+
+fn verify_one(key: &PKey<Public>, alg: SigAlg, data: &[u8], sig: &[u8]) -> bool {
+    let key_matches = match key.id() {
+        Id::RSA => !alg.is_ecdsa(),
+        Id::EC => alg.is_ecdsa(),
+        _ => false,
+    };
+    if !key_matches {
+        return false;
+    }
+    Verifier::new(alg.digest(), key)
+        .and_then(|mut v| v.verify_oneshot(sig, data))
+        .unwrap_or(false)
+}
+
+/// XMLDSig 1.1 §6.4.3: ECDSA SignatureValue is r || s, each half the length.
+fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, DsigError> {
+    if raw.is_empty() || raw.len() % 2 != 0 {
+        return Err(DsigError::BadSignature);
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let r = openssl::bn::BigNum::from_slice(r).map_err(|_| DsigError::BadSignature)?;
+    let s = openssl::bn::BigNum::from_slice(s).map_err(|_| DsigError::BadSignature)?;
+    openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+        .and_then(|sig| sig.to_der())
+        .map_err(|_| DsigError::BadSignature)
+}
+
+/// The parts of a ds:Signature, read and shape-checked.
+struct SignatureParts {
+    signed_info: ElemId,
+    si_prefixes: Vec<String>,
+    alg: SigAlg,
+    reference_uri: String,
+    ref_prefixes: Vec<String>,
+    digest_alg: DigestAlg,
+    digest_value: Vec<u8>,
+    signature_value: Vec<u8>,
+}
+
+fn structure(msg: impl Into<String>) -> DsigError {
+    DsigError::Structure(msg.into())
+}
+
+impl SignatureParts {
+    fn read(doc: &Document, sig: ElemId) -> Result<Self, DsigError> {
+        let kids: Vec<ElemId> = doc.children(sig).collect();
+        let mut it = kids.iter().copied();
+        let signed_info = it
+            .next()
+            .filter(|e| doc.is(*e, ns::DSIG, "SignedInfo"))
+            .ok_or_else(|| structure("first child of Signature is not SignedInfo"))?;
+        let sv = it
+            .next()
+            .filter(|e| doc.is(*e, ns::DSIG, "SignatureValue"))
+            .ok_or_else(|| structure("SignatureValue does not follow SignedInfo"))?;
+        for extra in it {
+            if !doc.is(extra, ns::DSIG, "KeyInfo") {
+                return Err(structure(format!(
+                    "unexpected <{}> in Signature",
+                    doc.qname(extra)
+                )));
+            }
+        }
+        let signature_value = b64(&doc.text(sv), "SignatureValue")?;
+        if signature_value.is_empty() {
+            return Err(structure("SignatureValue is empty"));
+        }
+
+        let si: Vec<ElemId> = doc.children(signed_info).collect();
+        let (c14n, rest) = si
+            .split_first()
+            .ok_or_else(|| structure("SignedInfo is empty"))?;
+        if !doc.is(*c14n, ns::DSIG, "CanonicalizationMethod") {
+            return Err(structure(
+                "SignedInfo does not start with CanonicalizationMethod",
+            ));
+        }
+        let si_prefixes = exc_c14n_method(doc, *c14n)?;
+        let (sm, refs) = rest
+            .split_first()
+            .ok_or_else(|| structure("SignedInfo has no SignatureMethod"))?;
+        if !doc.is(*sm, ns::DSIG, "SignatureMethod") {
+            return Err(structure("SignatureMethod missing"));
+        }
+        if doc.has_element_children(*sm) {
+            // HMACOutputLength and any other parameter (XMLDSig §6.3.1, CVE-2009-0217).
+            return Err(structure(
+                "SignatureMethod has child elements (HMACOutputLength?)",
+            ));
+        }
+        let alg_uri = doc.attr(*sm, "Algorithm").unwrap_or("");
+        let alg = SigAlg::from_uri(alg_uri)
+            .ok_or_else(|| DsigError::SignatureMethod(alg_uri.chars().take(120).collect()))?;
+        if refs.iter().any(|r| !doc.is(*r, ns::DSIG, "Reference")) {
+            return Err(structure(
+                "SignedInfo holds something other than References",
+            ));
+        }
+        let [reference] = refs else {
+            return Err(DsigError::ReferenceCount(refs.len()));
+        };
+        let reference = *reference;
+        let reference_uri = doc
+            .attr(reference, "URI")
+            .ok_or_else(|| structure("Reference has no URI"))?
+            .to_owned();
+
+        let rk: Vec<ElemId> = doc.children(reference).collect();
+        let (transforms, dm, dv) = match rk.as_slice() {
+            [t, dm, dv] if doc.is(*t, ns::DSIG, "Transforms") => (Some(*t), *dm, *dv),
+            [dm, dv] => (None, *dm, *dv),
+            _ => {
+                return Err(structure(
+                    "Reference must hold Transforms, DigestMethod, DigestValue",
+                ))
+            }
+        };
+        if !doc.is(dm, ns::DSIG, "DigestMethod") || !doc.is(dv, ns::DSIG, "DigestValue") {
+            return Err(structure(
+                "Reference must hold DigestMethod then DigestValue",
+            ));
+        }
+        if doc.has_element_children(dm) {
+            return Err(structure("DigestMethod has child elements"));
+        }
+        let dm_uri = doc.attr(dm, "Algorithm").unwrap_or("");
+        let digest_alg = DigestAlg::from_uri(dm_uri)
+            .ok_or_else(|| DsigError::DigestMethod(dm_uri.chars().take(120).collect()))?;
+        let digest_value = b64(&doc.text(dv), "DigestValue")?;
+
+        let ref_prefixes = read_transforms(doc, transforms)?;
+        Ok(Self {
+            signed_info,
+            si_prefixes,
+            alg,
+            reference_uri,
+            ref_prefixes,
+            digest_alg,
+            digest_value,
+            signature_value,
+        })
+    }
+}
+
+/// Checks a CanonicalizationMethod/Transform that must be exc-c14n and
+/// returns its InclusiveNamespaces PrefixList.
+fn exc_c14n_method(doc: &Document, el: ElemId) -> Result<Vec<String>, DsigError> {
+    let alg = doc.attr(el, "Algorithm").unwrap_or("");
+    if alg != ns::EXC_C14N {
+        return Err(if alg == ALG_EXC_C14N_COMMENTS || alg.contains("c14n") {
+            DsigError::Canonicalization(alg.chars().take(120).collect())
+        } else {
+            DsigError::Transforms(alg.chars().take(120).collect())
+        });
+    }
+    let mut prefixes = Vec::new();
+    for k in doc.children(el) {
+        if !doc.is(k, ns::EXC_C14N, "InclusiveNamespaces") || doc.has_element_children(k) {
+            return Err(structure(format!(
+                "unexpected <{}> in exc-c14n parameters",
+                doc.qname(k)
+            )));
+        }
+        prefixes.extend(
+            doc.attr(k, "PrefixList")
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+    }
+    Ok(prefixes)
+}
+
+fn read_transforms(doc: &Document, transforms: Option<ElemId>) -> Result<Vec<String>, DsigError> {
+    let list: Vec<ElemId> = transforms
+        .map(|t| doc.children(t).collect())
+        .unwrap_or_default();
+    let names: Vec<&str> = list
+        .iter()
+        .map(|t| doc.attr(*t, "Algorithm").unwrap_or("?"))
+        .collect();
+    let describe = || {
+        names
+            .iter()
+            .map(|n| n.chars().take(100).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let [env, c14n] = list.as_slice() else {
+        return Err(DsigError::Transforms(if names.is_empty() {
+            "none".into()
+        } else {
+            describe()
+        }));
+    };
+    if list.iter().any(|t| !doc.is(*t, ns::DSIG, "Transform")) {
+        return Err(structure("Transforms holds something other than Transform"));
+    }
+    if doc.attr(*env, "Algorithm") != Some(ALG_ENVELOPED) || doc.has_element_children(*env) {
+        return Err(DsigError::Transforms(describe()));
+    }
+    exc_c14n_method(doc, *c14n).map_err(|e| match e {
+        DsigError::Canonicalization(_) => DsigError::Transforms(describe()),
+        other => other,
+    })
+}
+
+fn b64(text: &str, what: &'static str) -> Result<Vec<u8>, DsigError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| DsigError::Base64(what))
+}
+
+/// How [`sign_enveloped`] signs.
+#[derive(Debug, Clone)]
+pub struct SignOptions<'a> {
+    pub alg: SigAlg,
+    pub digest: DigestAlg,
+    /// InclusiveNamespaces PrefixList for the Reference transform.
+    pub inclusive_prefixes: &'a [&'a str],
+    /// DER certificate to put in KeyInfo (informational only for verifiers).
+    pub cert_der: Option<&'a [u8]>,
+}
+
+impl Default for SignOptions<'_> {
+    fn default() -> Self {
+        Self {
+            alg: SigAlg::RsaSha256,
+            digest: DigestAlg::Sha256,
+            inclusive_prefixes: &[],
+            cert_der: None,
+        }
+    }
+}
+
+/// Signs the element whose `ID` is `id` with an enveloped signature placed
+/// after its Issuer child (or first, when it has none), as SAML Core §5.4
+/// and the schema order require. Returns the new document text.
+pub fn sign_enveloped(
+    xml: &str,
+    id: &str,
+    key: &PKey<Private>,
+    opts: &SignOptions<'_>,
+) -> Result<String, DsigError> {
+    let doc = parse(xml.as_bytes(), &Limits::METADATA)?;
+    let target = doc
+        .by_id(id)
+        .ok_or_else(|| DsigError::Sign(format!("no element with ID '{id}'")))?;
+    let at = doc
+        .children(target)
+        .next()
+        .filter(|c| doc.el(*c).local == "Issuer")
+        .map(|c| doc.el(c).span.end)
+        .unwrap_or(doc.el(target).span.start_tag_end);
+
+    let incl: Vec<String> = opts
+        .inclusive_prefixes
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut content = Vec::new();
+    exc_c14n(&doc, target, None, &incl, &mut content);
+    let digest = openssl::hash::hash(opts.digest.md(), &content)
+        .map_err(|e| DsigError::Sign(e.to_string()))?;
+    let b64e = &base64::engine::general_purpose::STANDARD;
+    let incl_el = if incl.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<ec:InclusiveNamespaces xmlns:ec=\"{}\" PrefixList=\"{}\"/>",
+            ns::EXC_C14N,
+            incl.join(" ")
+        )
+    };
+    let signed_info = format!(
+        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{c}\"/><ds:SignatureMethod Algorithm=\"{sm}\"/>\
+         <ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"{env}\"/>\
+         <ds:Transform Algorithm=\"{c}\">{incl_el}</ds:Transform></ds:Transforms>\
+         <ds:DigestMethod Algorithm=\"{dm}\"/><ds:DigestValue>{dv}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
+        c = ns::EXC_C14N,
+        sm = opts.alg.uri(),
+        env = ALG_ENVELOPED,
+        dm = opts.digest.uri(),
+        dv = b64e.encode(digest),
+    );
+    let key_info = opts
+        .cert_der
+        .map(|d| format!("<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>", b64e.encode(d)))
+        .unwrap_or_default();
+    let (head, tail) = xml_split(doc.source(), at)?;
+    let draft = format!(
+        "{head}<ds:Signature xmlns:ds=\"{}\">{signed_info}<ds:SignatureValue></ds:SignatureValue>{key_info}</ds:Signature>{tail}",
+        ns::DSIG
+    );
+
+    // Canonicalise SignedInfo in its final place, then sign it.
+    let doc2 = parse(draft.as_bytes(), &Limits::METADATA)?;
+    let target2 = doc2
+        .by_id(id)
+        .ok_or_else(|| DsigError::Sign("target lost".into()))?;
+    let sig_el = doc2
+        .children_named(target2, ns::DSIG, "Signature")
+        .next()
+        .ok_or_else(|| DsigError::Sign("signature lost".into()))?;
+    let si_el = doc2
+        .child(sig_el, ns::DSIG, "SignedInfo")
+        .ok_or_else(|| DsigError::Sign("SignedInfo lost".into()))?;
+    let sv_el = doc2
+        .child(sig_el, ns::DSIG, "SignatureValue")
+        .ok_or_else(|| DsigError::Sign("SignatureValue lost".into()))?;
+    let mut si = Vec::new();
+    exc_c14n(&doc2, si_el, None, &[], &mut si);
+    let mut signer =
+        Signer::new(opts.alg.digest(), key).map_err(|e| DsigError::Sign(e.to_string()))?;
+    let mut sig = signer
+        .sign_oneshot_to_vec(&si)
+        .map_err(|e| DsigError::Sign(e.to_string()))?;
+    if opts.alg.is_ecdsa() {
+        sig = ecdsa_der_to_raw(&sig, key)?;
+    }
+    let (head, tail) = xml_split(&draft, doc2.el(sv_el).span.start_tag_end)?;
+    Ok(format!("{head}{}{tail}", b64e.encode(&sig)))
+}
+
+fn ecdsa_der_to_raw(der: &[u8], key: &PKey<Private>) -> Result<Vec<u8>, DsigError> {
+    let sig =
+        openssl::ecdsa::EcdsaSig::from_der(der).map_err(|e| DsigError::Sign(e.to_string()))?;
+    let half = (key.bits() as usize).div_ceil(8) as i32;
+    let r = sig
+        .r()
+        .to_vec_padded(half)
+        .map_err(|e| DsigError::Sign(e.to_string()))?;
+    let s = sig
+        .s()
+        .to_vec_padded(half)
+        .map_err(|e| DsigError::Sign(e.to_string()))?;
+    Ok([r, s].concat())
+}
+
+fn xml_split(s: &str, at: usize) -> Result<(&str, &str), DsigError> {
+    if s.is_char_boundary(at) {
+        Ok(s.split_at(at))
+    } else {
+        Err(DsigError::Sign("bad insertion offset".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::rsa::Rsa;
+
+    fn key() -> (PKey<Private>, TrustedKey) {
+        let rsa = Rsa::generate(2048).unwrap();
+        let k = PKey::from_rsa(rsa).unwrap();
+        let pubk = PKey::public_key_from_pem(&k.public_key_to_pem().unwrap()).unwrap();
+        (k, TrustedKey::new(pubk).unwrap())
+    }
+
+    const DOC: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">idp</saml:Issuer><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1"><saml:Issuer>idp</saml:Issuer><saml:Subject><saml:NameID>alice</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"#;
+
+    #[test]
+    fn signs_and_verifies_and_detects_tampering() {
+        let (k, t) = key();
+        let signed = sign_enveloped(DOC, "_a1", &k, &SignOptions::default()).unwrap();
+        let d = parse(signed.as_bytes(), &Limits::MESSAGE).unwrap();
+        let a = d.by_id("_a1").unwrap();
+        let v = verify_enveloped(&d, a, std::slice::from_ref(&t), false).unwrap();
+        assert_eq!(v.element, a);
+
+        let tampered = signed.replace(">alice<", ">mallory<");
+        let d = parse(tampered.as_bytes(), &Limits::MESSAGE).unwrap();
+        let a = d.by_id("_a1").unwrap();
+        assert_eq!(
+            verify_enveloped(&d, a, std::slice::from_ref(&t), false),
+            Err(DsigError::DigestMismatch)
+        );
+
+        let (_, other) = key();
+        let d = parse(signed.as_bytes(), &Limits::MESSAGE).unwrap();
+        let a = d.by_id("_a1").unwrap();
+        assert_eq!(
+            verify_enveloped(&d, a, &[other], false),
+            Err(DsigError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn refuses_sha1_unless_allowed_and_ecdsa_works() {
+        let (k, t) = key();
+        let opts = SignOptions {
+            alg: SigAlg::RsaSha1,
+            digest: DigestAlg::Sha1,
+            ..Default::default()
+        };
+        let signed = sign_enveloped(DOC, "_r1", &k, &opts).unwrap();
+        let d = parse(signed.as_bytes(), &Limits::MESSAGE).unwrap();
+        assert_eq!(
+            verify_enveloped(&d, d.root(), std::slice::from_ref(&t), false),
+            Err(DsigError::Sha1NotAllowed)
+        );
+        assert!(verify_enveloped(&d, d.root(), &[t], true).is_ok());
+
+        let ec = openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap();
+        let k = PKey::from_ec_key(ec).unwrap();
+        let pubk = PKey::public_key_from_pem(&k.public_key_to_pem().unwrap()).unwrap();
+        let opts = SignOptions {
+            alg: SigAlg::EcdsaSha256,
+            ..Default::default()
+        };
+        let signed = sign_enveloped(DOC, "_r1", &k, &opts).unwrap();
+        let d = parse(signed.as_bytes(), &Limits::MESSAGE).unwrap();
+        assert!(verify_enveloped(&d, d.root(), &[TrustedKey::new(pubk).unwrap()], false).is_ok());
+    }
+
+    #[test]
+    fn refuses_weak_rsa() {
+        let k = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
+        let pubk = PKey::public_key_from_pem(&k.public_key_to_pem().unwrap()).unwrap();
+        assert!(matches!(TrustedKey::new(pubk), Err(DsigError::WeakKey(_))));
+    }
+}

@@ -1,0 +1,273 @@
+//! SAML Metadata (saml-metadata-2.0-os): reading an IdP's EntityDescriptor,
+//! and writing our SP's.
+
+use crate::xml::{escape, ns, parse, Document, ElemId, Limits, XmlError};
+use base64::Engine;
+use time::OffsetDateTime;
+
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+
+/// An endpoint (Metadata §2.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub binding: String,
+    pub location: String,
+}
+
+/// What we take from an IdP's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    pub sso: Vec<Endpoint>,
+    pub slo: Vec<Endpoint>,
+    /// DER certificates usable for signing (`use="signing"` or no `use`).
+    pub signing_certs: Vec<Vec<u8>>,
+    pub want_authn_requests_signed: bool,
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+impl IdpMetadata {
+    /// The SSO endpoint for a binding.
+    pub fn sso_for(&self, binding: &str) -> Option<&str> {
+        self.sso
+            .iter()
+            .find(|e| e.binding == binding)
+            .map(|e| e.location.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("not acceptable XML: {0}")]
+    Xml(#[from] XmlError),
+    #[error("root element is <{0}>, expected md:EntityDescriptor or md:EntitiesDescriptor")]
+    NotMetadata(String),
+    #[error("no EntityDescriptor with an IDPSSODescriptor")]
+    NoIdp,
+    #[error("entity '{0}' is not in this metadata (IdPs here: {1})")]
+    EntityNotFound(String, String),
+    #[error("metadata holds {0} IdPs; choose one with entity_id (IdPs here: {1})")]
+    Ambiguous(usize, String),
+    #[error("EntityDescriptor has no entityID")]
+    NoEntityId,
+    #[error("IDPSSODescriptor has no SingleSignOnService with the HTTP-Redirect binding")]
+    NoRedirectSso,
+    #[error("IDPSSODescriptor has no signing certificate (KeyDescriptor use=\"signing\" with X509Certificate); a signing certificate is required to trust this IdP")]
+    NoSigningCert,
+    #[error("a signing certificate is not valid base64")]
+    BadCert,
+}
+
+/// Reads an IdP from an EntityDescriptor, or picks one from an
+/// EntitiesDescriptor (by `entity_id`, or the only IdP present).
+pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, MetadataError> {
+    let doc = parse(xml, &Limits::METADATA)?;
+    let root = doc.root();
+    if !(doc.is(root, ns::MD, "EntityDescriptor") || doc.is(root, ns::MD, "EntitiesDescriptor")) {
+        return Err(MetadataError::NotMetadata(doc.qname(root)));
+    }
+    let idps: Vec<(ElemId, ElemId)> = std::iter::once(root)
+        .chain(doc.descendants(root))
+        .filter(|e| doc.is(*e, ns::MD, "EntityDescriptor"))
+        .filter_map(|e| doc.child(e, ns::MD, "IDPSSODescriptor").map(|r| (e, r)))
+        .collect();
+    let names = || {
+        let mut v: Vec<String> = idps
+            .iter()
+            .take(10)
+            .map(|(e, _)| doc.attr(*e, "entityID").unwrap_or("?").to_owned())
+            .collect();
+        if idps.len() > 10 {
+            v.push(format!("… {} more", idps.len() - 10));
+        }
+        v.join(", ")
+    };
+    let (ed, role) = match entity_id {
+        Some(want) => *idps
+            .iter()
+            .find(|(e, _)| doc.attr(*e, "entityID") == Some(want))
+            .ok_or_else(|| MetadataError::EntityNotFound(want.into(), names()))?,
+        None => match idps.as_slice() {
+            [] => return Err(MetadataError::NoIdp),
+            [one] => *one,
+            many => return Err(MetadataError::Ambiguous(many.len(), names())),
+        },
+    };
+    let entity_id = doc
+        .attr(ed, "entityID")
+        .ok_or(MetadataError::NoEntityId)?
+        .to_owned();
+    let endpoints = |local: &str| -> Vec<Endpoint> {
+        doc.children_named(role, ns::MD, local)
+            .filter_map(|s| {
+                Some(Endpoint {
+                    binding: doc.attr(s, "Binding")?.to_owned(),
+                    location: doc.attr(s, "Location")?.to_owned(),
+                })
+            })
+            .collect()
+    };
+    let sso = endpoints("SingleSignOnService");
+    let slo = endpoints("SingleLogoutService");
+    let mut signing_certs = Vec::new();
+    for kd in doc.children_named(role, ns::MD, "KeyDescriptor") {
+        if !matches!(doc.attr(kd, "use"), None | Some("signing")) {
+            continue;
+        }
+        signing_certs.extend(certs_in(&doc, kd)?);
+    }
+    let valid_until = [Some(ed), doc.el(ed).parent]
+        .into_iter()
+        .flatten()
+        .filter_map(|e| doc.attr(e, "validUntil"))
+        .filter_map(super::response::parse_time)
+        .min();
+    let md = IdpMetadata {
+        entity_id,
+        sso,
+        slo,
+        signing_certs,
+        want_authn_requests_signed: doc.attr(role, "WantAuthnRequestsSigned") == Some("true"),
+        valid_until,
+    };
+    if md.signing_certs.is_empty() {
+        return Err(MetadataError::NoSigningCert);
+    }
+    if md.sso_for(BINDING_REDIRECT).is_none() {
+        return Err(MetadataError::NoRedirectSso);
+    }
+    Ok(md)
+}
+
+fn certs_in(doc: &Document, kd: ElemId) -> Result<Vec<Vec<u8>>, MetadataError> {
+    let mut out = Vec::new();
+    for ki in doc.children_named(kd, ns::DSIG, "KeyInfo") {
+        for xd in doc.children_named(ki, ns::DSIG, "X509Data") {
+            for c in doc.children_named(xd, ns::DSIG, "X509Certificate") {
+                let b64: String = doc
+                    .text(c)
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|_| MetadataError::BadCert)?;
+                out.push(der);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Everything our SP metadata states.
+#[derive(Debug, Clone)]
+pub struct SpDescriptor<'a> {
+    pub entity_id: &'a str,
+    pub acs_url: &'a str,
+    pub signing_certs: &'a [Vec<u8>],
+    pub encryption_certs: &'a [Vec<u8>],
+}
+
+/// Our SP metadata (Metadata §2.4.4), schema-valid against saml-schema-metadata-2.0.xsd.
+pub fn sp_metadata(sp: &SpDescriptor<'_>) -> String {
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let key = |usage: &str, der: &[u8]| {
+        format!(
+            "    <md:KeyDescriptor use=\"{usage}\">\n      <ds:KeyInfo>\n        <ds:X509Data>\n          <ds:X509Certificate>{}</ds:X509Certificate>\n        </ds:X509Data>\n      </ds:KeyInfo>\n    </md:KeyDescriptor>\n",
+            b64.encode(der)
+        )
+    };
+    let mut keys = String::new();
+    for c in sp.signing_certs {
+        keys.push_str(&key("signing", c));
+    }
+    for c in sp.encryption_certs {
+        keys.push_str(&key("encryption", c));
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<md:EntityDescriptor xmlns:md=\"{md}\" xmlns:ds=\"{ds}\" entityID=\"{eid}\">\n\
+  <md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"{samlp}\">\n\
+{keys}\
+    <md:NameIDFormat>{p}</md:NameIDFormat>\n\
+    <md:NameIDFormat>{e}</md:NameIDFormat>\n\
+    <md:NameIDFormat>{u}</md:NameIDFormat>\n\
+    <md:AssertionConsumerService Binding=\"{post}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\n\
+  </md:SPSSODescriptor>\n\
+</md:EntityDescriptor>\n",
+        md = ns::MD,
+        ds = ns::DSIG,
+        samlp = ns::SAMLP,
+        eid = escape(sp.entity_id),
+        p = NAMEID_PERSISTENT,
+        e = NAMEID_EMAIL,
+        u = NAMEID_UNSPECIFIED,
+        post = BINDING_POST,
+        acs = escape(sp.acs_url),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ed(id: &str, with_cert: bool) -> String {
+        let kd = if with_cert {
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
+            AAEC
+            </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>AwQF</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>BgcI</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+        } else {
+            ""
+        };
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{id}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    #[test]
+    fn reads_entity_with_bom_and_all_signing_certs() {
+        let x = format!(
+            "\u{FEFF}<?xml version=\"1.0\" encoding=\"utf-8\"?>{}",
+            ed("https://idp", true)
+        );
+        let m = parse_idp(x.as_bytes(), None).unwrap();
+        assert_eq!(m.entity_id, "https://idp");
+        assert_eq!(m.signing_certs, vec![vec![0u8, 1, 2], vec![3, 4, 5]]);
+        assert_eq!(m.sso_for(BINDING_REDIRECT), Some("https://idp/sso"));
+    }
+
+    #[test]
+    fn picks_from_entities_descriptor() {
+        let x = format!(
+            r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">{}{}</md:EntitiesDescriptor>"#,
+            ed("https://a", true),
+            ed("https://b", true)
+        );
+        assert!(matches!(
+            parse_idp(x.as_bytes(), None),
+            Err(MetadataError::Ambiguous(2, _))
+        ));
+        assert_eq!(
+            parse_idp(x.as_bytes(), Some("https://b"))
+                .unwrap()
+                .entity_id,
+            "https://b"
+        );
+        assert!(matches!(
+            parse_idp(x.as_bytes(), Some("https://c")),
+            Err(MetadataError::EntityNotFound(..))
+        ));
+    }
+
+    #[test]
+    fn no_signing_cert_is_an_error() {
+        assert_eq!(
+            parse_idp(ed("https://idp", false).as_bytes(), None),
+            Err(MetadataError::NoSigningCert)
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! The embedded backend: one redb file on local disk, for a single samlhub
+//! process.
+//!
+//! This module owns the on-disk format and its locking:
+//! - one table, `entries`: key `&str` → value `&[u8]`, where the value is the
+//!   expiry as 8 bytes big-endian unix milliseconds followed by the payload;
+//! - expiry is judged with the injected [`Clock`], so tests can pin time;
+//! - every commit is durable (redb's default `Immediate` durability), so a
+//!   replay-cache entry survives a crash or restart;
+//! - redb takes an exclusive lock on the file, so a second process (or a
+//!   second [`EmbeddedStore::open`] in this one) gets a clear error instead of
+//!   sharing it;
+//! - the file is created with mode 0600 (and tightened to it if it exists).
+//!
+//! redb serialises write transactions, so doing the check and the write of
+//! [`Store::put_if_absent`] / [`Store::take`] in one write transaction makes
+//! them atomic. All redb work runs on tokio's blocking pool.
+
+use super::{Store, StoreError};
+use crate::clock::Clock;
+use redb::{Database, ReadableTable, TableDefinition};
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
+
+/// Store backed by a local redb file. Cheap to clone; clones share the file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    clock: Arc<dyn Clock>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed, with parent directories) the store file at
+    /// `path`. Fails with [`StoreError::Unavailable`] if the file is locked by
+    /// another open store, is not a redb file, or cannot be created.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let shown = path.display();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot create directory for store file {shown}: {e}"
+                ))
+            })?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open store file {shown}: {e}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "cannot restrict store file {shown} to 0600: {e}"
+                    ))
+                })?;
+        }
+        let db = Database::builder().create_file(file).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
+                "store file {shown} is in use by another samlhub process"
+            )),
+            other => StoreError::Unavailable(format!("cannot open store file {shown}: {other}")),
+        })?;
+        // Create the table up front so read transactions always find it.
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(ENTRIES).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(Self {
+            inner: Arc::new(Inner { db, clock }),
+        })
+    }
+
+    /// Deletes every expired entry now; returns how many were removed.
+    /// Blocking: call it from a blocking context (as [`Self::spawn_sweeper`]
+    /// does). Expired entries are never returned whether or not they were
+    /// swept; sweeping only reclaims space.
+    pub fn sweep_expired(&self) -> Result<usize, StoreError> {
+        self.inner.sweep_expired()
+    }
+
+    /// Starts a background task on the current tokio runtime that calls
+    /// [`Self::sweep_expired`] every `every` (first run after one period).
+    /// The task holds only a weak reference: it ends by itself once every
+    /// clone of this store is dropped, and can also be aborted through the
+    /// returned handle. Failures are logged and retried next period.
+    /// Must be called from within a tokio runtime.
+    pub fn spawn_sweeper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let every = every.max(Duration::from_millis(1));
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                match tokio::task::spawn_blocking(move || inner.sweep_expired()).await {
+                    Ok(Ok(n)) if n > 0 => log::debug!("store sweep removed {n} expired entries"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => log::warn!("store sweep failed: {e}"),
+                    Err(e) => log::warn!("store sweep task failed: {e}"),
+                }
+            }
+        })
+    }
+
+    /// Runs `f` on the blocking pool with the shared state and `now` in ms.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner, u64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let now = inner.now_ms();
+            f(&inner, now)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("embedded store task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn now_ms(&self) -> u64 {
+        let ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;
+        u64::try_from(ms).unwrap_or(0)
+    }
+
+    fn sweep_expired(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms();
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut removed = 0usize;
+        {
+            let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+            table
+                .retain(|_, raw| match decode(raw) {
+                    Ok((expiry, _)) if expiry <= now => {
+                        removed += 1;
+                        false
+                    }
+                    _ => true,
+                })
+                .map_err(db_err)?;
+        }
+        if removed == 0 {
+            txn.abort().map_err(db_err)?;
+        } else {
+            txn.commit().map_err(db_err)?;
+        }
+        Ok(removed)
+    }
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Unavailable(format!("embedded store: {}", e.into()))
+}
+
+fn expiry_ms(now: u64, ttl: Duration) -> u64 {
+    let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    now.saturating_add(ttl)
+}
+
+fn encode(expiry: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + payload.len());
+    out.extend_from_slice(&expiry.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+fn decode(raw: &[u8]) -> Result<(u64, &[u8]), StoreError> {
+    raw.split_first_chunk::<8>()
+        .map(|(head, payload)| (u64::from_be_bytes(*head), payload))
+        .ok_or_else(|| StoreError::Corrupt("embedded store entry shorter than its header".into()))
+}
+
+/// The payload of a raw entry if it is still live at `now`.
+fn live(raw: &[u8], now: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    let (expiry, payload) = decode(raw)?;
+    Ok((expiry > now).then(|| payload.to_vec()))
+}
+
+impl Store for EmbeddedStore {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        let value = value.to_vec();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                let is_live = match table.get(key.as_str()).map_err(db_err)? {
+                    Some(raw) => live(raw.value(), now)?.is_some(),
+                    None => false,
+                };
+                if is_live {
+                    return Ok(false); // dropping `txn` aborts it
+                }
+                let entry = encode(expiry_ms(now, ttl), &value);
+                table
+                    .insert(key.as_str(), entry.as_slice())
+                    .map_err(db_err)?;
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        let value = value.to_vec();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                let entry = encode(expiry_ms(now, ttl), &value);
+                table
+                    .insert(key.as_str(), entry.as_slice())
+                    .map_err(db_err)?;
+            }
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(ENTRIES).map_err(db_err)?;
+            match table.get(key.as_str()).map_err(db_err)? {
+                Some(raw) => live(raw.value(), now),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            let found = {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                let removed = table.remove(key.as_str()).map_err(db_err)?;
+                match removed {
+                    Some(raw) => Some(live(raw.value(), now)?),
+                    None => None,
+                }
+            };
+            match found {
+                // Removed something (live or expired): make it stick.
+                Some(payload) => {
+                    txn.commit().map_err(db_err)?;
+                    Ok(payload)
+                }
+                None => {
+                    txn.abort().map_err(db_err)?;
+                    Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.run(move |inner, _now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            let removed = {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                let removed = table.remove(key.as_str()).map_err(db_err)?.is_some();
+                removed
+            };
+            if removed {
+                txn.commit().map_err(db_err)
+            } else {
+                txn.abort().map_err(db_err)
+            }
+        })
+        .await
+    }
+}

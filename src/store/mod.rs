@@ -1,0 +1,122 @@
+//! Shared state behind one small interface: pending AuthnRequests, the
+//! assertion replay cache and sessions.
+//!
+//! Atomicity contract, which every backend honours and the conformance suite
+//! (`tests/it/store_conformance.rs`) checks against each of them:
+//! - [`Store::put_if_absent`] is a single atomic step: of any number of
+//!   concurrent callers with the same key, exactly one sees `true`. An entry
+//!   whose TTL has passed counts as absent.
+//! - [`Store::take`] returns the live value and removes it in one atomic step:
+//!   of concurrent callers, at most one gets `Some`.
+//! - [`Store::get`] and [`Store::put`] are plain reads and (over)writes.
+//! - Expired entries are never returned, whether or not they were swept yet.
+//! - Every failure to reach or read the backing store is a [`StoreError`];
+//!   callers fail closed on it (HTTP 503), never open.
+
+pub mod embedded;
+pub mod redis;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use embedded::EmbeddedStore;
+pub use redis::RedisStore;
+
+/// Why the store could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or did not answer in time.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend answered with something this build cannot read.
+    #[error("store data unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Key/value storage with per-entry expiry. Keys are short ASCII strings
+/// chosen by the caller (`replay:…`, `pending:…`, `session:…`).
+pub trait Store: Send + Sync + 'static {
+    /// Stores `value` unless a live entry exists. `true` when stored.
+    fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores `value`, replacing any entry.
+    fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a live entry.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Reads and removes a live entry in one step.
+    fn take(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Removes an entry if present.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where state lives, as configured by `store = "embedded:<path>" | "redis://…"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Embedded(std::path::PathBuf),
+    Redis(String),
+}
+
+/// The configured backend.
+pub enum AnyStore {
+    Embedded(EmbeddedStore),
+    Redis(RedisStore),
+}
+
+impl AnyStore {
+    /// Opens the backend. The embedded store creates its file; Redis connects
+    /// lazily, so a Redis that is down at start-up yields 503s, not a crash.
+    pub fn open(
+        spec: &StoreSpec,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+    ) -> Result<Self, StoreError> {
+        match spec {
+            StoreSpec::Embedded(path) => Ok(Self::Embedded(EmbeddedStore::open(path, clock)?)),
+            StoreSpec::Redis(url) => Ok(Self::Redis(RedisStore::new(url)?)),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Embedded($s) => $e,
+            AnyStore::Redis($s) => $e,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.put_if_absent(key, value, ttl).await)
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put(key, value, ttl).await)
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, s => s.get(key).await)
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, s => s.take(key).await)
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete(key).await)
+    }
+}

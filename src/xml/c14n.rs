@@ -1,0 +1,274 @@
+//! Exclusive XML Canonicalization 1.0 (W3C REC 2002, "exc-c14n"), without
+//! comments, over a subtree of a parsed [`Document`].
+//!
+//! The subtree rooted at `apex` is the document subset (§1.1 of Canonical XML
+//! 1.0 with the exclusive rules of exc-c14n §3); `exclude` drops one element
+//! and its descendants, which is how the enveloped-signature transform
+//! (XMLDSig §6.6.4) removes the Signature. Namespace declarations are written
+//! only where visibly utilised (exc-c14n §3, "visibly utilizes") or named in
+//! the InclusiveNamespaces PrefixList, and only when the nearest output
+//! ancestor did not already render the same binding.
+
+use super::tree::{Child, Document, ElemId};
+
+/// Writes the canonical form of `apex`'s subtree (minus `exclude`) to `out`.
+/// `inclusive` is the InclusiveNamespaces PrefixList; `#default` names the
+/// default namespace.
+pub fn exc_c14n(
+    doc: &Document,
+    apex: ElemId,
+    exclude: Option<ElemId>,
+    inclusive: &[String],
+    out: &mut Vec<u8>,
+) {
+    let mut w = Writer {
+        doc,
+        exclude,
+        inclusive,
+        rendered: Vec::new(),
+        out,
+    };
+    w.element(apex);
+}
+
+struct Writer<'a, 'o> {
+    doc: &'a Document,
+    exclude: Option<ElemId>,
+    inclusive: &'a [String],
+    /// Bindings in force in the output, innermost last: (prefix, URI).
+    rendered: Vec<(&'a str, &'a str)>,
+    out: &'o mut Vec<u8>,
+}
+
+impl<'a> Writer<'a, '_> {
+    fn rendered_uri(&self, prefix: &str) -> &'a str {
+        self.rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u)
+            .unwrap_or("")
+    }
+
+    fn element(&mut self, id: ElemId) {
+        let doc = self.doc;
+        let e = doc.el(id);
+
+        // Prefixes this element visibly utilises, then the inclusive list.
+        let mut wanted: Vec<&'a str> = Vec::with_capacity(4);
+        wanted.push(e.prefix.as_str());
+        for a in &e.attrs {
+            if !a.prefix.is_empty() && !wanted.contains(&a.prefix.as_str()) {
+                wanted.push(a.prefix.as_str());
+            }
+        }
+        for p in self.inclusive {
+            let p = if p == "#default" { "" } else { p.as_str() };
+            // Only prefixes in scope here are candidates (exc-c14n §3).
+            let in_scope = doc.lookup_ns(id, p).is_some_and(|u| !u.is_empty());
+            if in_scope && !wanted.contains(&p) {
+                wanted.push(p);
+            }
+        }
+
+        let mut decls: Vec<(&'a str, &'a str)> = Vec::new();
+        for p in wanted {
+            if p == "xml" {
+                continue;
+            }
+            let uri = doc.lookup_ns(id, p).unwrap_or("");
+            if self.rendered_uri(p) != uri {
+                decls.push((p, uri));
+            }
+        }
+        decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+        let mut attrs: Vec<&'a super::Attribute> = e.attrs.iter().collect();
+        attrs.sort_unstable_by(|a, b| {
+            (a.ns.as_str(), a.local.as_str()).cmp(&(b.ns.as_str(), b.local.as_str()))
+        });
+
+        self.out.push(b'<');
+        self.qname(&e.prefix, &e.local);
+        for (p, u) in &decls {
+            if p.is_empty() {
+                self.out.extend_from_slice(b" xmlns=\"");
+            } else {
+                self.out.extend_from_slice(b" xmlns:");
+                self.out.extend_from_slice(p.as_bytes());
+                self.out.extend_from_slice(b"=\"");
+            }
+            escape_attr(u, self.out);
+            self.out.push(b'"');
+        }
+        for a in attrs {
+            self.out.push(b' ');
+            self.qname(&a.prefix, &a.local);
+            self.out.extend_from_slice(b"=\"");
+            escape_attr(&a.value, self.out);
+            self.out.push(b'"');
+        }
+        self.out.push(b'>');
+
+        let mark = self.rendered.len();
+        self.rendered.extend(decls);
+        for c in &e.children {
+            match c {
+                Child::Text(t) => escape_text(t, self.out),
+                Child::Element(child) => {
+                    if Some(*child) != self.exclude {
+                        self.element(*child);
+                    }
+                }
+            }
+        }
+        self.rendered.truncate(mark);
+
+        self.out.extend_from_slice(b"</");
+        self.qname(&e.prefix, &e.local);
+        self.out.push(b'>');
+    }
+
+    fn qname(&mut self, prefix: &str, local: &str) {
+        if !prefix.is_empty() {
+            self.out.extend_from_slice(prefix.as_bytes());
+            self.out.push(b':');
+        }
+        self.out.extend_from_slice(local.as_bytes());
+    }
+}
+
+/// Canonical XML 1.0 §2.3, text nodes.
+fn escape_text(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'\r' => out.extend_from_slice(b"&#xD;"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Canonical XML 1.0 §2.3, attribute nodes.
+fn escape_attr(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'"' => out.extend_from_slice(b"&quot;"),
+            b'\t' => out.extend_from_slice(b"&#x9;"),
+            b'\n' => out.extend_from_slice(b"&#xA;"),
+            b'\r' => out.extend_from_slice(b"&#xD;"),
+            _ => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{parse, Limits};
+
+    fn c14n_of(src: &str, pick: impl Fn(&Document) -> ElemId, incl: &[&str]) -> String {
+        let d = parse(src.as_bytes(), &Limits::MESSAGE).unwrap();
+        let incl: Vec<String> = incl.iter().map(|s| s.to_string()).collect();
+        let mut out = Vec::new();
+        exc_c14n(&d, pick(&d), None, &incl, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn root(d: &Document) -> ElemId {
+        d.root()
+    }
+    fn first_child(d: &Document) -> ElemId {
+        d.children(d.root()).next().unwrap()
+    }
+
+    #[test]
+    fn renders_only_visibly_used_namespaces() {
+        let src = r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c"><b:x c:y="1"/></a:r>"#;
+        assert_eq!(
+            c14n_of(src, first_child, &[]),
+            r#"<b:x xmlns:b="urn:b" xmlns:c="urn:c" c:y="1"></b:x>"#
+        );
+        assert_eq!(
+            c14n_of(src, root, &[]),
+            r#"<a:r xmlns:a="urn:a"><b:x xmlns:b="urn:b" xmlns:c="urn:c" c:y="1"></b:x></a:r>"#
+        );
+    }
+
+    #[test]
+    fn inclusive_prefix_list_renders_unused_in_scope_prefixes() {
+        let src = r#"<r xmlns:xs="urn:xs" xmlns:u="urn:u"><e>v</e></r>"#;
+        assert_eq!(
+            c14n_of(src, first_child, &["xs", "nope"]),
+            r#"<e xmlns:xs="urn:xs">v</e>"#
+        );
+    }
+
+    #[test]
+    fn default_namespace_rules() {
+        // Inherited default from outside the subset is rendered where used.
+        let src = r#"<r xmlns="urn:d"><e/></r>"#;
+        assert_eq!(c14n_of(src, first_child, &[]), r#"<e xmlns="urn:d"></e>"#);
+        // xmlns="" only undoes a rendered non-empty default.
+        let src = r#"<r xmlns="urn:d"><e xmlns=""><f/></e></r>"#;
+        assert_eq!(
+            c14n_of(src, root, &[]),
+            r#"<r xmlns="urn:d"><e xmlns=""><f></f></e></r>"#
+        );
+        assert_eq!(c14n_of(src, first_child, &[]), r#"<e><f></f></e>"#);
+        // A redundant redeclaration is not repeated.
+        let src = r#"<p:r xmlns:p="urn:p"><p:e xmlns:p="urn:p"/></p:r>"#;
+        assert_eq!(
+            c14n_of(src, root, &[]),
+            r#"<p:r xmlns:p="urn:p"><p:e></p:e></p:r>"#
+        );
+    }
+
+    #[test]
+    fn sorts_namespaces_then_attributes_by_uri_and_local_name() {
+        let src =
+            r#"<e xmlns:z="urn:a" xmlns:a="urn:z" b="2" a:x="3" z:y="4" a="1" xmlns="urn:d"/>"#;
+        assert_eq!(
+            c14n_of(src, root, &[]),
+            r#"<e xmlns="urn:d" xmlns:a="urn:z" xmlns:z="urn:a" a="1" b="2" z:y="4" a:x="3"></e>"#
+        );
+    }
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let src = "<e a=\"&lt;&amp;&quot;&#9;&#10;&#13;'>\">&lt;&amp;&gt;&#13;\"'</e>";
+        assert_eq!(
+            c14n_of(src, root, &[]),
+            "<e a=\"&lt;&amp;&quot;&#x9;&#xA;&#xD;'>\">&lt;&amp;&gt;&#xD;\"'</e>"
+        );
+    }
+
+    #[test]
+    fn drops_comments_and_declaration_and_expands_empty() {
+        let src = "<?xml version=\"1.0\"?>\n<e><!-- c --><f/>  <g>t<![CDATA[<x>]]></g></e>";
+        assert_eq!(c14n_of(src, root, &[]), "<e><f></f>  <g>t&lt;x&gt;</g></e>");
+    }
+
+    #[test]
+    fn xml_attributes_are_not_inherited_and_xml_prefix_not_declared() {
+        let src = r#"<r xml:lang="en"><e xml:space="preserve"/></r>"#;
+        assert_eq!(
+            c14n_of(src, first_child, &[]),
+            r#"<e xml:space="preserve"></e>"#
+        );
+    }
+
+    #[test]
+    fn excludes_the_enveloped_element() {
+        let src = r#"<r ID="a"><s:Signature xmlns:s="urn:s"><x/></s:Signature><k/></r>"#;
+        let d = parse(src.as_bytes(), &Limits::MESSAGE).unwrap();
+        let sig = d.children(d.root()).next().unwrap();
+        let mut out = Vec::new();
+        exc_c14n(&d, d.root(), Some(sig), &[], &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"<r ID="a"><k></k></r>"#);
+    }
+}

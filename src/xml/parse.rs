@@ -1,0 +1,623 @@
+//! The strict parser: quick-xml tokenises; this module enforces the rules.
+//!
+//! XML 1.0 (Fifth Edition) and Namespaces in XML 1.0 are applied with these
+//! refusals: DOCTYPE (so no DTD and no entity declarations), processing
+//! instructions, entity references other than the five predefined ones,
+//! encodings other than UTF-8, unbound prefixes, duplicate attributes (by
+//! qualified and by expanded name), characters outside the `Char` production,
+//! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
+//! attribute values normalised as for CDATA attributes (§3.3.3).
+
+use super::tree::{Attribute, Child, Document, ElemId, Element, Span};
+use super::{ns, Limits, XmlError};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use std::collections::HashMap;
+
+/// Parses `input` into a [`Document`], or refuses it.
+pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
+    if input.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge {
+            size: input.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let text = std::str::from_utf8(input).map_err(|_| XmlError::InvalidUtf8)?;
+    Parser {
+        limits,
+        elements: Vec::new(),
+        ids: HashMap::new(),
+        stack: Vec::new(),
+        root_done: false,
+        seen_any: false,
+    }
+    .run(text)
+}
+
+struct Parser<'l> {
+    limits: &'l Limits,
+    elements: Vec<Element>,
+    ids: HashMap<String, ElemId>,
+    stack: Vec<ElemId>,
+    root_done: bool,
+    seen_any: bool,
+}
+
+fn malformed(pos: u64, msg: impl ToString) -> XmlError {
+    XmlError::Malformed {
+        pos,
+        msg: msg.to_string(),
+    }
+}
+
+impl Parser<'_> {
+    fn run(mut self, text: &str) -> Result<Document, XmlError> {
+        let mut reader = Reader::from_str(text);
+        {
+            let cfg = reader.config_mut();
+            cfg.check_end_names = true;
+            cfg.check_comments = true;
+            cfg.expand_empty_elements = false;
+            cfg.trim_text(false);
+        }
+        loop {
+            let before = reader.buffer_position() as usize;
+            let ev = reader
+                .read_event()
+                .map_err(|e| malformed(reader.error_position(), e))?;
+            let after = reader.buffer_position() as usize;
+            let first = !self.seen_any;
+            self.seen_any = true;
+            match ev {
+                Event::Decl(d) => {
+                    if !first {
+                        return Err(malformed(before as u64, "XML declaration not at the start"));
+                    }
+                    if let Some(enc) = d.encoding() {
+                        let enc = enc.map_err(|e| malformed(before as u64, e))?;
+                        let enc = String::from_utf8_lossy(&enc).to_string();
+                        if !enc.eq_ignore_ascii_case("utf-8") {
+                            return Err(XmlError::Encoding(enc));
+                        }
+                    }
+                }
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                Event::PI(_) => return Err(XmlError::ProcessingInstruction),
+                Event::Start(s) => {
+                    let id = self.open(&s, before, after)?;
+                    self.stack.push(id);
+                }
+                Event::Empty(s) => {
+                    let id = self.open(&s, before, after)?;
+                    if let Some(e) = self.elements.get_mut(id.0 as usize) {
+                        e.span.end = after;
+                    }
+                    self.close_if_root();
+                }
+                Event::End(_) => {
+                    let id = self
+                        .stack
+                        .pop()
+                        .ok_or_else(|| malformed(before as u64, "unexpected end tag"))?;
+                    if let Some(e) = self.elements.get_mut(id.0 as usize) {
+                        e.span.end = after;
+                    }
+                    self.close_if_root();
+                }
+                Event::Text(t) => {
+                    let raw = std::str::from_utf8(&t).map_err(|_| XmlError::InvalidUtf8)?;
+                    if self.stack.is_empty() {
+                        if !raw.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
+                            return Err(if self.root_done {
+                                XmlError::TrailingContent
+                            } else {
+                                malformed(before as u64, "text before the root element")
+                            });
+                        }
+                        continue;
+                    }
+                    let mut s = String::with_capacity(raw.len());
+                    push_text(&mut s, raw)?;
+                    self.append_text(s);
+                }
+                Event::CData(t) => {
+                    if self.stack.is_empty() {
+                        return Err(malformed(before as u64, "CDATA outside the root element"));
+                    }
+                    let raw = std::str::from_utf8(&t).map_err(|_| XmlError::InvalidUtf8)?;
+                    let mut s = String::with_capacity(raw.len());
+                    push_text(&mut s, raw)?;
+                    self.append_text(s);
+                }
+                Event::GeneralRef(r) => {
+                    if self.stack.is_empty() {
+                        return Err(malformed(
+                            before as u64,
+                            "reference outside the root element",
+                        ));
+                    }
+                    let name = std::str::from_utf8(&r).map_err(|_| XmlError::InvalidUtf8)?;
+                    let c = resolve_ref(name)?;
+                    self.append_text(c.to_string());
+                }
+                Event::Comment(_) => {}
+                Event::Eof => break,
+            }
+        }
+        if !self.stack.is_empty() {
+            return Err(malformed(
+                text.len() as u64,
+                "unclosed element at end of input",
+            ));
+        }
+        if self.elements.is_empty() {
+            return Err(XmlError::NoRoot);
+        }
+        Ok(Document {
+            source: text.to_owned(),
+            elements: self.elements,
+            ids: self.ids,
+        })
+    }
+
+    fn close_if_root(&mut self) {
+        if self.stack.is_empty() {
+            self.root_done = true;
+        }
+    }
+
+    fn append_text(&mut self, s: String) {
+        let Some(top) = self.stack.last() else { return };
+        let Some(e) = self.elements.get_mut(top.0 as usize) else {
+            return;
+        };
+        if let Some(Child::Text(prev)) = e.children.last_mut() {
+            prev.push_str(&s);
+        } else {
+            e.children.push(Child::Text(s));
+        }
+    }
+
+    fn open(
+        &mut self,
+        s: &BytesStart<'_>,
+        before: usize,
+        after: usize,
+    ) -> Result<ElemId, XmlError> {
+        if self.root_done {
+            return Err(XmlError::TrailingContent);
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(XmlError::TooDeep(self.limits.max_depth));
+        }
+        if self.elements.len() >= self.limits.max_elements {
+            return Err(XmlError::TooManyElements(self.limits.max_elements));
+        }
+        let qname = std::str::from_utf8(s.name().as_ref())
+            .map_err(|_| XmlError::InvalidUtf8)?
+            .to_owned();
+        let (prefix, local) = split_qname(&qname)?;
+
+        // Collect raw attributes and namespace declarations.
+        let mut ns_decls: Vec<(String, String)> = Vec::new();
+        let mut raw_attrs: Vec<(String, String, String)> = Vec::new(); // prefix, local, value
+        let mut count = 0usize;
+        for a in s.attributes().with_checks(true) {
+            let a = a.map_err(|e| match e {
+                quick_xml::events::attributes::AttrError::Duplicated(_, _) => {
+                    XmlError::DuplicateAttribute(qname.clone())
+                }
+                other => malformed(before as u64, other),
+            })?;
+            count += 1;
+            if count > self.limits.max_attributes {
+                return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
+            }
+            let key = std::str::from_utf8(a.key.as_ref()).map_err(|_| XmlError::InvalidUtf8)?;
+            let raw = std::str::from_utf8(&a.value).map_err(|_| XmlError::InvalidUtf8)?;
+            let value = normalize_attr(raw)?;
+            let (ap, al) = split_qname(key)?;
+            if ap.is_empty() && al == "xmlns" {
+                if value == ns::XML || value == "http://www.w3.org/2000/xmlns/" {
+                    return Err(XmlError::BadNamespace(format!(
+                        "default namespace '{value}'"
+                    )));
+                }
+                ns_decls.push((String::new(), value));
+            } else if ap == "xmlns" {
+                check_ns_decl(&al, &value)?;
+                if al != "xml" {
+                    ns_decls.push((al, value));
+                }
+            } else {
+                raw_attrs.push((ap, al, value));
+            }
+        }
+
+        let parent = self.stack.last().copied();
+        let id = ElemId(self.elements.len() as u32);
+        self.elements.push(Element {
+            prefix,
+            local,
+            ns: String::new(),
+            attrs: Vec::new(),
+            ns_decls,
+            parent,
+            children: Vec::new(),
+            span: Span {
+                start: before,
+                start_tag_end: after,
+                end: after,
+            },
+        });
+        let doc_view = DocView(&self.elements);
+        let el_prefix = doc_view.el(id).prefix.clone();
+        let el_ns = doc_view
+            .lookup(id, &el_prefix)
+            .ok_or_else(|| XmlError::UnboundPrefix(el_prefix.clone()))?
+            .to_owned();
+        if !el_prefix.is_empty() && el_ns.is_empty() {
+            return Err(XmlError::UnboundPrefix(el_prefix));
+        }
+        let mut attrs = Vec::with_capacity(raw_attrs.len());
+        for (ap, al, value) in raw_attrs {
+            let ans = if ap.is_empty() {
+                String::new()
+            } else {
+                match doc_view.lookup(id, &ap) {
+                    Some(u) if !u.is_empty() => u.to_owned(),
+                    _ => return Err(XmlError::UnboundPrefix(ap)),
+                }
+            };
+            if attrs
+                .iter()
+                .any(|x: &Attribute| x.local == al && x.ns == ans)
+            {
+                return Err(XmlError::DuplicateAttribute(format!("{{{ans}}}{al}")));
+            }
+            attrs.push(Attribute {
+                prefix: ap,
+                local: al,
+                ns: ans,
+                value,
+            });
+        }
+        for a in &attrs {
+            if a.ns.is_empty() && a.local == "ID" {
+                if !is_ncname(&a.value) {
+                    return Err(XmlError::BadId);
+                }
+                if self.ids.insert(a.value.clone(), id).is_some() {
+                    return Err(XmlError::DuplicateId(a.value.clone()));
+                }
+            }
+        }
+        if let Some(e) = self.elements.get_mut(id.0 as usize) {
+            e.ns = el_ns;
+            e.attrs = attrs;
+        }
+        if let Some(p) = parent {
+            if let Some(pe) = self.elements.get_mut(p.0 as usize) {
+                pe.children.push(Child::Element(id));
+            }
+        }
+        Ok(id)
+    }
+}
+
+/// Namespace lookup over the elements built so far.
+struct DocView<'a>(&'a [Element]);
+
+impl DocView<'_> {
+    fn el(&self, id: ElemId) -> &Element {
+        // Ids handed to DocView are always in range: they index `self.0`.
+        #[allow(clippy::indexing_slicing)]
+        &self.0[id.0 as usize]
+    }
+
+    fn lookup(&self, id: ElemId, prefix: &str) -> Option<&str> {
+        if prefix == "xml" {
+            return Some(ns::XML);
+        }
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            let e = self.0.get(c.0 as usize)?;
+            if let Some((_, u)) = e.ns_decls.iter().find(|(p, _)| p == prefix) {
+                return Some(u);
+            }
+            cur = e.parent;
+        }
+        // The default namespace is "no namespace" unless declared.
+        prefix.is_empty().then_some("")
+    }
+}
+
+fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), XmlError> {
+    // Namespaces in XML 1.0 §3: `xmlns` may not be declared; `xml` only to
+    // its own URI; no other prefix to those URIs; prefixes may not be undeclared.
+    if prefix == "xmlns" {
+        return Err(XmlError::BadNamespace("prefix 'xmlns' declared".into()));
+    }
+    if prefix == "xml" {
+        return if uri == ns::XML {
+            Ok(())
+        } else {
+            Err(XmlError::BadNamespace(
+                "prefix 'xml' bound to another URI".into(),
+            ))
+        };
+    }
+    if uri == ns::XML || uri == "http://www.w3.org/2000/xmlns/" {
+        return Err(XmlError::BadNamespace(format!(
+            "prefix '{prefix}' bound to a reserved URI"
+        )));
+    }
+    if uri.is_empty() {
+        return Err(XmlError::BadNamespace(format!(
+            "prefix '{prefix}' undeclared (xmlns:{prefix}=\"\")"
+        )));
+    }
+    Ok(())
+}
+
+fn split_qname(q: &str) -> Result<(String, String), XmlError> {
+    match q.split_once(':') {
+        None if is_ncname(q) => Ok((String::new(), q.to_owned())),
+        Some((p, l)) if is_ncname(p) && is_ncname(l) => Ok((p.to_owned(), l.to_owned())),
+        _ => Err(XmlError::BadName(q.chars().take(64).collect())),
+    }
+}
+
+/// NCName per Namespaces in XML 1.0 §3 (the XML 1.0 Fifth Edition name
+/// character classes, without the colon).
+pub(crate) fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    is_name_start(first) && chars.all(is_name_char)
+}
+
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// XML 1.0 §2.2 `Char`.
+fn check_char(c: char) -> Result<(), XmlError> {
+    let ok = matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}');
+    if ok {
+        Ok(())
+    } else {
+        Err(XmlError::BadChar(c as u32))
+    }
+}
+
+/// Appends character data with line ends normalised (§2.11).
+fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        check_char(c)?;
+        if c == '\r' {
+            if chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the name of a reference (`amp`, `#x41`, `#65`).
+fn resolve_ref(name: &str) -> Result<char, XmlError> {
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let code = if let Some(hex) = name.strip_prefix("#x") {
+                u32::from_str_radix(hex, 16).ok()
+            } else if let Some(dec) = name.strip_prefix('#') {
+                dec.parse::<u32>().ok()
+            } else {
+                return Err(XmlError::EntityReference(name.chars().take(64).collect()));
+            };
+            let c = code
+                .and_then(char::from_u32)
+                .ok_or_else(|| XmlError::EntityReference(name.chars().take(64).collect()))?;
+            check_char(c)?;
+            c
+        }
+    };
+    Ok(c)
+}
+
+/// Attribute-value normalisation for CDATA attributes (§3.3.3): literal
+/// whitespace becomes a space (after §2.11, so CR LF is one space), references
+/// are replaced, and characters produced by character references are kept.
+fn normalize_attr(raw: &str) -> Result<String, XmlError> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '&' => {
+                let end = rest
+                    .find(';')
+                    .ok_or_else(|| XmlError::EntityReference(rest.chars().take(16).collect()))?;
+                let name = rest.get(1..end).unwrap_or("");
+                out.push(resolve_ref(name)?);
+                rest = rest.get(end + 1..).unwrap_or("");
+                continue;
+            }
+            '<' => return Err(malformed(0, "'<' in an attribute value")),
+            '\r' => {
+                out.push(' ');
+                if rest.as_bytes().get(1) == Some(&b'\n') {
+                    rest = rest.get(2..).unwrap_or("");
+                    continue;
+                }
+            }
+            '\n' | '\t' => out.push(' '),
+            _ => {
+                check_char(c)?;
+                out.push(c);
+            }
+        }
+        rest = rest.get(c.len_utf8()..).unwrap_or("");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Document, XmlError> {
+        parse(s.as_bytes(), &Limits::MESSAGE)
+    }
+
+    #[test]
+    fn refuses_doctype_and_entities() {
+        assert_eq!(
+            p("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>").unwrap_err(),
+            XmlError::Doctype
+        );
+        assert!(matches!(
+            p("<a>&x;</a>").unwrap_err(),
+            XmlError::EntityReference(_)
+        ));
+        assert_eq!(
+            p("<?xml-stylesheet href='x'?><a/>").unwrap_err(),
+            XmlError::ProcessingInstruction
+        );
+        assert!(matches!(
+            p("<a b='&x;'/>").unwrap_err(),
+            XmlError::EntityReference(_)
+        ));
+    }
+
+    #[test]
+    fn resolves_predefined_and_char_refs() {
+        let d = p("<a b='x&#9;y&#xA;z&amp;'>1&lt;2&#x41;</a>").unwrap();
+        assert_eq!(d.attr(d.root(), "b"), Some("x\ty\nz&"));
+        assert_eq!(d.text(d.root()), "1<2A");
+    }
+
+    #[test]
+    fn normalizes_attribute_whitespace_and_line_ends() {
+        let d = p("<a b='x\r\ny\tz\nw'>l1\r\nl2\rl3</a>").unwrap();
+        assert_eq!(d.attr(d.root(), "b"), Some("x y z w"));
+        assert_eq!(d.text(d.root()), "l1\nl2\nl3");
+    }
+
+    #[test]
+    fn comment_split_text_reads_whole() {
+        let d = p("<a>user@x.org<!-- c -->.evil.com</a>").unwrap();
+        assert_eq!(d.text(d.root()), "user@x.org.evil.com");
+    }
+
+    #[test]
+    fn resolves_namespaces_and_refuses_unbound() {
+        let d = p("<p:a xmlns:p='urn:p' xmlns='urn:d'><b p:c='1'/></p:a>").unwrap();
+        let b = d.children(d.root()).next().unwrap();
+        assert!(d.is(d.root(), "urn:p", "a"));
+        assert!(d.is(b, "urn:d", "b"));
+        assert_eq!(d.attr_ns(b, "urn:p", "c"), Some("1"));
+        assert!(matches!(
+            p("<q:a/>").unwrap_err(),
+            XmlError::UnboundPrefix(_)
+        ));
+        assert!(matches!(
+            p("<a xmlns:p='urn:x' xmlns:q='urn:x' p:b='1' q:b='2'/>").unwrap_err(),
+            XmlError::DuplicateAttribute(_)
+        ));
+        assert!(matches!(
+            p("<a b='1' b='2'/>").unwrap_err(),
+            XmlError::DuplicateAttribute(_)
+        ));
+        assert!(matches!(
+            p("<a xmlns:p=''/>").unwrap_err(),
+            XmlError::BadNamespace(_)
+        ));
+    }
+
+    #[test]
+    fn refuses_duplicate_and_bad_ids() {
+        assert!(matches!(
+            p("<a ID='x'><b ID='x'/></a>").unwrap_err(),
+            XmlError::DuplicateId(_)
+        ));
+        assert_eq!(p("<a ID='1x'/>").unwrap_err(), XmlError::BadId);
+        let d = p("<a ID='_x'><b ID='y'/></a>").unwrap();
+        assert_eq!(
+            d.by_id("y").map(|e| d.el(e).local.clone()),
+            Some("b".into())
+        );
+    }
+
+    #[test]
+    fn enforces_limits() {
+        let deep = "<a>".repeat(40) + &"</a>".repeat(40);
+        assert_eq!(p(&deep).unwrap_err(), XmlError::TooDeep(32));
+        let big = format!("<a>{}</a>", "x".repeat(300 * 1024));
+        assert!(matches!(p(&big).unwrap_err(), XmlError::TooLarge { .. }));
+        let attrs: String = (0..70).map(|i| format!(" a{i}='1'")).collect();
+        assert_eq!(
+            p(&format!("<a{attrs}/>")).unwrap_err(),
+            XmlError::TooManyAttributes(64)
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_and_trailing() {
+        assert!(p("<a><b></a>").is_err());
+        assert!(p("<a>").is_err());
+        assert_eq!(p("<a/><b/>").unwrap_err(), XmlError::TrailingContent);
+        assert!(p("<a/>x").is_err());
+        assert_eq!(p("").unwrap_err(), XmlError::NoRoot);
+        assert!(matches!(
+            p("<a>\u{1}</a>").unwrap_err(),
+            XmlError::BadChar(1)
+        ));
+        assert_eq!(
+            p("<a>\u{FF}</a>").map(|d| d.text(d.root())),
+            Ok("\u{FF}".into())
+        );
+        assert_eq!(
+            parse(b"<a>\xff</a>", &Limits::MESSAGE).unwrap_err(),
+            XmlError::InvalidUtf8
+        );
+        assert!(matches!(
+            p("<?xml version='1.0' encoding='ISO-8859-1'?><a/>").unwrap_err(),
+            XmlError::Encoding(_)
+        ));
+        assert!(p("\u{FEFF}<?xml version='1.0' encoding='UTF-8'?><a/>").is_ok());
+    }
+
+    #[test]
+    fn spans_cover_elements() {
+        let src = "<a><b x='1'>t</b><c/></a>";
+        let d = p(src).unwrap();
+        let kids: Vec<_> = d.children(d.root()).collect();
+        let b = d.el(kids[0]).span;
+        assert_eq!(&src[b.start..b.end], "<b x='1'>t</b>");
+        assert_eq!(&src[b.start..b.start_tag_end], "<b x='1'>");
+        let c = d.el(kids[1]).span;
+        assert_eq!(&src[c.start..c.end], "<c/>");
+        assert_eq!(d.descendants(d.root()).count(), 2);
+    }
+}

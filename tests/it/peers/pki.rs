@@ -1,0 +1,120 @@
+//! Test PKI (owned by the peers harness): self-signed RSA keys and X.509
+//! certificates generated at test time with the openssl crate, cached per
+//! (CN, bits) for the whole test process because RSA keygen is slow.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test harness: failing loudly is the point
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::Engine as _;
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::{X509Builder, X509NameBuilder, X509};
+
+/// An RSA key with a self-signed certificate.
+#[derive(Clone, Debug)]
+pub struct TestKey {
+    /// PKCS#8 PEM private key.
+    pub key_pem: String,
+    /// PEM certificate.
+    pub cert_pem: String,
+    /// DER certificate, base64 on one line (as in `ds:X509Certificate`).
+    pub cert_b64: String,
+}
+
+type Cache = Mutex<HashMap<(String, u32), Arc<OnceLock<TestKey>>>>;
+
+impl TestKey {
+    /// An RSA key of `bits` with a self-signed SHA-256 certificate for
+    /// `CN=cn`, valid from one day ago for ten years. Cached per (cn, bits):
+    /// the same arguments give the same key within one test process.
+    pub fn generate(cn: &str, bits: u32) -> TestKey {
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let slot = {
+            let mut map = CACHE
+                .get_or_init(|| Mutex::new(HashMap::new()))
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            map.entry((cn.to_owned(), bits)).or_default().clone()
+        };
+        slot.get_or_init(|| Self::generate_uncached(cn, bits))
+            .clone()
+    }
+
+    /// A fresh key every call (no cache).
+    pub fn generate_uncached(cn: &str, bits: u32) -> TestKey {
+        let rsa = Rsa::generate(bits).expect("RSA keygen");
+        let pkey = PKey::from_rsa(rsa).expect("PKey");
+
+        let mut name = X509NameBuilder::new().expect("name builder");
+        name.append_entry_by_text("CN", cn).expect("CN");
+        let name = name.build();
+
+        let mut serial = BigNum::new().expect("bn");
+        serial
+            .rand(127, MsbOption::MAYBE_ZERO, false)
+            .expect("serial");
+        let serial = Asn1Integer::from_bn(&serial).expect("serial asn1");
+
+        // Certificates for real peers need the wall clock, not the app's clock.
+        #[allow(clippy::disallowed_methods)]
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let not_before = now - 86_400;
+        let not_after = not_before + 3650 * 86_400;
+
+        let mut b = X509Builder::new().expect("x509 builder");
+        b.set_version(2).expect("version");
+        b.set_serial_number(&serial).expect("serial");
+        b.set_subject_name(&name).expect("subject");
+        b.set_issuer_name(&name).expect("issuer");
+        b.set_pubkey(&pkey).expect("pubkey");
+        b.set_not_before(&Asn1Time::from_unix(not_before).expect("nb"))
+            .expect("not_before");
+        b.set_not_after(&Asn1Time::from_unix(not_after).expect("na"))
+            .expect("not_after");
+        b.sign(&pkey, MessageDigest::sha256()).expect("sign cert");
+        let cert = b.build();
+
+        let key_pem =
+            String::from_utf8(pkey.private_key_to_pem_pkcs8().expect("key pem")).expect("utf8");
+        let cert_pem = String::from_utf8(cert.to_pem().expect("cert pem")).expect("utf8");
+        let cert_b64 =
+            base64::engine::general_purpose::STANDARD.encode(cert.to_der().expect("cert der"));
+        TestKey {
+            key_pem,
+            cert_pem,
+            cert_b64,
+        }
+    }
+
+    /// Writes `<dir>/<stem>.key` and `<dir>/<stem>.crt` (PEM); returns
+    /// (key_path, cert_path).
+    pub fn write_to(&self, dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+        let key_path = dir.join(format!("{stem}.key"));
+        let cert_path = dir.join(format!("{stem}.crt"));
+        std::fs::write(&key_path, &self.key_pem)
+            .unwrap_or_else(|e| panic!("write {}: {e}", key_path.display()));
+        std::fs::write(&cert_path, &self.cert_pem)
+            .unwrap_or_else(|e| panic!("write {}: {e}", cert_path.display()));
+        (key_path, cert_path)
+    }
+
+    /// The private key as an openssl object.
+    pub fn pkey(&self) -> PKey<Private> {
+        PKey::private_key_from_pem(self.key_pem.as_bytes()).expect("parse key pem")
+    }
+
+    /// The certificate as an openssl object.
+    pub fn cert(&self) -> X509 {
+        X509::from_pem(self.cert_pem.as_bytes()).expect("parse cert pem")
+    }
+}

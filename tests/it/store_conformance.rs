@@ -1,0 +1,401 @@
+//! One conformance suite for the [`Store`] contract (see `src/store/mod.rs`),
+//! run against every backend, plus backend-specific checks: durability and
+//! locking of the embedded file, and fail-closed/recovery behaviour of Redis.
+
+// Test code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use crate::peers::redis::RedisServer;
+use samlhub::clock::FixedClock;
+use samlhub::store::{EmbeddedStore, RedisStore, Store, StoreError};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(600);
+const SHORT: Duration = Duration::from_millis(300);
+const PAST_SHORT: Duration = Duration::from_millis(600);
+const RACERS: usize = 32;
+
+/// How the suite lets time pass for the expiry checks.
+enum Time {
+    /// Advance a pinned clock (embedded store).
+    Fixed(FixedClock),
+    /// Really wait (Redis expires keys on its own clock).
+    Real,
+}
+
+impl Time {
+    async fn pass(&self, by: Duration) {
+        match self {
+            Time::Fixed(clock) => clock.advance(time::Duration::try_from(by).unwrap()),
+            Time::Real => tokio::time::sleep(by).await,
+        }
+    }
+}
+
+/// The shared contract. Every assertion here runs against every backend.
+async fn conformance<S: Store>(store: &Arc<S>, time: &Time) {
+    // get of a missing key
+    assert_eq!(store.get("conf:missing").await.unwrap(), None);
+    assert_eq!(store.take("conf:missing").await.unwrap(), None);
+
+    // put / get round trip, binary-safe, empty value allowed
+    let binary = [0u8, 1, 0xff, b'\r', b'\n', 0x80];
+    store.put("conf:bin", &binary, LONG).await.unwrap();
+    assert_eq!(
+        store.get("conf:bin").await.unwrap().as_deref(),
+        Some(&binary[..])
+    );
+    store.put("conf:empty", b"", LONG).await.unwrap();
+    assert_eq!(store.get("conf:empty").await.unwrap(), Some(Vec::new()));
+    // get does not consume
+    assert_eq!(
+        store.get("conf:bin").await.unwrap().as_deref(),
+        Some(&binary[..])
+    );
+
+    // put overwrites
+    store.put("conf:over", b"first", LONG).await.unwrap();
+    store.put("conf:over", b"second", LONG).await.unwrap();
+    assert_eq!(
+        store.get("conf:over").await.unwrap().as_deref(),
+        Some(&b"second"[..])
+    );
+
+    // take returns once, then None
+    store.put("conf:take", b"once", LONG).await.unwrap();
+    assert_eq!(
+        store.take("conf:take").await.unwrap().as_deref(),
+        Some(&b"once"[..])
+    );
+    assert_eq!(store.take("conf:take").await.unwrap(), None);
+    assert_eq!(store.get("conf:take").await.unwrap(), None);
+
+    // put_if_absent: true, then false; the first value stays
+    assert!(store.put_if_absent("conf:pia", b"a", LONG).await.unwrap());
+    assert!(!store.put_if_absent("conf:pia", b"b", LONG).await.unwrap());
+    assert_eq!(
+        store.get("conf:pia").await.unwrap().as_deref(),
+        Some(&b"a"[..])
+    );
+
+    // delete, and delete of a missing key
+    store.put("conf:del", b"x", LONG).await.unwrap();
+    store.delete("conf:del").await.unwrap();
+    assert_eq!(store.get("conf:del").await.unwrap(), None);
+    store.delete("conf:del").await.unwrap();
+    assert!(store.put_if_absent("conf:del", b"y", LONG).await.unwrap());
+
+    // concurrent put_if_absent: exactly one winner
+    let wins = race(store, |s, i| async move {
+        s.put_if_absent("conf:race-pia", format!("v{i}").as_bytes(), LONG)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(
+        wins.iter().filter(|w| **w).count(),
+        1,
+        "put_if_absent winners: {wins:?}"
+    );
+
+    // concurrent take: exactly one Some
+    store.put("conf:race-take", b"prize", LONG).await.unwrap();
+    let got = race(store, |s, _| async move {
+        s.take("conf:race-take").await.unwrap()
+    })
+    .await;
+    let somes: Vec<_> = got.iter().flatten().collect();
+    assert_eq!(somes, vec![&b"prize".to_vec()], "take results: {got:?}");
+
+    // expiry: expired entries are never returned and count as absent
+    store.put("conf:exp-put", b"p", SHORT).await.unwrap();
+    assert!(store
+        .put_if_absent("conf:exp-pia", b"q", SHORT)
+        .await
+        .unwrap());
+    store.put("conf:exp-take", b"t", SHORT).await.unwrap();
+    store.put("conf:exp-keep", b"k", LONG).await.unwrap();
+    assert!(!store
+        .put_if_absent("conf:exp-pia", b"r", SHORT)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get("conf:exp-put").await.unwrap().as_deref(),
+        Some(&b"p"[..])
+    );
+    time.pass(PAST_SHORT).await;
+    assert_eq!(store.get("conf:exp-put").await.unwrap(), None);
+    assert_eq!(store.take("conf:exp-take").await.unwrap(), None);
+    assert!(store
+        .put_if_absent("conf:exp-pia", b"s", LONG)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get("conf:exp-pia").await.unwrap().as_deref(),
+        Some(&b"s"[..])
+    );
+    assert_eq!(
+        store.get("conf:exp-keep").await.unwrap().as_deref(),
+        Some(&b"k"[..])
+    );
+}
+
+/// Runs `op` in RACERS tasks on the multi-thread runtime, released together.
+async fn race<S, T, F, Fut>(store: &Arc<S>, op: F) -> Vec<T>
+where
+    S: Store,
+    T: Send + 'static,
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let barrier = Arc::clone(&barrier);
+        let fut = op(Arc::clone(store), i);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            fut.await
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+fn fixed_clock() -> FixedClock {
+    FixedClock::new(time::OffsetDateTime::from_unix_timestamp(1_893_456_000).unwrap())
+}
+
+fn open_embedded(path: &std::path::Path, clock: &FixedClock) -> Result<EmbeddedStore, StoreError> {
+    EmbeddedStore::open(path, Arc::new(clock.clone()))
+}
+
+// ---------------------------------------------------------------- embedded
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = fixed_clock();
+    let path = dir.path().join("nested/dir/state.redb");
+    let store = Arc::new(open_embedded(&path, &clock).unwrap());
+    conformance(&store, &Time::Fixed(clock)).await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "store file mode {mode:o}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_replay_key_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let clock = fixed_clock();
+    let store = open_embedded(&path, &clock).unwrap();
+    assert!(store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
+    drop(store);
+
+    let store = open_embedded(&path, &clock).unwrap();
+    assert!(!store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
+    // ...and expiry still applies after the restart.
+    clock.advance(time::Duration::try_from(LONG).unwrap());
+    assert!(store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_sweep_removes_expired_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = fixed_clock();
+    let store = open_embedded(&dir.path().join("state.redb"), &clock).unwrap();
+    for key in ["a", "b", "c"] {
+        store.put(key, b"short", SHORT).await.unwrap();
+    }
+    store.put("long", b"long", LONG).await.unwrap();
+    assert_eq!(store.sweep_expired().unwrap(), 0);
+
+    clock.advance(time::Duration::try_from(PAST_SHORT).unwrap());
+    assert_eq!(store.sweep_expired().unwrap(), 3);
+    assert_eq!(store.sweep_expired().unwrap(), 0);
+
+    // Really gone, not just hidden: turning the clock back finds nothing.
+    clock.advance(-time::Duration::try_from(PAST_SHORT).unwrap());
+    assert_eq!(store.get("a").await.unwrap(), None);
+    assert_eq!(
+        store.get("long").await.unwrap().as_deref(),
+        Some(&b"long"[..])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_background_sweeper_runs_and_stops_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = fixed_clock();
+    let store = open_embedded(&dir.path().join("state.redb"), &clock).unwrap();
+    store.put("gone", b"x", SHORT).await.unwrap();
+    let sweeper = store.spawn_sweeper(Duration::from_millis(20));
+
+    clock.advance(time::Duration::try_from(PAST_SHORT).unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.advance(-time::Duration::try_from(PAST_SHORT).unwrap());
+    assert_eq!(
+        store.get("gone").await.unwrap(),
+        None,
+        "sweeper did not remove it"
+    );
+
+    drop(store);
+    tokio::time::timeout(Duration::from_secs(2), sweeper)
+        .await
+        .expect("sweeper outlived the store")
+        .unwrap();
+}
+
+#[test]
+fn embedded_second_open_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let clock = fixed_clock();
+    let _first = open_embedded(&path, &clock).unwrap();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (path2, clock2) = (path.clone(), clock.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(open_embedded(&path2, &clock2).map(|_| ()));
+    });
+    let second = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("second open hung instead of failing");
+    match second {
+        Err(StoreError::Unavailable(msg)) => assert!(
+            msg.contains("store file") && msg.contains("is in use by another samlhub process"),
+            "{msg}"
+        ),
+        other => panic!("second open: {other:?}"),
+    }
+}
+
+// ------------------------------------------------------------------- redis
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_conforms() {
+    let server = RedisServer::start();
+    let store = Arc::new(RedisStore::new(&server.url()).unwrap());
+    conformance(&store, &Time::Real).await;
+
+    // Keys live under the `samlhub:` prefix, with a Redis-side TTL.
+    store.put("conf:prefixed", b"v", LONG).await.unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("samlhub:conf:prefixed")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 600_000, "PTTL {pttl}");
+    let bare: Option<Vec<u8>> = redis::cmd("GET")
+        .arg("conf:prefixed")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(bare, None);
+}
+
+#[test]
+fn redis_url_is_checked_without_connecting() {
+    assert!(RedisStore::new("http://127.0.0.1:6379/").is_err());
+    assert!(RedisStore::new("not a url").is_err());
+    // Nothing listens on this port; construction still succeeds.
+    let port = crate::peers::free_port();
+    assert!(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).is_ok());
+}
+
+/// Every operation once; each must be `Err(Unavailable)` within 3 s.
+async fn assert_all_unavailable(store: &RedisStore) {
+    let results = [
+        (
+            "put_if_absent",
+            timed("put_if_absent", store.put_if_absent("k", b"v", LONG))
+                .await
+                .map(drop),
+        ),
+        ("put", timed("put", store.put("k", b"v", LONG)).await),
+        ("get", timed("get", store.get("k")).await.map(drop)),
+        ("take", timed("take", store.take("k")).await.map(drop)),
+        ("delete", timed("delete", store.delete("k")).await),
+    ];
+    for (op, result) in results {
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{op}: {result:?}"
+        );
+    }
+}
+
+/// Awaits `fut`, asserting it took less than 3 s.
+async fn timed<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = fut.await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{what} took {:?}",
+        started.elapsed()
+    );
+    out
+}
+
+/// All operations succeed, the very first one included.
+async fn assert_all_work(store: &RedisStore, key: &str) {
+    assert_eq!(store.get(key).await.unwrap(), None);
+    assert!(store.put_if_absent(key, b"v", LONG).await.unwrap());
+    store.put(key, b"w", LONG).await.unwrap();
+    assert_eq!(store.get(key).await.unwrap().as_deref(), Some(&b"w"[..]));
+    assert_eq!(store.take(key).await.unwrap().as_deref(), Some(&b"w"[..]));
+    store.delete(key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_closed_and_recovers() {
+    let mut server = RedisServer::start();
+    let store = RedisStore::new(&server.url()).unwrap();
+    assert_all_work(&store, "before").await;
+
+    server.stop();
+    for _ in 0..2 {
+        assert_all_unavailable(&store).await;
+    }
+
+    server.restart();
+    assert_all_work(&store, "after").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_startup_fails_closed_then_connects() {
+    let mut server = RedisServer::start();
+    server.stop();
+    let store = RedisStore::new(&server.url()).unwrap();
+    assert_all_unavailable(&store).await;
+
+    server.restart();
+    assert_all_work(&store, "late").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_while_idle_goes_unnoticed() {
+    let mut server = RedisServer::start();
+    let store = RedisStore::new(&server.url()).unwrap();
+    assert_all_work(&store, "before").await;
+    server.restart();
+    assert_all_work(&store, "after").await;
+}
