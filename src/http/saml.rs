@@ -172,7 +172,9 @@ async fn acs(st: web::Data<AppState>, form: web::Form<AcsForm>) -> Result<HttpRe
     if !st.store.put_if_absent(&replay_key, b"1", ttl).await? {
         return Err(AppError::Replay(accepted.assertion_id, idp.id.clone()));
     }
-    // The pending request is single use: one assertion may answer it.
+    // The pending request is single use: one assertion may answer it. The
+    // entry is left to expire, so a repost of the same response still reaches
+    // the replay check above and is named as a replay.
     if !st
         .store
         .put_if_absent(
@@ -184,7 +186,6 @@ async fn acs(st: web::Data<AppState>, form: web::Form<AcsForm>) -> Result<HttpRe
     {
         return Err(AppError::AlreadyAnswered(pending.request_id));
     }
-    st.store.delete(&format!("pending:{handle}")).await?;
 
     log::info!(
         "login: idp={} subject={} signed_response={} signed_assertion={}",

@@ -2,6 +2,7 @@
 //! SimpleSAMLphp, xmlsec1, the samlhub binary itself) are started by
 //! `peers::*` on free loopback ports and stopped when dropped.
 
+mod e2e_ssp;
 mod peers;
 mod peers_selftest;
 mod store_conformance;

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod pki;
 pub mod redis;
+pub mod samlhub;
 pub mod simplesamlphp;
 pub mod xmlsec;
 
