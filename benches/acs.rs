@@ -1,1 +1,128 @@
-fn main() {}
+//! ACS verification and validation throughput (issue: SP core), with an
+//! OpenSSL RSA-2048 verify measured in the same run as the baseline.
+//!
+//! Run: `cargo bench --bench acs` (one thread; criterion runs sequentially).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use openssl::pkey::PKey;
+use samlhub::saml::dsig::{sign_enveloped, SignOptions, TrustedKey};
+use samlhub::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
+use samlhub::saml::response::{validate, Expect, IdpTrust, InResponseTo};
+use time::OffsetDateTime;
+
+const IDP: &str = "https://idp.bench.test/";
+const SP: &str = "https://hub.bench.test/saml/metadata";
+const ACS: &str = "https://hub.bench.test/saml/acs";
+
+fn response(now: OffsetDateTime) -> String {
+    let t = |d: i64| samlhub::saml::response::fmt_time(now + time::Duration::seconds(d));
+    let attr = |name: &str, vals: &[&str]| {
+        let v: String = vals
+            .iter()
+            .map(|v| {
+                format!("<saml:AttributeValue xsi:type=\"xs:string\">{v}</saml:AttributeValue>")
+            })
+            .collect();
+        format!("<saml:Attribute Name=\"{name}\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\">{v}</saml:Attribute>")
+    };
+    let attrs = [
+        attr("uid", &["alice"]),
+        attr("mail", &["alice@example.org"]),
+        attr("displayName", &["Alice Example"]),
+        attr("givenName", &["Alice"]),
+        attr("sn", &["Example"]),
+        attr(
+            "groups",
+            &["ha-admins", "users", "family", "garage-door", "cameras"],
+        ),
+        attr("eduPersonPrincipalName", &["alice@example.org"]),
+    ]
+    .concat();
+    format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r0123456789abcdef0123456789abcdef" Version="2.0" IssueInstant="{ii}" Destination="{ACS}" InResponseTo="_req1"><saml:Issuer>{IDP}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="_a0123456789abcdef0123456789abcdef" Version="2.0" IssueInstant="{ii}"><saml:Issuer>{IDP}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" SPNameQualifier="{SP}">alice</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{noa}" Recipient="{ACS}" InResponseTo="_req1"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{SP}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{ii}" SessionNotOnOrAfter="{snoa}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attrs}</saml:AttributeStatement></saml:Assertion></samlp:Response>"#,
+        ii = t(0),
+        nb = t(-30),
+        noa = t(300),
+        snoa = t(28800),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    #[allow(clippy::disallowed_methods)]
+    let now = OffsetDateTime::now_utc();
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let cert_key = PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap();
+    let keys = vec![TrustedKey::new(cert_key.clone()).unwrap()];
+    let map = AttributeMap::new(Profile::Generic, &AttributeOverrides::default());
+    let trust = IdpTrust {
+        id: "bench",
+        entity_id: IDP,
+        keys: &keys,
+        allow_sha1: false,
+        clock_skew: time::Duration::minutes(1),
+        attributes: &map,
+    };
+    let expect = Expect {
+        sp_entity_id: Some(SP),
+        acs_url: Some(ACS),
+        in_response_to: InResponseTo::Request("_req1"),
+        now,
+    };
+    let opts = SignOptions::default();
+    let unsigned = response(now);
+    let assertion_only =
+        sign_enveloped(&unsigned, "_a0123456789abcdef0123456789abcdef", &key, &opts).unwrap();
+    let both = sign_enveloped(
+        &assertion_only,
+        "_r0123456789abcdef0123456789abcdef",
+        &key,
+        &opts,
+    )
+    .unwrap();
+    assert!(validate(both.as_bytes(), &trust, &expect).is_ok());
+    assert!(validate(assertion_only.as_bytes(), &trust, &expect).is_ok());
+    eprintln!(
+        "response sizes: assertion-only {} bytes, both signed {} bytes",
+        assertion_only.len(),
+        both.len()
+    );
+
+    let mut g = c.benchmark_group("acs");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("baseline_openssl_rsa2048_verify", |b| {
+        let data = [7u8; 600];
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        let sig = s.sign_oneshot_to_vec(&data).unwrap();
+        b.iter(|| {
+            let mut v =
+                openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &cert_key)
+                    .unwrap();
+            assert!(v.verify_oneshot(black_box(&sig), black_box(&data)).unwrap());
+        })
+    });
+    g.bench_function("validate_both_signed", |b| {
+        b.iter(|| validate(black_box(both.as_bytes()), &trust, &expect).unwrap())
+    });
+    g.bench_function("validate_assertion_signed", |b| {
+        b.iter(|| validate(black_box(assertion_only.as_bytes()), &trust, &expect).unwrap())
+    });
+    let oversized = format!("{}{}", both, " ".repeat(300 * 1024));
+    g.bench_function("reject_oversized_300k", |b| {
+        b.iter(|| validate(black_box(oversized.as_bytes()), &trust, &expect).unwrap_err())
+    });
+    let doctype = format!("<!DOCTYPE r [<!ENTITY x \"y\">]>{both}");
+    g.bench_function("reject_doctype", |b| {
+        b.iter(|| validate(black_box(doctype.as_bytes()), &trust, &expect).unwrap_err())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

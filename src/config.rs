@@ -514,7 +514,10 @@ fn parse_store(s: &str, rel: &dyn Fn(&str) -> PathBuf) -> Result<StoreSpec, Stri
         }
         return Ok(StoreSpec::Embedded(rel(path)));
     }
-    if s.starts_with("redis://") || s.starts_with("rediss://") {
+    if s.starts_with("rediss://") {
+        return Err("rediss:// (Redis over TLS) is not supported by this build; use redis:// on a trusted network or a TLS tunnel".into());
+    }
+    if s.starts_with("redis://") {
         url::Url::parse(s).map_err(|e| format!("'{s}' is not a valid Redis URL ({e})"))?;
         return Ok(StoreSpec::Redis(s.to_owned()));
     }
