@@ -106,6 +106,7 @@ fn response_code(e: &ResponseError) -> &'static str {
 impl ActixResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::Response(e) if response_code(e) == "malformed" => StatusCode::BAD_REQUEST,
             Self::BadRequest(_) | Self::BadReturnTo(_) | Self::ChooseIdp(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -42,7 +42,15 @@ pub async fn run(state: AppState) -> std::io::Result<()> {
     HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(web::FormConfig::default().limit(form_limit))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(form_limit)
+                    .error_handler(|e, _| error::AppError::BadRequest(format!("form: {e}")).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| error::AppError::BadRequest(format!("query: {e}")).into()),
+            )
             .configure(configure)
     })
     .workers(2)
