@@ -48,8 +48,9 @@ pub async fn run(state: AppState) -> std::io::Result<()> {
                     .error_handler(|e, _| error::AppError::BadRequest(format!("form: {e}")).into()),
             )
             .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|e, _| error::AppError::BadRequest(format!("query: {e}")).into()),
+                web::QueryConfig::default().error_handler(|e, _| {
+                    error::AppError::BadRequest(format!("query: {e}")).into()
+                }),
             )
             .configure(configure)
     })

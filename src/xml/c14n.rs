@@ -64,8 +64,13 @@ impl<'a> Writer<'a, '_> {
         }
         for p in self.inclusive {
             let p = if p == "#default" { "" } else { p.as_str() };
-            // Only prefixes in scope here are candidates (exc-c14n §3).
-            let in_scope = doc.lookup_ns(id, p).is_some_and(|u| !u.is_empty());
+            // Only prefixes in scope here are candidates (exc-c14n §3). The
+            // default namespace always is: with `#default` listed, Canonical
+            // XML's rule applies to every element, so an empty default
+            // (`xmlns=""` or none) renders `xmlns=""` whenever the nearest
+            // output ancestor rendered a non-empty one, even on a prefixed
+            // element (exc-c14n §3; C14N 1.0 §2.3; libxml2 agrees).
+            let in_scope = p.is_empty() || doc.lookup_ns(id, p).is_some_and(|u| !u.is_empty());
             if in_scope && !wanted.contains(&p) {
                 wanted.push(p);
             }
@@ -205,6 +210,29 @@ mod tests {
         assert_eq!(
             c14n_of(src, first_child, &["xs", "nope"]),
             r#"<e xmlns:xs="urn:xs">v</e>"#
+        );
+    }
+
+    #[test]
+    fn default_in_prefix_list_undeclares_on_prefixed_elements() {
+        // `#default` listed: the prefixed p:e with an empty default gets
+        // xmlns="" because its output parent rendered a non-empty default;
+        // then the unprefixed f below it needs nothing more.
+        let src = r#"<r xmlns="urn:d" xmlns:p="urn:p"><p:e xmlns=""><f/></p:e><p:g/></r>"#;
+        assert_eq!(
+            c14n_of(src, root, &["#default"]),
+            r#"<r xmlns="urn:d"><p:e xmlns="" xmlns:p="urn:p"><f></f></p:e><p:g xmlns:p="urn:p"></p:g></r>"#
+        );
+        // Without the list, only the element that uses the default says so.
+        assert_eq!(
+            c14n_of(src, root, &[]),
+            r#"<r xmlns="urn:d"><p:e xmlns:p="urn:p"><f xmlns=""></f></p:e><p:g xmlns:p="urn:p"></p:g></r>"#
+        );
+        // Nothing was rendered above the apex: no xmlns="" there.
+        let src = r#"<w xmlns="urn:d"><p:e xmlns:p="urn:p" xmlns=""><f/></p:e></w>"#;
+        assert_eq!(
+            c14n_of(src, first_child, &["#default"]),
+            r#"<p:e xmlns:p="urn:p"><f></f></p:e>"#
         );
     }
 

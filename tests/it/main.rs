@@ -1,8 +1,19 @@
 //! Integration tests: one binary, one module per area. Peers (Redis,
 //! SimpleSAMLphp, xmlsec1, the samlhub binary itself) are started by
 //! `peers::*` on free loopback ports and stopped when dropped.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+mod c14n_diff;
+mod check_config;
 mod e2e_ssp;
+mod gen;
+mod metadata_schema;
 mod peers;
 mod peers_selftest;
 mod store_conformance;
+mod tamper;

@@ -1,0 +1,223 @@
+//! `samlhub check-config`: every problem at once, each as `FILE: key: message`
+//! on stderr with exit code 2; a valid config exits 0 and lists its IdPs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use crate::peers::pki::TestKey;
+use crate::peers::samlhub::BIN;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout:\n{}--- stderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `samlhub check-config --config <config>` with only `env` of the SAMLHUB_*
+/// variables set.
+fn check_config(config: &Path, env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("check-config").arg("--config").arg(config);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SAMLHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied()).stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Asserts a `FILE: key: ...` problem line whose message contains `needle`.
+fn assert_problem(run: &Run, file: &Path, key: &str, needle: &str) {
+    let prefix = format!("{}: {key}: ", file.display());
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with(&prefix) && l.contains(needle)),
+        "no problem line '{prefix}…{needle}…'\n{run}"
+    );
+}
+
+/// IdP metadata with an optional signing and an optional encryption certificate.
+fn idp_metadata(entity_id: &str, signing: Option<&str>, encryption: Option<&str>) -> String {
+    let kd = |usage: &str, b64: &str| {
+        format!(
+            "<md:KeyDescriptor use=\"{usage}\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        )
+    };
+    let keys = signing.map(|c| kd("signing", c)).unwrap_or_default()
+        + &encryption.map(|c| kd("encryption", c)).unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">
+  <md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    {keys}
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.org/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>
+"#
+    )
+}
+
+struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        Dir {
+            tmp: tempfile::Builder::new()
+                .prefix("samlhub-check-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    /// A config with `head` (top-level keys) and then `tables`.
+    fn config(&self, head: &str, tables: &str) -> PathBuf {
+        let data = self.tmp.path().join("data");
+        self.write(
+            "samlhub.toml",
+            &format!(
+                "listen = \"127.0.0.1:18080\"\ndata_dir = \"{}\"\n{head}\n{tables}\n",
+                data.display()
+            ),
+        )
+    }
+}
+
+fn good_idp_table() -> &'static str {
+    "[[idp]]\nid = \"corp\"\ndisplay_name = \"Corp IdP\"\nmetadata_file = \"corp.xml\"\n"
+}
+
+fn write_good_idp(d: &Dir) {
+    let k = TestKey::generate("check-config-idp", 2048);
+    d.write(
+        "corp.xml",
+        &idp_metadata("https://idp.example.org/corp", Some(&k.cert_b64), None),
+    );
+}
+
+#[test]
+fn reports_every_problem_with_file_and_key() {
+    let d = Dir::new();
+    let enc = TestKey::generate("check-config-enc-only", 2048);
+    d.write(
+        "nosign.xml",
+        &idp_metadata("https://idp.example.org/nosign", None, Some(&enc.cert_b64)),
+    );
+    let cfg = d.config(
+        "public_url = \"ftp://x\"\nfrobnicate = true\n",
+        "[[idp]]\nid = \"nosign\"\nmetadata_file = \"nosign.xml\"\ncolour = \"red\"\n\n\
+         [[idp]]\nid = \"remote\"\nmetadata_url = \"not a url\"\n",
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("problem"), "{run}");
+    assert_problem(&run, &cfg, "frobnicate", "unknown key");
+    assert_problem(&run, &cfg, "idp[0].colour", "unknown key");
+    assert_problem(&run, &cfg, "public_url", "ftp://x");
+    assert_problem(&run, &cfg, "idp[0].metadata_file", "signing certificate");
+    assert_problem(&run, &cfg, "idp[1].metadata_url", "not a url");
+    assert!(
+        !run.stdout.contains("configuration OK"),
+        "a broken config must not be reported OK\n{run}"
+    );
+
+    // Another malformed public_url form.
+    let cfg = d.config("public_url = \"not a url\"\n", "");
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "public_url", "not a url");
+}
+
+#[test]
+fn valid_config_lists_the_idp() {
+    let d = Dir::new();
+    write_good_idp(&d);
+    let cfg = d.config(
+        "public_url = \"https://sso.example.org\"\n",
+        good_idp_table(),
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("configuration OK"), "{run}");
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.contains("corp") && l.contains("https://idp.example.org/corp")),
+        "IdP not listed\n{run}"
+    );
+    assert!(run.stderr.trim().is_empty(), "{run}");
+}
+
+#[test]
+fn rsa_1024_idp_certificate_is_refused() {
+    let d = Dir::new();
+    let weak = TestKey::generate("check-config-weak-idp", 1024);
+    d.write(
+        "corp.xml",
+        &idp_metadata("https://idp.example.org/corp", Some(&weak.cert_b64), None),
+    );
+    let cfg = d.config("", good_idp_table());
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "idp[0].metadata_file", "2048");
+    assert!(
+        run.stderr.contains("1024"),
+        "name the key size found\n{run}"
+    );
+}
+
+#[test]
+fn environment_overrides_are_checked_too() {
+    let d = Dir::new();
+    write_good_idp(&d);
+    let cfg = d.config("", good_idp_table());
+    assert_eq!(check_config(&cfg, &[]).code, Some(0));
+
+    let run = check_config(&cfg, &[("SAMLHUB_PUBLIC_URL", "bogus")]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "public_url", "bogus");
+
+    let run = check_config(&cfg, &[("SAMLHUB_FOO", "1")]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "SAMLHUB_FOO", "");
+
+    // Both at once: both reported.
+    let run = check_config(
+        &cfg,
+        &[("SAMLHUB_PUBLIC_URL", "bogus"), ("SAMLHUB_FOO", "1")],
+    );
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "public_url", "bogus");
+    assert_problem(&run, &cfg, "SAMLHUB_FOO", "");
+
+    // A valid override is accepted.
+    let run = check_config(&cfg, &[("SAMLHUB_PUBLIC_URL", "https://sso.example.org")]);
+    assert_eq!(run.code, Some(0), "{run}");
+}
