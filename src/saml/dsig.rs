@@ -234,9 +234,9 @@ pub fn verify_enveloped(
 ) -> Result<Verified, DsigError> {
     let sigs = signatures_of(doc, target);
     let sig = match sigs.as_slice() {
-        [] => return Err(DsigError::Missing(doc.el(target).local.clone())),
+        [] => return Err(DsigError::Missing(doc.local(target).to_owned())),
         [one] => *one,
-        _ => return Err(DsigError::Multiple(doc.el(target).local.clone())),
+        _ => return Err(DsigError::Multiple(doc.local(target).to_owned())),
     };
     let parts = SignatureParts::read(doc, sig)?;
     if parts.alg == SigAlg::RsaSha1 && !allow_sha1 {
@@ -536,7 +536,7 @@ pub fn sign_enveloped(
     let at = doc
         .children(target)
         .next()
-        .filter(|c| doc.el(*c).local == "Issuer")
+        .filter(|c| doc.local(*c) == "Issuer")
         .map(|c| doc.el(c).span.end)
         .unwrap_or(doc.el(target).span.start_tag_end);
 

@@ -9,7 +9,7 @@
 //! the InclusiveNamespaces PrefixList, and only when the nearest output
 //! ancestor did not already render the same binding.
 
-use super::tree::{Child, Document, ElemId};
+use super::tree::{Attr, Child, Document, ElemId};
 
 /// Writes the canonical form of `apex`'s subtree (minus `exclude`) to `out`.
 /// `inclusive` is the InclusiveNamespaces PrefixList; `#default` names the
@@ -25,7 +25,10 @@ pub fn exc_c14n(
         doc,
         exclude,
         inclusive,
-        rendered: Vec::new(),
+        rendered: Vec::with_capacity(16),
+        wanted: Vec::with_capacity(8),
+        decls: Vec::with_capacity(8),
+        attrs: Vec::with_capacity(16),
         out,
     };
     w.element(apex);
@@ -37,6 +40,11 @@ struct Writer<'a, 'o> {
     inclusive: &'a [String],
     /// Bindings in force in the output, innermost last: (prefix, URI).
     rendered: Vec<(&'a str, &'a str)>,
+    /// Scratch space reused for every element (filled and drained before
+    /// the children are written).
+    wanted: Vec<&'a str>,
+    decls: Vec<(&'a str, &'a str)>,
+    attrs: Vec<Attr<'a>>,
     out: &'o mut Vec<u8>,
 }
 
@@ -52,15 +60,17 @@ impl<'a> Writer<'a, '_> {
 
     fn element(&mut self, id: ElemId) {
         let doc = self.doc;
-        let e = doc.el(id);
+        let prefix = doc.prefix(id);
 
         // Prefixes this element visibly utilises, then the inclusive list.
-        let mut wanted: Vec<&'a str> = Vec::with_capacity(4);
-        wanted.push(e.prefix.as_str());
-        for a in &e.attrs {
-            if !a.prefix.is_empty() && !wanted.contains(&a.prefix.as_str()) {
-                wanted.push(a.prefix.as_str());
+        self.wanted.clear();
+        self.wanted.push(prefix);
+        self.attrs.clear();
+        for a in doc.attrs(id) {
+            if !a.prefix.is_empty() && !self.wanted.contains(&a.prefix) {
+                self.wanted.push(a.prefix);
             }
+            self.attrs.push(a);
         }
         for p in self.inclusive {
             let p = if p == "#default" { "" } else { p.as_str() };
@@ -71,31 +81,30 @@ impl<'a> Writer<'a, '_> {
             // output ancestor rendered a non-empty one, even on a prefixed
             // element (exc-c14n §3; C14N 1.0 §2.3; libxml2 agrees).
             let in_scope = p.is_empty() || doc.lookup_ns(id, p).is_some_and(|u| !u.is_empty());
-            if in_scope && !wanted.contains(&p) {
-                wanted.push(p);
+            if in_scope && !self.wanted.contains(&p) {
+                self.wanted.push(p);
             }
         }
 
-        let mut decls: Vec<(&'a str, &'a str)> = Vec::new();
-        for p in wanted {
+        self.decls.clear();
+        for i in 0..self.wanted.len() {
+            let Some(&p) = self.wanted.get(i) else { break };
             if p == "xml" {
                 continue;
             }
             let uri = doc.lookup_ns(id, p).unwrap_or("");
             if self.rendered_uri(p) != uri {
-                decls.push((p, uri));
+                self.decls.push((p, uri));
             }
         }
-        decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-
-        let mut attrs: Vec<&'a super::Attribute> = e.attrs.iter().collect();
-        attrs.sort_unstable_by(|a, b| {
-            (a.ns.as_str(), a.local.as_str()).cmp(&(b.ns.as_str(), b.local.as_str()))
-        });
+        self.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.attrs
+            .sort_unstable_by(|a, b| (a.ns, a.local).cmp(&(b.ns, b.local)));
 
         self.out.push(b'<');
-        self.qname(&e.prefix, &e.local);
-        for (p, u) in &decls {
+        let qname = doc.qname_str(id);
+        self.out.extend_from_slice(qname.as_bytes());
+        for (p, u) in &self.decls {
             if p.is_empty() {
                 self.out.extend_from_slice(b" xmlns=\"");
             } else {
@@ -106,18 +115,22 @@ impl<'a> Writer<'a, '_> {
             escape_attr(u, self.out);
             self.out.push(b'"');
         }
-        for a in attrs {
+        for a in &self.attrs {
             self.out.push(b' ');
-            self.qname(&a.prefix, &a.local);
+            if !a.prefix.is_empty() {
+                self.out.extend_from_slice(a.prefix.as_bytes());
+                self.out.push(b':');
+            }
+            self.out.extend_from_slice(a.local.as_bytes());
             self.out.extend_from_slice(b"=\"");
-            escape_attr(&a.value, self.out);
+            escape_attr(a.value, self.out);
             self.out.push(b'"');
         }
         self.out.push(b'>');
 
         let mark = self.rendered.len();
-        self.rendered.extend(decls);
-        for c in &e.children {
+        self.rendered.extend_from_slice(&self.decls);
+        for c in &doc.el(id).children {
             match c {
                 Child::Text(t) => escape_text(t, self.out),
                 Child::Element(child) => {
@@ -130,45 +143,48 @@ impl<'a> Writer<'a, '_> {
         self.rendered.truncate(mark);
 
         self.out.extend_from_slice(b"</");
-        self.qname(&e.prefix, &e.local);
+        self.out.extend_from_slice(qname.as_bytes());
         self.out.push(b'>');
     }
+}
 
-    fn qname(&mut self, prefix: &str, local: &str) {
-        if !prefix.is_empty() {
-            self.out.extend_from_slice(prefix.as_bytes());
-            self.out.push(b':');
+/// Copies `s`, replacing each byte for which `rep` has an escape. Runs of
+/// plain bytes are copied at once.
+fn escape_with(s: &str, out: &mut Vec<u8>, rep: fn(u8) -> Option<&'static [u8]>) {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if let Some(r) = rep(*b) {
+            out.extend_from_slice(bytes.get(from..i).unwrap_or_default());
+            out.extend_from_slice(r);
+            from = i + 1;
         }
-        self.out.extend_from_slice(local.as_bytes());
     }
+    out.extend_from_slice(bytes.get(from..).unwrap_or_default());
 }
 
 /// Canonical XML 1.0 §2.3, text nodes.
 fn escape_text(s: &str, out: &mut Vec<u8>) {
-    for b in s.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
-        }
-    }
+    escape_with(s, out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
 }
 
 /// Canonical XML 1.0 §2.3, attribute nodes.
 fn escape_attr(s: &str, out: &mut Vec<u8>) {
-    for b in s.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\t' => out.extend_from_slice(b"&#x9;"),
-            b'\n' => out.extend_from_slice(b"&#xA;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
-        }
-    }
+    escape_with(s, out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

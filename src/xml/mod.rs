@@ -13,7 +13,7 @@ mod tree;
 pub use c14n::exc_c14n;
 pub use limits::Limits;
 pub use parse::parse;
-pub use tree::{Attribute, Child, Document, ElemId, Element};
+pub use tree::{Attr, Child, Document, ElemId, Element, Span};
 
 /// Namespace URIs used across the crate.
 pub mod ns {

@@ -8,7 +8,7 @@
 //! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
 //! attribute values normalised as for CDATA attributes (§3.3.3).
 
-use super::tree::{Attribute, Child, Document, ElemId, Element, Span};
+use super::tree::{Attribute, Child, Document, ElemId, Element, Name, NsId, Span};
 use super::{ns, Limits, XmlError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -28,6 +28,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
         limits,
         elements: Vec::new(),
         ids: HashMap::new(),
+        namespaces: vec![String::new(), ns::XML.to_owned()],
         stack: Vec::new(),
         root_done: false,
         seen_any: false,
@@ -39,6 +40,7 @@ struct Parser<'l> {
     limits: &'l Limits,
     elements: Vec<Element>,
     ids: HashMap<String, ElemId>,
+    namespaces: Vec<String>,
     stack: Vec<ElemId>,
     root_done: bool,
     seen_any: bool,
@@ -85,11 +87,11 @@ impl Parser<'_> {
                 Event::DocType(_) => return Err(XmlError::Doctype),
                 Event::PI(_) => return Err(XmlError::ProcessingInstruction),
                 Event::Start(s) => {
-                    let id = self.open(&s, before, after)?;
+                    let id = self.open(text, &s, before, after)?;
                     self.stack.push(id);
                 }
                 Event::Empty(s) => {
-                    let id = self.open(&s, before, after)?;
+                    let id = self.open(text, &s, before, after)?;
                     if let Some(e) = self.elements.get_mut(id.0 as usize) {
                         e.span.end = after;
                     }
@@ -157,6 +159,7 @@ impl Parser<'_> {
         Ok(Document {
             source: text.to_owned(),
             elements: self.elements,
+            namespaces: self.namespaces,
             ids: self.ids,
         })
     }
@@ -181,6 +184,7 @@ impl Parser<'_> {
 
     fn open(
         &mut self,
+        text: &str,
         s: &BytesStart<'_>,
         before: usize,
         after: usize,
@@ -194,19 +198,16 @@ impl Parser<'_> {
         if self.elements.len() >= self.limits.max_elements {
             return Err(XmlError::TooManyElements(self.limits.max_elements));
         }
-        let qname = std::str::from_utf8(s.name().as_ref())
-            .map_err(|_| XmlError::InvalidUtf8)?
-            .to_owned();
-        let (prefix, local) = split_qname(&qname)?;
+        let name = name_at(text, s.name().as_ref())?;
 
-        // Collect raw attributes and namespace declarations.
-        let mut ns_decls: Vec<(String, String)> = Vec::new();
-        let mut raw_attrs: Vec<(String, String, String)> = Vec::new(); // prefix, local, value
+        // Namespace declarations first: they scope this element's own names.
+        let mut ns_decls: Vec<(Name, NsId)> = Vec::new();
+        let mut raw_attrs: Vec<(Name, String)> = Vec::new();
         let mut count = 0usize;
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| match e {
                 quick_xml::events::attributes::AttrError::Duplicated(_, _) => {
-                    XmlError::DuplicateAttribute(qname.clone())
+                    XmlError::DuplicateAttribute(slice(text, name.start, name.end).to_owned())
                 }
                 other => malformed(before as u64, other),
             })?;
@@ -214,33 +215,42 @@ impl Parser<'_> {
             if count > self.limits.max_attributes {
                 return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
             }
-            let key = std::str::from_utf8(a.key.as_ref()).map_err(|_| XmlError::InvalidUtf8)?;
+            let an = name_at(text, a.key.as_ref())?;
             let raw = std::str::from_utf8(&a.value).map_err(|_| XmlError::InvalidUtf8)?;
             let value = normalize_attr(raw)?;
-            let (ap, al) = split_qname(key)?;
+            let (ap, al) = (prefix_of(text, an), local_of(text, an));
             if ap.is_empty() && al == "xmlns" {
                 if value == ns::XML || value == "http://www.w3.org/2000/xmlns/" {
                     return Err(XmlError::BadNamespace(format!(
                         "default namespace '{value}'"
                     )));
                 }
-                ns_decls.push((String::new(), value));
+                let id = self.intern(&value);
+                ns_decls.push((Name::default(), id));
             } else if ap == "xmlns" {
-                check_ns_decl(&al, &value)?;
+                check_ns_decl(al, &value)?;
                 if al != "xml" {
-                    ns_decls.push((al, value));
+                    let id = self.intern(&value);
+                    // The declared prefix is the local part of `xmlns:p`.
+                    ns_decls.push((
+                        Name {
+                            start: an.start + 6,
+                            prefix_len: 0,
+                            end: an.end,
+                        },
+                        id,
+                    ));
                 }
             } else {
-                raw_attrs.push((ap, al, value));
+                raw_attrs.push((an, value));
             }
         }
 
         let parent = self.stack.last().copied();
         let id = ElemId(self.elements.len() as u32);
         self.elements.push(Element {
-            prefix,
-            local,
-            ns: String::new(),
+            name,
+            ns: 0,
             attrs: Vec::new(),
             ns_decls,
             parent,
@@ -251,47 +261,46 @@ impl Parser<'_> {
                 end: after,
             },
         });
-        let doc_view = DocView(&self.elements);
-        let el_prefix = doc_view.el(id).prefix.clone();
-        let el_ns = doc_view
-            .lookup(id, &el_prefix)
-            .ok_or_else(|| XmlError::UnboundPrefix(el_prefix.clone()))?
-            .to_owned();
-        if !el_prefix.is_empty() && el_ns.is_empty() {
-            return Err(XmlError::UnboundPrefix(el_prefix));
-        }
-        let mut attrs = Vec::with_capacity(raw_attrs.len());
-        for (ap, al, value) in raw_attrs {
+        let el_prefix = prefix_of(text, name);
+        let el_ns = match self.lookup(text, id, el_prefix) {
+            Some(n) => n,
+            None if el_prefix.is_empty() => 0,
+            None => return Err(XmlError::UnboundPrefix(el_prefix.to_owned())),
+        };
+        let mut attrs: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
+        for (an, value) in raw_attrs {
+            let ap = prefix_of(text, an);
             let ans = if ap.is_empty() {
-                String::new()
+                0
             } else {
-                match doc_view.lookup(id, &ap) {
-                    Some(u) if !u.is_empty() => u.to_owned(),
-                    _ => return Err(XmlError::UnboundPrefix(ap)),
+                match self.lookup(text, id, ap) {
+                    Some(n) if n != 0 => n,
+                    _ => return Err(XmlError::UnboundPrefix(ap.to_owned())),
                 }
             };
+            let al = local_of(text, an);
             if attrs
                 .iter()
-                .any(|x: &Attribute| x.local == al && x.ns == ans)
+                .any(|x| x.ns == ans && local_of(text, x.name) == al)
             {
-                return Err(XmlError::DuplicateAttribute(format!("{{{ans}}}{al}")));
+                return Err(XmlError::DuplicateAttribute(format!(
+                    "{{{}}}{al}",
+                    self.ns_str(ans)
+                )));
+            }
+            if ans == 0 && al == "ID" {
+                if !is_ncname(&value) {
+                    return Err(XmlError::BadId);
+                }
+                if self.ids.insert(value.clone(), id).is_some() {
+                    return Err(XmlError::DuplicateId(value));
+                }
             }
             attrs.push(Attribute {
-                prefix: ap,
-                local: al,
+                name: an,
                 ns: ans,
                 value,
             });
-        }
-        for a in &attrs {
-            if a.ns.is_empty() && a.local == "ID" {
-                if !is_ncname(&a.value) {
-                    return Err(XmlError::BadId);
-                }
-                if self.ids.insert(a.value.clone(), id).is_some() {
-                    return Err(XmlError::DuplicateId(a.value.clone()));
-                }
-            }
         }
         if let Some(e) = self.elements.get_mut(id.0 as usize) {
             e.ns = el_ns;
@@ -304,33 +313,84 @@ impl Parser<'_> {
         }
         Ok(id)
     }
-}
 
-/// Namespace lookup over the elements built so far.
-struct DocView<'a>(&'a [Element]);
-
-impl DocView<'_> {
-    fn el(&self, id: ElemId) -> &Element {
-        // Ids handed to DocView are always in range: they index `self.0`.
-        #[allow(clippy::indexing_slicing)]
-        &self.0[id.0 as usize]
+    fn intern(&mut self, uri: &str) -> NsId {
+        match self.namespaces.iter().position(|u| u == uri) {
+            Some(i) => i as NsId,
+            None => {
+                self.namespaces.push(uri.to_owned());
+                (self.namespaces.len() - 1) as NsId
+            }
+        }
     }
 
-    fn lookup(&self, id: ElemId, prefix: &str) -> Option<&str> {
+    fn ns_str(&self, id: NsId) -> &str {
+        self.namespaces
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// The namespace bound to `prefix` at `id`, from the elements built so
+    /// far; `None` when unbound. The table's entry 1 is the `xml` namespace.
+    fn lookup(&self, text: &str, id: ElemId, prefix: &str) -> Option<NsId> {
         if prefix == "xml" {
-            return Some(ns::XML);
+            return Some(1);
         }
         let mut cur = Some(id);
         while let Some(c) = cur {
-            let e = self.0.get(c.0 as usize)?;
-            if let Some((_, u)) = e.ns_decls.iter().find(|(p, _)| p == prefix) {
-                return Some(u);
+            let e = self.elements.get(c.0 as usize)?;
+            if let Some((_, u)) = e
+                .ns_decls
+                .iter()
+                .find(|(p, _)| slice(text, p.start, p.end) == prefix)
+            {
+                return Some(*u);
             }
             cur = e.parent;
         }
-        // The default namespace is "no namespace" unless declared.
-        prefix.is_empty().then_some("")
+        None
     }
+}
+
+fn slice(text: &str, from: u32, to: u32) -> &str {
+    text.get(from as usize..to as usize).unwrap_or("")
+}
+
+fn prefix_of(text: &str, n: Name) -> &str {
+    slice(text, n.start, n.start + n.prefix_len)
+}
+
+fn local_of(text: &str, n: Name) -> &str {
+    let skip = if n.prefix_len > 0 {
+        n.prefix_len + 1
+    } else {
+        0
+    };
+    slice(text, n.start + skip, n.end)
+}
+
+/// Locates a name quick-xml handed us inside `text` (its events borrow from
+/// the input) and checks that it is a QName.
+fn name_at(text: &str, bytes: &[u8]) -> Result<Name, XmlError> {
+    let base = text.as_ptr() as usize;
+    let at = bytes.as_ptr() as usize;
+    let bad = || XmlError::BadName(String::from_utf8_lossy(bytes).chars().take(64).collect());
+    if at < base || at + bytes.len() > base + text.len() {
+        return Err(bad());
+    }
+    let start = at - base;
+    let q = text.get(start..start + bytes.len()).ok_or_else(bad)?;
+    let prefix_len = match q.split_once(':') {
+        None if is_ncname(q) => 0,
+        Some((p, l)) if is_ncname(p) && is_ncname(l) => p.len(),
+        _ => return Err(bad()),
+    };
+    Ok(Name {
+        start: start as u32,
+        prefix_len: prefix_len as u32,
+        end: (start + q.len()) as u32,
+    })
 }
 
 fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), XmlError> {
@@ -359,14 +419,6 @@ fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), XmlError> {
         )));
     }
     Ok(())
-}
-
-fn split_qname(q: &str) -> Result<(String, String), XmlError> {
-    match q.split_once(':') {
-        None if is_ncname(q) => Ok((String::new(), q.to_owned())),
-        Some((p, l)) if is_ncname(p) && is_ncname(l) => Ok((p.to_owned(), l.to_owned())),
-        _ => Err(XmlError::BadName(q.chars().take(64).collect())),
-    }
 }
 
 /// NCName per Namespaces in XML 1.0 §3 (the XML 1.0 Fifth Edition name
@@ -405,6 +457,14 @@ fn check_char(c: char) -> Result<(), XmlError> {
 
 /// Appends character data with line ends normalised (§2.11).
 fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
+    // Fast path: printable ASCII, tab and LF need no change and no check.
+    if raw
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    {
+        out.push_str(raw);
+        return Ok(());
+    }
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         check_char(c)?;
@@ -564,7 +624,7 @@ mod tests {
         assert_eq!(p("<a ID='1x'/>").unwrap_err(), XmlError::BadId);
         let d = p("<a ID='_x'><b ID='y'/></a>").unwrap();
         assert_eq!(
-            d.by_id("y").map(|e| d.el(e).local.clone()),
+            d.by_id("y").map(|e| d.local(e).to_owned()),
             Some("b".into())
         );
     }

@@ -15,14 +15,35 @@ pub enum Child {
     Text(String),
 }
 
+/// A name as written in the source (`prefix:local` or `local`), kept as
+/// offsets: XML names contain no references, so the source text is the name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Name {
+    pub(crate) start: u32,
+    /// Length of the prefix; 0 when there is none.
+    pub(crate) prefix_len: u32,
+    pub(crate) end: u32,
+}
+
+/// Index into the document's table of namespace URIs; 0 is "no namespace".
+pub(crate) type NsId = u32;
+
 /// An attribute after namespace resolution and value normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
-    pub prefix: String,
-    pub local: String,
+pub(crate) struct Attribute {
+    pub(crate) name: Name,
+    pub(crate) ns: NsId,
+    pub(crate) value: String,
+}
+
+/// A read-only view of one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr<'a> {
+    pub prefix: &'a str,
+    pub local: &'a str,
     /// Namespace URI; empty for unprefixed attributes.
-    pub ns: String,
-    pub value: String,
+    pub ns: &'a str,
+    pub value: &'a str,
 }
 
 /// Byte offsets into the source text.
@@ -39,23 +60,24 @@ pub struct Span {
 /// An element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
-    pub prefix: String,
-    pub local: String,
-    /// Namespace URI; empty when the element is in no namespace.
-    pub ns: String,
-    pub attrs: Vec<Attribute>,
-    /// Namespace declarations made on this element: (prefix, URI); the empty
+    pub(crate) name: Name,
+    pub(crate) ns: NsId,
+    pub(crate) attrs: Vec<Attribute>,
+    /// Namespace declarations made on this element: (prefix, URI); an empty
     /// prefix is the default namespace.
-    pub ns_decls: Vec<(String, String)>,
+    pub(crate) ns_decls: Vec<(Name, NsId)>,
     pub parent: Option<ElemId>,
     pub children: Vec<Child>,
     pub span: Span,
 }
 
 static NO_ELEMENT: Element = Element {
-    prefix: String::new(),
-    local: String::new(),
-    ns: String::new(),
+    name: Name {
+        start: 0,
+        prefix_len: 0,
+        end: 0,
+    },
+    ns: 0,
     attrs: Vec::new(),
     ns_decls: Vec::new(),
     parent: None,
@@ -72,6 +94,8 @@ static NO_ELEMENT: Element = Element {
 pub struct Document {
     pub(crate) source: String,
     pub(crate) elements: Vec<Element>,
+    /// Namespace URIs, each once; index 0 is the empty URI.
+    pub(crate) namespaces: Vec<String>,
     /// Unqualified `ID` attribute value → element; unique by construction.
     pub(crate) ids: HashMap<String, ElemId>,
 }
@@ -107,10 +131,62 @@ impl Document {
         self.ids.get(value).copied()
     }
 
+    fn slice(&self, from: u32, to: u32) -> &str {
+        self.source.get(from as usize..to as usize).unwrap_or("")
+    }
+
+    pub(crate) fn name_prefix(&self, n: Name) -> &str {
+        self.slice(n.start, n.start + n.prefix_len)
+    }
+
+    pub(crate) fn name_local(&self, n: Name) -> &str {
+        let skip = if n.prefix_len > 0 {
+            n.prefix_len + 1
+        } else {
+            0
+        };
+        self.slice(n.start + skip, n.end)
+    }
+
+    pub(crate) fn ns_uri(&self, ns: NsId) -> &str {
+        self.namespaces
+            .get(ns as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// The element's local name.
+    pub fn local(&self, id: ElemId) -> &str {
+        self.name_local(self.el(id).name)
+    }
+
+    /// The element's prefix as written ("" when none).
+    pub fn prefix(&self, id: ElemId) -> &str {
+        self.name_prefix(self.el(id).name)
+    }
+
+    /// The element's namespace URI ("" when none).
+    pub fn ns(&self, id: ElemId) -> &str {
+        self.ns_uri(self.el(id).ns)
+    }
+
+    /// The element's attributes, resolved.
+    pub fn attrs(&self, id: ElemId) -> impl Iterator<Item = Attr<'_>> + '_ {
+        self.el(id).attrs.iter().map(|a| self.attr_view(a))
+    }
+
+    pub(crate) fn attr_view<'a>(&'a self, a: &'a Attribute) -> Attr<'a> {
+        Attr {
+            prefix: self.name_prefix(a.name),
+            local: self.name_local(a.name),
+            ns: self.ns_uri(a.ns),
+            value: &a.value,
+        }
+    }
+
     /// Whether `id` is `{ns}local`.
     pub fn is(&self, id: ElemId, ns: &str, local: &str) -> bool {
-        let e = self.el(id);
-        e.local == local && e.ns == ns
+        self.local(id) == local && self.ns(id) == ns
     }
 
     /// Child elements in order.
@@ -169,11 +245,9 @@ impl Document {
 
     /// A namespaced attribute's value.
     pub fn attr_ns(&self, id: ElemId, ns: &str, local: &str) -> Option<&str> {
-        self.el(id)
-            .attrs
-            .iter()
+        self.attrs(id)
             .find(|a| a.local == local && a.ns == ns)
-            .map(|a| a.value.as_str())
+            .map(|a| a.value)
     }
 
     /// The element's own text: all text children joined. Text that a comment
@@ -201,8 +275,12 @@ impl Document {
         let mut cur = Some(id);
         while let Some(c) = cur {
             let e = self.el(c);
-            if let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix) {
-                return Some(uri.as_str());
+            if let Some((_, uri)) = e
+                .ns_decls
+                .iter()
+                .find(|(p, _)| self.name_local(*p) == prefix)
+            {
+                return Some(self.ns_uri(*uri));
             }
             cur = e.parent;
         }
@@ -219,11 +297,12 @@ impl Document {
 
     /// A readable name for error messages: `prefix:local` as written.
     pub fn qname(&self, id: ElemId) -> String {
-        let e = self.el(id);
-        if e.prefix.is_empty() {
-            e.local.clone()
-        } else {
-            format!("{}:{}", e.prefix, e.local)
-        }
+        self.qname_str(id).to_owned()
+    }
+
+    /// The qualified name as written, borrowed.
+    pub fn qname_str(&self, id: ElemId) -> &str {
+        let n = self.el(id).name;
+        self.slice(n.start, n.end)
     }
 }
