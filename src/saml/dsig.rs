@@ -492,10 +492,7 @@ fn read_transforms(doc: &Document, transforms: Option<ElemId>) -> Result<Vec<Str
 }
 
 fn b64(text: &str, what: &'static str) -> Result<Vec<u8>, DsigError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| DsigError::Base64(what))
+    super::b64_decode_lenient(text).ok_or(DsigError::Base64(what))
 }
 
 /// How [`sign_enveloped`] signs.

@@ -148,14 +148,7 @@ fn certs_in(doc: &Document, kd: ElemId) -> Result<Vec<Vec<u8>>, MetadataError> {
     for ki in doc.children_named(kd, ns::DSIG, "KeyInfo") {
         for xd in doc.children_named(ki, ns::DSIG, "X509Data") {
             for c in doc.children_named(xd, ns::DSIG, "X509Certificate") {
-                let b64: String = doc
-                    .text(c)
-                    .chars()
-                    .filter(|c| !c.is_ascii_whitespace())
-                    .collect();
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|_| MetadataError::BadCert)?;
+                let der = super::b64_decode_lenient(&doc.text(c)).ok_or(MetadataError::BadCert)?;
                 out.push(der);
             }
         }

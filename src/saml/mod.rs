@@ -5,3 +5,13 @@ pub mod dsig;
 pub mod mapping;
 pub mod metadata;
 pub mod response;
+
+/// Decodes base64 that may be broken across lines, as XML Signature values,
+/// certificates in metadata and the POST binding's SAMLResponse are.
+pub(crate) fn b64_decode_lenient(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}

@@ -7,7 +7,6 @@ use super::dsig::{self, DsigError, TrustedKey};
 use super::mapping::{self, Asserted, AttributeMap};
 use crate::identity::Identity;
 use crate::xml::{ns, parse, Document, ElemId, Limits, XmlError};
-use base64::Engine;
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -177,10 +176,7 @@ pub fn decode_post(value: &str, limits: &Limits) -> Result<Vec<u8>, ResponseErro
     if value.len() > limits.max_encoded_bytes() {
         return Err(ResponseError::TooLarge(value.len()));
     }
-    let compact: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| ResponseError::Base64)
+    super::b64_decode_lenient(value).ok_or(ResponseError::Base64)
 }
 
 /// Runs the whole pipeline on a decoded Response.
