@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod ha;
 pub mod http;
 pub mod identity;
 pub mod keys;
