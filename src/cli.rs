@@ -43,6 +43,22 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The hook for Home Assistant's command_line auth provider (reads the
+    /// `username` and `password` environment variables HA sets).
+    HaVerify {
+        /// samlhub's public URL.
+        #[arg(long)]
+        hub: String,
+        /// File holding this HA instance's hook secret.
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// This HA instance's id (`[[ha]] id`).
+        #[arg(long)]
+        instance: String,
+        /// Seconds to wait for the hub.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Verify a SAML Response offline and print a JSON verdict (exit 0 valid, 1 not).
     Inspect {
         /// The IdP's metadata (EntityDescriptor or EntitiesDescriptor).
@@ -95,6 +111,17 @@ pub fn main() -> ExitCode {
         Cmd::Serve { config } => serve(config_path(config)),
         Cmd::CheckConfig { config } => check_config(config_path(config)),
         Cmd::Metadata { config } => print_metadata(config_path(config)),
+        Cmd::HaVerify {
+            hub,
+            secret_file,
+            instance,
+            timeout,
+        } => crate::hook::run(&crate::hook::HookArgs {
+            hub: &hub,
+            secret_file: &secret_file,
+            instance: &instance,
+            timeout: std::time::Duration::from_secs(timeout.clamp(1, 30)),
+        }),
         Cmd::Inspect {
             idp_metadata,
             idp_entity_id,

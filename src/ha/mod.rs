@@ -2,4 +2,6 @@
 //! one-time codes, usernames and roles from the SAML identity, and the
 //! short-lived token the hook verifies. Pure: no HTTP, no store.
 
+pub mod code;
+pub mod policy;
 pub mod token;

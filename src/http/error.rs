@@ -29,6 +29,16 @@ pub enum AppError {
     AlreadyAnswered(String),
     #[error("no session")]
     NoSession,
+    #[error("HA login refused: {0}")]
+    HaRefused(#[from] crate::ha::policy::PolicyError),
+    #[error("HA username '{0}' already belongs to another person")]
+    HaUsernameTaken(String),
+    #[error("your IdP '{0}' may not log in to this Home Assistant")]
+    HaIdpNotAllowed(String),
+    #[error("redeem refused: {0}")]
+    RedeemRefused(String),
+    #[error("redeem: store unavailable: {0}")]
+    RedeemUnavailable(StoreError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -47,6 +57,10 @@ impl AppError {
             Self::Replay(..) => "replay",
             Self::AlreadyAnswered(_) => "replay",
             Self::NoSession => "no_session",
+            Self::HaRefused(_) | Self::HaIdpNotAllowed(_) => "ha_refused",
+            Self::HaUsernameTaken(_) => "ha_username_taken",
+            Self::RedeemRefused(_) => "refused",
+            Self::RedeemUnavailable(_) => "unavailable",
             Self::Store(_) => "store_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -70,6 +84,13 @@ impl AppError {
                 "This sign-in answer was already used. Start a new sign-in.".into(),
             ),
             Self::NoSession => ("Not signed in", "You are not signed in.".into()),
+            Self::HaRefused(e) => ("No access to Home Assistant", format!("You are signed in, but {e}. Ask whoever runs Home Assistant to add you to the right group.")),
+            Self::HaIdpNotAllowed(_) => ("No access to Home Assistant", "Accounts from this identity provider may not sign in to this Home Assistant.".into()),
+            Self::HaUsernameTaken(u) => (
+                "Username already taken",
+                format!("The Home Assistant username '{u}' already belongs to someone else signed in through another account. Ask whoever runs Home Assistant to resolve it."),
+            ),
+            Self::RedeemRefused(_) | Self::RedeemUnavailable(_) => ("Refused", String::new()),
             Self::Store(_) => (
                 "Temporarily unavailable",
                 "Sign-in is unavailable because the session store cannot be reached. Nothing was accepted. Try again in a minute.".into(),
@@ -116,6 +137,11 @@ impl ActixResponseError for AppError {
             | Self::Replay(..)
             | Self::AlreadyAnswered(_) => StatusCode::FORBIDDEN,
             Self::NoSession => StatusCode::UNAUTHORIZED,
+            Self::HaRefused(_) | Self::HaIdpNotAllowed(_) | Self::HaUsernameTaken(_) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::RedeemRefused(_) => StatusCode::FORBIDDEN,
+            Self::RedeemUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -127,6 +153,12 @@ impl ActixResponseError for AppError {
             Self::NoSession => log::debug!("[{corr}] {self}"),
             Self::Internal(_) | Self::Store(_) => log::error!("[{corr}] {}: {self}", self.code()),
             _ => log::warn!("[{corr}] {}: {self}", self.code()),
+        }
+        if let Self::RedeemRefused(_) | Self::RedeemUnavailable(_) = self {
+            // The hook gets one uniform answer per class; the reason is logged.
+            return HttpResponse::build(self.status_code())
+                .insert_header(("Cache-Control", "no-store"))
+                .json(serde_json::json!({ "error": self.code() }));
         }
         let (title, text) = self.user_text();
         let body = pages::error_page(title, &text, self.code(), &corr);

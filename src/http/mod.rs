@@ -3,6 +3,7 @@
 //! [`error::AppError`].
 
 pub mod error;
+mod ha;
 pub mod pages;
 pub mod routes;
 mod saml;
@@ -31,6 +32,7 @@ pub struct AppState {
 /// Mounts every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     saml::configure(cfg);
+    ha::configure(cfg);
     session::configure(cfg);
 }
 

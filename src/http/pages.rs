@@ -31,7 +31,7 @@ pub fn error_page(title: &str, text: &str, code: &str, corr: &str) -> String {
     )
 }
 
-pub fn index(idps: &[Idp], signed_in: Option<&Identity>) -> String {
+pub fn index(idps: &[Idp], signed_in: Option<&Identity>, return_to: Option<&str>) -> String {
     let mut body = String::new();
     if let Some(who) = signed_in {
         body.push_str(&format!(
@@ -49,8 +49,14 @@ pub fn index(idps: &[Idp], signed_in: Option<&Identity>) -> String {
         body.push_str("<p>Sign in with:</p><ul>");
         for i in idps {
             body.push_str(&format!(
-                "<li><a class=\"btn\" href=\"/saml/login?idp={}\">{}</a></li>",
+                "<li><a class=\"btn\" href=\"/saml/login?idp={}{}\">{}</a></li>",
                 h(&url::form_urlencoded::byte_serialize(i.id.as_bytes()).collect::<String>()),
+                h(&return_to
+                    .map(|r| format!(
+                        "&return_to={}",
+                        url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
+                    ))
+                    .unwrap_or_default()),
                 h(&i.display_name)
             ));
         }
@@ -74,4 +80,47 @@ pub fn session(who: &Identity, idp_name: &str) -> String {
     t.push_str("</table>");
     t.push_str("<form method=\"post\" action=\"/logout\"><p><button class=\"btn\" type=\"submit\">Sign out</button></p></form>");
     layout("Signed in", &t)
+}
+
+/// What the `/ha` page shows.
+pub struct HaCodeView<'a> {
+    pub instance_name: &'a str,
+    pub instance_id: &'a str,
+    pub external_url: &'a str,
+    pub username: &'a str,
+    pub group: &'a str,
+    pub demoted: bool,
+    pub code: &'a str,
+    pub lifetime_secs: u64,
+    pub notice: Option<&'a str>,
+}
+
+pub fn ha_code(v: &HaCodeView<'_>) -> String {
+    let enc: String = url::form_urlencoded::byte_serialize(v.instance_id.as_bytes()).collect();
+    let mut b = String::new();
+    if let Some(n) = v.notice {
+        b.push_str(&format!("<p><b>{}</b></p>", h(n)));
+    }
+    b.push_str(&format!(
+        "<p>On the {name} login page, choose the single sign-on option, then enter:</p>\
+<table><tr><th>Username</th><td><code id=\"u\">{user}</code></td></tr>\
+<tr><th>Password</th><td><code id=\"c\" style=\"font-size:1.6em;letter-spacing:.1em\">{code}</code> \
+<button class=\"btn\" type=\"button\" onclick=\"navigator.clipboard.writeText(document.getElementById('c').textContent)\">Copy</button></td></tr></table>\
+<p>The code works once and expires in <b id=\"t\">{mins}:{secs:02}</b>.</p>\
+<p>Role: <code>{group}</code>{demoted}</p>\
+<p><a class=\"btn\" href=\"/ha/login?instance={enc}\">Sign in to {name} in this browser</a> \
+<a class=\"btn\" href=\"/ha?instance={enc}\">New code</a></p>\
+<p>On a phone app: open {url}, choose the single sign-on option, and type the username and code above.</p>\
+<script>(function(){{var left={left};var t=document.getElementById('t');var i=setInterval(function(){{left--;if(left<=0){{t.textContent='now: get a new code';clearInterval(i);return;}}t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);}},1000);}})();</script>",
+        name = h(v.instance_name),
+        user = h(v.username),
+        code = h(v.code),
+        mins = v.lifetime_secs / 60,
+        secs = v.lifetime_secs % 60,
+        group = h(v.group),
+        demoted = if v.demoted { " (an administrator role needs multi-factor sign-in; sign in with MFA to get it)" } else { "" },
+        url = h(v.external_url),
+        left = v.lifetime_secs,
+    ));
+    layout(&format!("Sign in to {}", v.instance_name), &b)
 }

@@ -7,3 +7,6 @@ pub const SAML_ACS: &str = "/saml/acs";
 pub const SAML_METADATA: &str = "/saml/metadata";
 pub const SESSION: &str = "/session";
 pub const LOGOUT: &str = "/logout";
+pub const HA: &str = "/ha";
+pub const HA_LOGIN: &str = "/ha/login";
+pub const HA_REDEEM: &str = "/ha/redeem";

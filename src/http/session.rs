@@ -84,7 +84,20 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-async fn index(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize)]
+struct IndexQuery {
+    return_to: Option<String>,
+}
+
+async fn index(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<IndexQuery>,
+) -> Result<HttpResponse, AppError> {
+    let return_to = q
+        .return_to
+        .clone()
+        .filter(|r| super::saml::check_return_to(r).is_ok());
     // The front page still renders when the store is down.
     let who = current(&st, &req).await.unwrap_or(None);
     Ok(HttpResponse::Ok()
@@ -93,6 +106,7 @@ async fn index(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse
         .body(pages::index(
             &st.config.idps,
             who.as_ref().map(|s| &s.identity),
+            return_to.as_deref(),
         )))
 }
 

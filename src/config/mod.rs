@@ -4,6 +4,8 @@
 //! IdP metadata is loaded and its certificates checked here, once, so the
 //! request path never parses keys.
 
+pub mod ha;
+
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
 use crate::saml::metadata::{self, IdpMetadata, BINDING_REDIRECT};
@@ -35,6 +37,8 @@ struct RawConfig {
     session_lifetime: Option<String>,
     #[serde(default)]
     idp: Vec<RawIdp>,
+    #[serde(default)]
+    ha: Vec<ha::RawHa>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -94,6 +98,8 @@ pub struct Config {
     pub entity_id: String,
     pub session_lifetime: Duration,
     pub idps: Vec<Idp>,
+    /// Home Assistant instances (`[[ha]]`).
+    pub ha: Vec<ha::HaInstance>,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
 }
@@ -114,6 +120,9 @@ impl Config {
     pub fn idp(&self, id: &str) -> Option<&Idp> {
         self.idps.iter().find(|i| i.id == id)
     }
+    pub fn ha(&self, id: &str) -> Option<&ha::HaInstance> {
+        self.ha.iter().find(|i| i.id == id)
+    }
 }
 
 /// Everything wrong with a configuration, one line per problem.
@@ -133,7 +142,7 @@ impl ConfigError {
     }
 }
 
-struct Problems(Vec<(String, String)>);
+pub(crate) struct Problems(Vec<(String, String)>);
 
 impl Problems {
     fn add(&mut self, key: impl Into<String>, msg: impl Into<String>) {
@@ -258,6 +267,20 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
             idps.push(idp);
         }
     }
+    let idp_ids: Vec<String> = idps.iter().map(|i| i.id.clone()).collect();
+    let mut has = Vec::new();
+    for (i, r) in raw.ha.into_iter().enumerate() {
+        let key = |k: &str| format!("ha[{i}].{k}");
+        if let Some(h) = ha::load(r, &key, &rel, &idp_ids, &mut p) {
+            if has.iter().any(|x: &ha::HaInstance| x.id == h.id) {
+                p.add(
+                    key("id"),
+                    format!("'{}' is used by two [[ha]] sections", h.id),
+                );
+            }
+            has.push(h);
+        }
+    }
     if !p.0.is_empty() {
         return Err(ConfigError {
             source_name,
@@ -273,6 +296,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
         entity_id,
         session_lifetime,
         idps,
+        ha: has,
         warnings,
     })
 }
@@ -457,14 +481,18 @@ fn load_idp(
 /// Fetches metadata over HTTP(S), keeping a copy; falls back to that copy
 /// (with a warning) when the fetch fails.
 fn fetch_metadata(u: &str, cache: &Path) -> Result<(Vec<u8>, Option<String>), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(15)))
-        .build()
-        .into();
+    let agent = crate::outbound::agent(Duration::from_secs(15));
     let fetched = agent
         .get(u)
         .call()
         .map_err(|e| e.to_string())
+        .and_then(|r| {
+            if r.status().as_u16() == 200 {
+                Ok(r)
+            } else {
+                Err(format!("HTTP {}", r.status().as_u16()))
+            }
+        })
         .and_then(|mut r| {
             r.body_mut()
                 .with_config()
@@ -494,7 +522,7 @@ fn fetch_metadata(u: &str, cache: &Path) -> Result<(Vec<u8>, Option<String>), St
 }
 
 /// An absolute http(s) URL without query or fragment; trailing '/' removed.
-fn check_base_url(u: &str) -> Result<String, String> {
+pub(crate) fn check_base_url(u: &str) -> Result<String, String> {
     let parsed = url::Url::parse(u).map_err(|e| format!("'{u}' is not a valid URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
@@ -526,7 +554,12 @@ fn parse_store(s: &str, rel: &dyn Fn(&str) -> PathBuf) -> Result<StoreSpec, Stri
     ))
 }
 
-fn parse_duration_or(p: &mut Problems, key: &str, v: Option<&str>, default_secs: u64) -> Duration {
+pub(crate) fn parse_duration_or(
+    p: &mut Problems,
+    key: &str,
+    v: Option<&str>,
+    default_secs: u64,
+) -> Duration {
     match v {
         None => Duration::from_secs(default_secs),
         Some(s) => parse_duration(s).unwrap_or_else(|| {

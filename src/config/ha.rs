@@ -1,0 +1,199 @@
+//! The `[[ha]]` sections: one per Home Assistant instance that logs people in
+//! through its `command_line` auth provider.
+
+use super::{check_base_url, parse_duration_or, Problems};
+use crate::ha::policy::{AdminMfa, Policy, UsernameRule, DEFAULT_MFA_CONTEXTS};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawHa {
+    id: Option<String>,
+    display_name: Option<String>,
+    external_url: Option<String>,
+    internal_url: Option<String>,
+    hook_secret_file: Option<String>,
+    provider_id: Option<String>,
+    username: Option<String>,
+    idps: Option<Vec<String>>,
+    admin_groups: Option<Vec<String>>,
+    user_groups: Option<Vec<String>>,
+    read_only_groups: Option<Vec<String>>,
+    local_only_groups: Option<Vec<String>>,
+    admin_mfa: Option<String>,
+    mfa_contexts: Option<Vec<String>>,
+    code_lifetime: Option<String>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
+}
+
+/// One HA instance.
+#[derive(Clone)]
+pub struct HaInstance {
+    /// The token audience and `/ha?instance=` value.
+    pub id: String,
+    pub display_name: String,
+    /// The URL browsers use, without a trailing slash.
+    pub external_url: String,
+    /// The URL samlhub uses for the one-click login flow.
+    pub internal_url: String,
+    /// The hook secret (file content, trimmed).
+    pub hook_secret: Vec<u8>,
+    /// The `id` of the command_line provider in HA's configuration, if set.
+    pub provider_id: Option<String>,
+    /// IdPs whose users may log in here; empty = all.
+    pub idps: Vec<String>,
+    pub policy: Policy,
+    pub code_lifetime: Duration,
+}
+
+impl std::fmt::Debug for HaInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HaInstance")
+            .field("id", &self.id)
+            .field("external_url", &self.external_url)
+            .field("hook_secret", &"(redacted)")
+            .finish_non_exhaustive()
+    }
+}
+
+impl HaInstance {
+    /// HA's OAuth client id for its own frontend: its origin plus `/`.
+    pub fn client_id(&self) -> String {
+        format!("{}/", self.external_url)
+    }
+}
+
+pub(super) fn load(
+    r: RawHa,
+    key: &dyn Fn(&str) -> String,
+    rel: &dyn Fn(&str) -> PathBuf,
+    idp_ids: &[String],
+    p: &mut Problems,
+) -> Option<HaInstance> {
+    for k in r.unknown.keys() {
+        p.add(key(k), "unknown key");
+    }
+    let id = r.id.unwrap_or_default();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        p.add(
+            key("id"),
+            format!("'{id}' must be non-empty lowercase letters, digits, '-' or '_'"),
+        );
+    }
+    let external_url = match r.external_url.as_deref().map(check_base_url) {
+        Some(Ok(u)) => u,
+        Some(Err(m)) => {
+            p.add(key("external_url"), m);
+            String::new()
+        }
+        None => {
+            p.add(
+                key("external_url"),
+                "required: the URL your browser uses for Home Assistant",
+            );
+            String::new()
+        }
+    };
+    let internal_url = match r.internal_url.as_deref().map(check_base_url) {
+        Some(Ok(u)) => u,
+        Some(Err(m)) => {
+            p.add(key("internal_url"), m);
+            String::new()
+        }
+        None => external_url.clone(),
+    };
+    let hook_secret = match r.hook_secret_file.as_deref() {
+        None => {
+            p.add(
+                key("hook_secret_file"),
+                "required: a file holding the secret shared with HA's hook",
+            );
+            Vec::new()
+        }
+        Some(f) => read_secret(&rel(f)).unwrap_or_else(|m| {
+            p.add(key("hook_secret_file"), m);
+            Vec::new()
+        }),
+    };
+    let username_raw = r.username.unwrap_or_else(|| "username_local".into());
+    let username = UsernameRule::parse(&username_raw).unwrap_or_else(|| {
+        p.add(
+            key("username"),
+            format!("'{username_raw}' is not one of username, username_local, email, email_local, attribute:NAME, attribute_local:NAME"),
+        );
+        UsernameRule::UsernameLocal
+    });
+    let admin_mfa = match r.admin_mfa.as_deref().unwrap_or("off") {
+        "off" => AdminMfa::Off,
+        "refuse" => AdminMfa::Refuse,
+        "demote" => AdminMfa::Demote,
+        other => {
+            p.add(
+                key("admin_mfa"),
+                format!("'{other}' is not one of off, refuse, demote"),
+            );
+            AdminMfa::Off
+        }
+    };
+    let idps = r.idps.unwrap_or_default();
+    for i in &idps {
+        if !idp_ids.contains(i) {
+            p.add(key("idps"), format!("'{i}' is not a configured [[idp]] id"));
+        }
+    }
+    let admin_groups = r.admin_groups.unwrap_or_default();
+    let user_groups = r.user_groups.unwrap_or_default();
+    let read_only_groups = r.read_only_groups.unwrap_or_default();
+    if admin_groups.is_empty() && user_groups.is_empty() && read_only_groups.is_empty() {
+        p.add(key("admin_groups"), "map at least one IdP group (admin_groups, user_groups or read_only_groups); nobody could log in");
+    }
+    let code_lifetime =
+        parse_duration_or(p, &key("code_lifetime"), r.code_lifetime.as_deref(), 300);
+    if code_lifetime > Duration::from_secs(900) || code_lifetime.is_zero() {
+        p.add(key("code_lifetime"), "must be between 1s and 15m");
+    }
+    Some(HaInstance {
+        display_name: r.display_name.unwrap_or_else(|| "Home Assistant".into()),
+        id,
+        external_url,
+        internal_url,
+        hook_secret,
+        provider_id: r.provider_id,
+        idps,
+        policy: Policy {
+            username,
+            admin_groups,
+            user_groups,
+            read_only_groups,
+            local_only_groups: r.local_only_groups.unwrap_or_default(),
+            admin_mfa,
+            mfa_contexts: r
+                .mfa_contexts
+                .unwrap_or_else(|| DEFAULT_MFA_CONTEXTS.iter().map(|s| s.to_string()).collect()),
+        },
+        code_lifetime,
+    })
+}
+
+/// Reads a hook secret: the file's content without surrounding whitespace,
+/// at least 16 bytes.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    let text = String::from_utf8(raw).map_err(|_| format!("'{}' is not text", path.display()))?;
+    let secret = text.trim().as_bytes().to_vec();
+    if secret.len() < 16 {
+        return Err(format!(
+            "'{}' holds {} bytes; use at least 16 (e.g. openssl rand -hex 32)",
+            path.display(),
+            secret.len()
+        ));
+    }
+    Ok(secret)
+}
