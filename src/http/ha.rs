@@ -370,13 +370,19 @@ async fn redeem(
     // Taking the entry makes each attempt atomic: two attempts can never
     // both see the same code (store contract: take).
     let Some(raw) = st.store.take(&key).await.map_err(unavailable)? else {
-        return refused(format!("no live code for '{username}'"));
+        return refused(format!(
+            "instance '{}': no live code for '{username}' (never issued, used, expired or voided)",
+            inst.id
+        ));
     };
     let mut entry: CodeEntry = serde_json::from_slice(&raw)
         .map_err(|e| unavailable(StoreError::Corrupt(format!("code entry: {e}"))))?;
     let now = st.clock.now().unix_timestamp();
     if now >= entry.expires {
-        return refused(format!("code for '{username}' expired"));
+        return refused(format!(
+            "instance '{}': code for '{username}' expired",
+            inst.id
+        ));
     }
     let typed = code::normalize(&b.code)
         .map(|c| code::hash(&c))
@@ -396,8 +402,8 @@ async fn redeem(
                 .map_err(unavailable)?;
         }
         return refused(format!(
-            "wrong code for '{username}' (failed attempt {} of {MAX_ATTEMPTS})",
-            entry.attempts
+            "instance '{}': wrong code for '{username}' (failed attempt {} of {MAX_ATTEMPTS})",
+            inst.id, entry.attempts
         ));
     }
     let claims = Claims {

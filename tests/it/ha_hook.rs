@@ -103,7 +103,11 @@ pub(crate) struct FakeHub {
 
 impl FakeHub {
     pub(crate) fn start(reply: Reply) -> FakeHub {
-        let port = free_port();
+        FakeHub::start_on(free_port(), reply)
+    }
+
+    /// On a port chosen beforehand (so a peer can be configured first).
+    pub(crate) fn start_on(port: u16, reply: Reply) -> FakeHub {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let rec = Arc::clone(&received);

@@ -10,8 +10,11 @@
 
 mod c14n_diff;
 mod check_config;
+mod e2e_ha;
 mod e2e_ssp;
 mod gen;
+mod ha_hook;
+mod ha_selftest;
 mod metadata_schema;
 mod peers;
 mod peers_selftest;

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod homeassistant;
 pub mod pki;
 pub mod redis;
 pub mod samlhub;
