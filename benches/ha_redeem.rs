@@ -1,0 +1,193 @@
+//! HA login redeem round trips (issue: HA login), measured against the real
+//! samlhub binary (release build) on loopback:
+//! - `/ha/redeem` on its own, as the hook calls it (one HTTP request each);
+//! - `samlhub ha-verify` as HA runs it: a new process per login, which
+//!   redeems, verifies the token and prints the meta lines;
+//! - the Python hook (`contrib/ha/samlhub_hook.py`) the same way.
+//!
+//! Each round first gets a fresh code from `/ha` (not timed). Run:
+//! `cargo bench --bench ha_redeem` (embedded store), or with
+//! `BENCH_REDIS=1` for Redis. `BENCH_ROUNDS` sets the count.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![allow(dead_code)]
+
+#[path = "../tests/it/gen.rs"]
+mod gen;
+#[path = "../tests/it/peers/mod.rs"]
+mod peers;
+
+use base64::Engine as _;
+use gen::{sign, Signing, Spec, TestIdp};
+use peers::browser::{query_param, Browser};
+use peers::redis::RedisServer;
+use peers::samlhub::{Samlhub, BIN};
+use samlhub::saml::dsig::SignOptions;
+use std::io::Read as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-secret-0123456789abcdef0123";
+
+fn summary(name: &str, mut d: Vec<Duration>) {
+    d.sort();
+    let n = d.len();
+    let total: Duration = d.iter().sum();
+    let mean = total / n as u32;
+    let pct = |p: f64| d[((n as f64 * p) as usize).min(n - 1)];
+    println!(
+        "{name:<34} n={n:<5} mean {:>8.2} ms  p50 {:>8.2} ms  p99 {:>8.2} ms  → {:>7.0}/s sequential",
+        mean.as_secs_f64() * 1e3,
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        1.0 / mean.as_secs_f64()
+    );
+}
+
+fn python3() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; sys.stdout.write(sys.executable)"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
+    // we need. Keep the latter quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 3 } else { 300 });
+    let redis = std::env::var_os("BENCH_REDIS").map(|_| RedisServer::start());
+
+    let idp = TestIdp::new("bench");
+    let mut hub = Samlhub::prepare();
+    let md = hub.dir().join("idp.xml");
+    std::fs::write(&md, idp.metadata_xml()).unwrap();
+    let secret = hub.dir().join("ha.secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let store = redis
+        .as_ref()
+        .map(|r| format!("store = \"{}\"\n", r.url()))
+        .unwrap_or_default();
+    hub.write_config(&format!(
+        "{store}[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n\
+[[ha]]\nid = \"home\"\nexternal_url = \"http://127.0.0.1:9\"\nhook_secret_file = \"{}\"\nadmin_groups = [\"ha-admins\"]\n",
+        md.display(),
+        secret.display()
+    ));
+    hub.start();
+    let base = hub.base_url();
+
+    // One SAML login for a session.
+    let mut b = Browser::new();
+    let start = b.get(&format!("{base}/saml/login?idp=test&return_to=/session"));
+    let loc = start.location.clone().unwrap();
+    let relay = query_param(&loc, "RelayState").unwrap();
+    let req = base64::engine::general_purpose::STANDARD
+        .decode(query_param(&loc, "SAMLRequest").unwrap())
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&req[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let id_at = xml.find(" ID=\"").unwrap() + 5;
+    let req_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
+    #[allow(clippy::disallowed_methods)]
+    let now = time::OffsetDateTime::now_utc();
+    let spec = Spec::valid(&idp, &hub.entity_id(), &hub.acs_url(), Some(req_id), now);
+    let signed = sign(
+        &spec.to_xml(),
+        &spec,
+        Signing::Both,
+        &idp.key,
+        &SignOptions::default(),
+    );
+    let r = b.post_form(
+        &hub.acs_url(),
+        &[
+            (
+                "SAMLResponse",
+                base64::engine::general_purpose::STANDARD.encode(signed),
+            ),
+            ("RelayState", relay),
+        ],
+    );
+    assert_eq!(r.status, 303, "login: {}", r.head());
+
+    let mut next_code = || {
+        let page = b.get(&format!("{base}/ha?instance=home"));
+        assert_eq!(page.status, 200, "{}", page.head());
+        let at = page.body.find("id=\"c\"").unwrap();
+        let rest = &page.body[at..];
+        let from = rest.find('>').unwrap() + 1;
+        rest[from..from + rest[from..].find('<').unwrap()].to_owned()
+    };
+
+    let agent = ureq::Agent::new_with_defaults();
+    let mut direct = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let code = next_code();
+        let body =
+            serde_json::json!({"instance": "home", "username": "alice", "code": code}).to_string();
+        let t = Instant::now();
+        let resp = agent
+            .post(&format!("{base}/ha/redeem"))
+            .header("Authorization", &format!("Bearer {SECRET}"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        direct.push(t.elapsed());
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+
+    let run_hook = |program: &str, pre: &[String], code: &str| {
+        let t = Instant::now();
+        let out = Command::new(program)
+            .args(pre)
+            .args([
+                "--hub",
+                &base,
+                "--secret-file",
+                &secret.display().to_string(),
+                "--instance",
+                "home",
+            ])
+            .env_clear()
+            .env("username", "alice")
+            .env("password", code)
+            .output()
+            .unwrap();
+        let d = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        d
+    };
+    let mut rust = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let code = next_code();
+        rust.push(run_hook(BIN, &["ha-verify".into()], &code));
+    }
+    let py = python3();
+    let script = format!("{}/contrib/ha/samlhub_hook.py", env!("CARGO_MANIFEST_DIR"));
+    let mut python = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let code = next_code();
+        python.push(run_hook(&py, &[script.clone()], &code));
+    }
+
+    let store = if redis.is_some() { "redis" } else { "embedded" };
+    println!("store: {store}, rounds: {rounds}");
+    summary("/ha/redeem alone", direct);
+    summary("samlhub ha-verify (process each)", rust);
+    summary("python hook (process each)", python);
+}
