@@ -182,7 +182,7 @@ fn main() {
     let mut python = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let code = next_code();
-        python.push(run_hook(&py, &[script.clone()], &code));
+        python.push(run_hook(&py, std::slice::from_ref(&script), &code));
     }
 
     let store = if redis.is_some() { "redis" } else { "embedded" };
