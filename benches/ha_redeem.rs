@@ -23,11 +23,10 @@ mod peers;
 
 use base64::Engine as _;
 use gen::{sign, Signing, Spec, TestIdp};
-use peers::browser::{query_param, Browser};
+use peers::browser::Browser;
 use peers::redis::RedisServer;
 use peers::samlhub::{Samlhub, BIN};
 use samlhub::saml::dsig::SignOptions;
-use std::io::Read as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -87,18 +86,8 @@ fn main() {
 
     // One SAML login for a session.
     let mut b = Browser::new();
-    let start = b.get(&format!("{base}/saml/login?idp=test&return_to=/session"));
-    let loc = start.location.clone().unwrap();
-    let relay = query_param(&loc, "RelayState").unwrap();
-    let req = base64::engine::general_purpose::STANDARD
-        .decode(query_param(&loc, "SAMLRequest").unwrap())
-        .unwrap();
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(&req[..])
-        .read_to_string(&mut xml)
-        .unwrap();
-    let id_at = xml.find(" ID=\"").unwrap() + 5;
-    let req_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
+    let (relay, req_id) = hub.begin_login(&mut b, "test");
+    let req_id = req_id.as_str();
     #[allow(clippy::disallowed_methods)]
     let now = time::OffsetDateTime::now_utc();
     let spec = Spec::valid(&idp, &hub.entity_id(), &hub.acs_url(), Some(req_id), now);

@@ -189,7 +189,13 @@ fn ha_login_with_both_hooks_roles_and_refusals() {
         .unwrap_or_else(|e| panic!("{e}\n{}", ha.log_tail()));
     let t = ha.exchange_code(&auth, &ha.client_id()).unwrap();
     assert!(ha.api_ok(&t.access_token));
-    assert_eq!(ha.current_user(&t.access_token)["is_admin"], true);
+    let me = ha.current_user(&t.access_token);
+    assert_eq!(
+        (me["name"].as_str(), me["is_admin"].as_bool()),
+        (Some("Alice Example"), Some(true)),
+        "{me}"
+    );
+    assert_eq!(me["credentials"][0]["auth_provider_id"], "python", "{me}");
 
     // 3. A right code with another username; then the code still works for alice.
     let (_, code) = ha_code(&mut alice, &rig, "home", "alice", "alicepass");

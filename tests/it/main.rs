@@ -14,6 +14,7 @@ mod e2e_ha;
 mod e2e_ssp;
 mod gen;
 mod ha_hook;
+mod ha_policy;
 mod ha_selftest;
 mod metadata_schema;
 mod peers;

@@ -12,13 +12,12 @@ mod checks;
 mod signature;
 
 use crate::gen::{cert_der, random_id, sign, Attr, Signing, Spec, TestIdp};
-use crate::peers::browser::{query_param, Browser, Page};
+use crate::peers::browser::{Browser, Page};
 use crate::peers::pki::TestKey;
 use crate::peers::samlhub::{run_cli, Samlhub};
 use base64::Engine as _;
 use samlhub::saml::dsig::{DigestAlg, SigAlg, SignOptions};
 use samlhub::saml::response::fmt_time;
-use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,24 +110,10 @@ impl Rig {
     /// redirect to the IdP.
     fn begin(&self) -> Login {
         let mut b = Browser::new();
-        let page = b.get(&format!("{}/saml/login?idp=test", self.hub.base_url()));
-        assert_eq!(page.status, 302, "login: {}", page.head());
-        let loc = page.location.clone().unwrap();
-        assert!(loc.starts_with(&self.env.idp.sso_url), "{loc}");
-        let relay_state = query_param(&loc, "RelayState").unwrap();
-        let req = query_param(&loc, "SAMLRequest").unwrap();
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(req)
-            .unwrap();
-        let mut xml = String::new();
-        flate2::read::DeflateDecoder::new(raw.as_slice())
-            .read_to_string(&mut xml)
-            .unwrap();
-        let start = xml.find(" ID=\"").unwrap() + 5;
-        let len = xml[start..].find('"').unwrap();
+        let (relay_state, request_id) = self.hub.begin_login(&mut b, "test");
         Login {
             relay_state,
-            request_id: xml[start..start + len].to_owned(),
+            request_id,
         }
     }
 
