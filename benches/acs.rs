@@ -65,6 +65,8 @@ fn bench(c: &mut Criterion) {
         entity_id: IDP,
         keys: &keys,
         allow_sha1: false,
+        allow_cbc: false,
+        allow_rsa1_5: false,
         clock_skew: time::Duration::minutes(1),
         attributes: &map,
     };
@@ -73,6 +75,7 @@ fn bench(c: &mut Criterion) {
         acs_url: Some(ACS),
         in_response_to: InResponseTo::Request("_req1"),
         now,
+        decryption_keys: &[],
     };
     let opts = SignOptions::default();
     let unsigned = response(now);

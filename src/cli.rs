@@ -87,6 +87,16 @@ enum Cmd {
         unsolicited: bool,
         #[arg(long)]
         allow_sha1: bool,
+        /// Accept an AES-CBC encrypted assertion without a Response signature.
+        #[arg(long)]
+        allow_cbc: bool,
+        /// Accept RSA PKCS#1 v1.5 key transport.
+        #[arg(long = "allow-rsa1-5")]
+        allow_rsa1_5: bool,
+        /// An SP private key (PEM) to decrypt an EncryptedAssertion; repeat
+        /// for a rollover's previous key.
+        #[arg(long = "sp-key", value_name = "FILE")]
+        sp_keys: Vec<PathBuf>,
         /// Attribute profile: entra, keycloak, generic.
         #[arg(long, default_value = "generic")]
         profile: String,
@@ -132,6 +142,9 @@ pub fn main() -> ExitCode {
             in_response_to,
             unsolicited,
             allow_sha1,
+            allow_cbc,
+            allow_rsa1_5,
+            sp_keys,
             profile,
             clock_skew,
         } => inspect(InspectArgs {
@@ -144,6 +157,9 @@ pub fn main() -> ExitCode {
             in_response_to,
             unsolicited,
             allow_sha1,
+            allow_cbc,
+            allow_rsa1_5,
+            sp_keys,
             profile,
             clock_skew,
         }),
@@ -296,6 +312,9 @@ struct InspectArgs {
     in_response_to: Option<String>,
     unsolicited: bool,
     allow_sha1: bool,
+    allow_cbc: bool,
+    allow_rsa1_5: bool,
+    sp_keys: Vec<PathBuf>,
     profile: String,
     clock_skew: i64,
 }
@@ -333,6 +352,17 @@ fn inspect(a: InspectArgs) -> ExitCode {
         match TrustedKey::from_cert_der(der) {
             Ok(k) => keys.push(k),
             Err(e) => return fail(format!("IdP metadata signing certificate: {e}")),
+        }
+    }
+    let mut sp_keys = Vec::new();
+    for f in &a.sp_keys {
+        let key = std::fs::read(f).map_err(|e| e.to_string()).and_then(|pem| {
+            openssl::pkey::PKey::private_key_from_pem(&pem)
+                .map_err(|_| "not a PEM private key".to_owned())
+        });
+        match key {
+            Ok(k) => sp_keys.push(k),
+            Err(e) => return fail(format!("--sp-key {}: {e}", f.display())),
         }
     }
     let raw = match std::fs::read(&a.response) {
@@ -379,6 +409,8 @@ fn inspect(a: InspectArgs) -> ExitCode {
         entity_id: &md.entity_id,
         keys: &keys,
         allow_sha1: a.allow_sha1,
+        allow_cbc: a.allow_cbc,
+        allow_rsa1_5: a.allow_rsa1_5,
         clock_skew: time::Duration::seconds(a.clock_skew.clamp(0, 3600)),
         attributes: &map,
     };
@@ -403,6 +435,7 @@ fn inspect(a: InspectArgs) -> ExitCode {
         acs_url: a.acs.as_deref(),
         in_response_to,
         now,
+        decryption_keys: &sp_keys,
     };
     match response::validate(&xml, &trust, &expect) {
         Ok(acc) => verdict(
@@ -413,6 +446,7 @@ fn inspect(a: InspectArgs) -> ExitCode {
                 "assertion_id": acc.assertion_id,
                 "signed_response": acc.signed_response,
                 "signed_assertion": acc.signed_assertion,
+                "encrypted": acc.encrypted,
                 "skipped_checks": skipped,
             }),
         ),

@@ -1,6 +1,8 @@
 //! The SP's own keys: an RSA-2048 signing key (AuthnRequests) and a separate
 //! encryption key, each with a self-signed certificate for metadata. Created
 //! on first run in the data directory with mode 0600, loaded after that.
+//! During an encryption-key rollover, `sp-encryption-previous.key` (if
+//! present) is also used to decrypt, but never published.
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
@@ -31,7 +33,13 @@ pub struct KeyPair {
 pub struct SpKeys {
     pub signing: KeyPair,
     pub encryption: KeyPair,
+    /// Keys that decrypt assertions: the encryption key, then the previous
+    /// one while `sp-encryption-previous.key` exists.
+    pub decryption: Vec<PKey<Private>>,
 }
+
+/// The encryption key of before a rollover, kept for decryption only.
+pub const PREVIOUS_ENCRYPTION_KEY: &str = "sp-encryption-previous.key";
 
 impl SpKeys {
     /// Loads `sp-signing.{key,crt}` and `sp-encryption.{key,crt}` from `dir`,
@@ -41,10 +49,19 @@ impl SpKeys {
         let mut created = Vec::new();
         let signing = load_or_create_pair(dir, "sp-signing", &mut created)?;
         let encryption = load_or_create_pair(dir, "sp-encryption", &mut created)?;
+        let mut decryption = vec![encryption.key.clone()];
+        let previous = dir.join(PREVIOUS_ENCRYPTION_KEY);
+        if previous.exists() {
+            let pem = std::fs::read(&previous).map_err(|e| io(&previous, e))?;
+            let key =
+                PKey::private_key_from_pem(&pem).map_err(|_| KeyError::Pem { path: previous })?;
+            decryption.push(key);
+        }
         Ok((
             Self {
                 signing,
                 encryption,
+                decryption,
             },
             created,
         ))

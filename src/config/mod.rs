@@ -52,6 +52,8 @@ struct RawIdp {
     entity_id: Option<String>,
     profile: Option<String>,
     allow_sha1: Option<bool>,
+    allow_cbc: Option<bool>,
+    allow_rsa1_5: Option<bool>,
     clock_skew: Option<String>,
     attributes: Option<toml::Value>,
     #[serde(flatten)]
@@ -68,6 +70,10 @@ pub struct Idp {
     pub keys: Vec<TrustedKey>,
     pub sso_redirect: String,
     pub allow_sha1: bool,
+    /// Accept AES-CBC encrypted assertions without a Response signature.
+    pub allow_cbc: bool,
+    /// Accept RSA PKCS#1 v1.5 key transport for encrypted assertions.
+    pub allow_rsa1_5: bool,
     pub clock_skew: time::Duration,
     pub attributes: AttributeMap,
 }
@@ -80,6 +86,8 @@ impl Idp {
             entity_id: &self.metadata.entity_id,
             keys: &self.keys,
             allow_sha1: self.allow_sha1,
+            allow_cbc: self.allow_cbc,
+            allow_rsa1_5: self.allow_rsa1_5,
             clock_skew: self.clock_skew,
             attributes: &self.attributes,
         }
@@ -473,6 +481,8 @@ fn load_idp(
         keys,
         sso_redirect,
         allow_sha1: r.allow_sha1.unwrap_or(false),
+        allow_cbc: r.allow_cbc.unwrap_or(false),
+        allow_rsa1_5: r.allow_rsa1_5.unwrap_or(false),
         clock_skew: time::Duration::try_from(skew).unwrap_or(time::Duration::MINUTE),
         metadata: md,
     })

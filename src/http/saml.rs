@@ -161,6 +161,7 @@ async fn acs(st: web::Data<AppState>, form: web::Form<AcsForm>) -> Result<HttpRe
         acs_url: Some(&acs_url),
         in_response_to: InResponseTo::Request(&pending.request_id),
         now,
+        decryption_keys: &st.keys.decryption,
     };
     let accepted = response::validate(&xml, &idp.trust(), &expect)?;
 
@@ -188,13 +189,14 @@ async fn acs(st: web::Data<AppState>, form: web::Form<AcsForm>) -> Result<HttpRe
     }
 
     log::info!(
-        "login: idp={} subject={} signed_response={} signed_assertion={}",
+        "login: idp={} subject={} signed_response={} signed_assertion={} encrypted={}",
         idp.id,
         sha256_hex(&accepted.identity.scoped_subject())
             .get(..12)
             .unwrap_or(""),
         accepted.signed_response,
-        accepted.signed_assertion
+        accepted.signed_assertion,
+        accepted.encrypted
     );
     let cookie = session::create(&st, accepted.identity, now).await?;
     Ok(HttpResponse::SeeOther()

@@ -2,11 +2,19 @@
 //! profile, then the SAML checks, each reading only the verified Assertion.
 //! Pure: the caller supplies the IdP's trust, what it expects, and `now`. The
 //! replay check is the caller's, with [`Accepted::replay_until`].
+//!
+//! An EncryptedAssertion takes one detour first: the Response signature (if
+//! any) is verified on the document as received, the assertion is decrypted
+//! ([`super::decrypt`]) and put in its place, and the result is parsed again
+//! with the same parser and limits. The single-tree pipeline then runs on that
+//! document, with the Response signature counted as the one verified before.
 
+use super::decrypt::{self, DecryptError, Policy};
 use super::dsig::{self, DsigError, TrustedKey};
 use super::mapping::{self, Asserted, AttributeMap};
 use crate::identity::Identity;
 use crate::xml::{ns, parse, Document, ElemId, Limits, XmlError};
+use openssl::pkey::{PKey, Private};
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -24,6 +32,10 @@ pub struct IdpTrust<'a> {
     /// Pinned signing keys from its metadata.
     pub keys: &'a [TrustedKey],
     pub allow_sha1: bool,
+    /// Accept AES-CBC encrypted assertions without a Response signature.
+    pub allow_cbc: bool,
+    /// Accept RSA PKCS#1 v1.5 key transport.
+    pub allow_rsa1_5: bool,
     pub clock_skew: Duration,
     pub attributes: &'a AttributeMap,
 }
@@ -47,6 +59,9 @@ pub struct Expect<'a> {
     pub acs_url: Option<&'a str>,
     pub in_response_to: InResponseTo<'a>,
     pub now: OffsetDateTime,
+    /// The SP's encryption keys, current first (empty: encrypted assertions
+    /// are refused).
+    pub decryption_keys: &'a [PKey<Private>],
 }
 
 /// A response that passed every check except the replay check.
@@ -57,9 +72,13 @@ pub struct Accepted {
     pub assertion_id: String,
     /// Keep the replay key until then (latest NotOnOrAfter + skew).
     pub replay_until: OffsetDateTime,
-    /// Which elements carried a verified signature.
+    /// Which elements carried a verified signature. For an encrypted
+    /// assertion, `signed_response` is the signature verified on the
+    /// Response as received.
     pub signed_response: bool,
     pub signed_assertion: bool,
+    /// Whether the Assertion arrived as an EncryptedAssertion.
+    pub encrypted: bool,
 }
 
 /// Why a response was refused. The Display text is the precise reason for
@@ -90,8 +109,12 @@ pub enum ResponseError {
     AssertionCount(usize),
     #[error("the Assertion is not a direct child of the Response")]
     AssertionPlacement,
-    #[error("encrypted assertions are not supported yet")]
-    Encrypted,
+    /// Anything wrong with the ciphertext or the keys: one message (no oracle).
+    #[error("{}", DecryptError::Failed)]
+    Decrypt,
+    /// An encrypted assertion refused by policy (public information only).
+    #[error("{0}")]
+    Encryption(DecryptError),
     #[error("neither the Response nor the Assertion is signed (SAML Profiles §4.1.3.5)")]
     Unsigned,
     #[error("{what} signature: {err}")]
@@ -158,6 +181,9 @@ impl ResponseError {
                 "The sign-in answer was meant for a different service. Check the entity ID and ACS URL registered at the identity provider.".into()
             }
             Self::Mapping(_) => "The identity provider did not send the attributes this service needs.".into(),
+            Self::Decrypt | Self::Encryption(_) => {
+                "The sign-in answer was encrypted in a way this service cannot read. Check the encryption certificate and settings registered at the identity provider.".into()
+            }
             _ => "The sign-in answer could not be accepted.".into(),
         }
     }
@@ -179,6 +205,15 @@ pub fn decode_post(value: &str, limits: &Limits) -> Result<Vec<u8>, ResponseErro
     super::b64_decode_lenient(value).ok_or(ResponseError::Base64)
 }
 
+impl From<DecryptError> for ResponseError {
+    fn from(e: DecryptError) -> Self {
+        match e {
+            DecryptError::Failed => Self::Decrypt,
+            other => Self::Encryption(other),
+        }
+    }
+}
+
 /// Runs the whole pipeline on a decoded Response.
 pub fn validate(
     xml: &[u8],
@@ -193,14 +228,89 @@ pub fn validate(
     check_version(&doc, root, "Response")?;
     check_status(&doc, root)?;
 
-    // Exactly one Assertion in the whole document, a child of the Response.
-    if doc
-        .children_named(root, ns::SAML, "EncryptedAssertion")
-        .next()
-        .is_some()
-    {
-        return Err(ResponseError::Encrypted);
+    let encrypted: Vec<ElemId> = doc
+        .all()
+        .filter(|e| doc.is(*e, ns::SAML, "EncryptedAssertion"))
+        .collect();
+    let [encrypted] = encrypted.as_slice() else {
+        return match encrypted.len() {
+            0 => validate_tree(&doc, idp, expect, OuterSignature::Verify),
+            n => Err(ResponseError::AssertionCount(n + count_assertions(&doc))),
+        };
+    };
+    let plain = count_assertions(&doc);
+    if plain > 0 {
+        return Err(ResponseError::AssertionCount(plain + 1));
     }
+    if doc.el(*encrypted).parent != Some(root) {
+        return Err(ResponseError::AssertionPlacement);
+    }
+
+    // The Response signature covers the ciphertext: verify it as received.
+    let signed_response = !dsig::signatures_of(&doc, root).is_empty();
+    if signed_response {
+        dsig::verify_enveloped(&doc, root, idp.keys, idp.allow_sha1).map_err(|err| {
+            ResponseError::Signature {
+                what: "Response",
+                err,
+            }
+        })?;
+    }
+    let policy = Policy {
+        cbc: signed_response || idp.allow_cbc,
+        rsa1_5: idp.allow_rsa1_5,
+    };
+    let decrypted = decrypt::decrypt_assertion(&doc, *encrypted, expect.decryption_keys, policy)?;
+    let (source, at) = decrypt::splice(&doc, *encrypted, &decrypted.plaintext)?;
+    // The plaintext must be exactly one Assertion element in that place; a
+    // parse failure is a decryption failure (no format oracle).
+    let doc = parse(source.as_bytes(), &Limits::MESSAGE).map_err(|_| ResponseError::Decrypt)?;
+    let placed = doc.children(doc.root()).any(|c| {
+        let span = doc.el(c).span;
+        doc.is(c, ns::SAML, "Assertion") && span.start == at.start && span.end == at.end
+    });
+    if !placed {
+        return Err(ResponseError::Decrypt);
+    }
+    let result = validate_tree(&doc, idp, expect, OuterSignature::Verified(signed_response));
+    if decrypted.alg.is_cbc() && !signed_response {
+        // CBC without a signature around it is malleable: until the inner
+        // signature has verified, every refusal is the decryption failure, so
+        // the plaintext's shape cannot be probed through error messages.
+        return result.map_err(|e| match e {
+            ResponseError::AssertionCount(_)
+            | ResponseError::AssertionPlacement
+            | ResponseError::Unsigned
+            | ResponseError::Signature { .. } => ResponseError::Decrypt,
+            other => other,
+        });
+    }
+    result
+}
+
+fn count_assertions(doc: &Document) -> usize {
+    doc.all()
+        .filter(|e| doc.is(*e, ns::SAML, "Assertion"))
+        .count()
+}
+
+/// The Response signature: verify it here, or it was verified on the
+/// document as received (an encrypted assertion), with this result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OuterSignature {
+    Verify,
+    Verified(bool),
+}
+
+/// The single-tree pipeline: the one Assertion, the signatures, the checks.
+fn validate_tree(
+    doc: &Document,
+    idp: &IdpTrust<'_>,
+    expect: &Expect<'_>,
+    outer: OuterSignature,
+) -> Result<Accepted, ResponseError> {
+    let root = doc.root();
+    // Exactly one Assertion in the whole document, a child of the Response.
     let all: Vec<ElemId> = doc
         .all()
         .filter(|e| doc.is(*e, ns::SAML, "Assertion"))
@@ -216,15 +326,18 @@ pub fn validate(
     // Signatures (SAML Core §5.4; Profiles §4.1.3.5). Any signature present
     // must verify; at least one must cover the Assertion.
     let verify = |target, what| {
-        dsig::verify_enveloped(&doc, target, idp.keys, idp.allow_sha1)
+        dsig::verify_enveloped(doc, target, idp.keys, idp.allow_sha1)
             .map_err(|err| ResponseError::Signature { what, err })
     };
-    let signed_response = !dsig::signatures_of(&doc, root).is_empty();
-    let signed_assertion = !dsig::signatures_of(&doc, assertion).is_empty();
+    let signed_response = match outer {
+        OuterSignature::Verify => !dsig::signatures_of(doc, root).is_empty(),
+        OuterSignature::Verified(signed) => signed,
+    };
+    let signed_assertion = !dsig::signatures_of(doc, assertion).is_empty();
     if !signed_response && !signed_assertion {
         return Err(ResponseError::Unsigned);
     }
-    if signed_response {
+    if signed_response && outer == OuterSignature::Verify {
         verify(root, "Response")?;
     }
     if signed_assertion {
@@ -233,7 +346,7 @@ pub fn validate(
     // From here on, only `assertion` (covered by a verified signature, directly
     // or through the Response) and the Response's own attributes are read.
 
-    check_issuer(&doc, root, "Response", idp.entity_id, false)?;
+    check_issuer(doc, root, "Response", idp.entity_id, false)?;
     match (doc.attr(root, "Destination"), expect.acs_url) {
         (Some(found), Some(expected)) if found != expected => {
             return Err(ResponseError::Destination {
@@ -251,8 +364,8 @@ pub fn validate(
         true,
     )?;
 
-    check_version(&doc, assertion, "Assertion")?;
-    check_issuer(&doc, assertion, "Assertion", idp.entity_id, true)?;
+    check_version(doc, assertion, "Assertion")?;
+    check_issuer(doc, assertion, "Assertion", idp.entity_id, true)?;
     let assertion_id = doc
         .attr(assertion, "ID")
         .ok_or(ResponseError::Missing("ID"))?
@@ -263,18 +376,18 @@ pub fn validate(
     let subject = doc
         .child(assertion, ns::SAML, "Subject")
         .ok_or(ResponseError::Missing("Subject"))?;
-    let scd_until = check_bearer(&doc, subject, expect, skew)?;
+    let scd_until = check_bearer(doc, subject, expect, skew)?;
 
     let conditions = doc
         .child(assertion, ns::SAML, "Conditions")
         .ok_or(ResponseError::Missing("Conditions"))?;
-    let cond_until = check_window(&doc, conditions, "Assertion Conditions", now, skew)?;
-    check_audience(&doc, conditions, expect.sp_entity_id)?;
+    let cond_until = check_window(doc, conditions, "Assertion Conditions", now, skew)?;
+    check_audience(doc, conditions, expect.sp_entity_id)?;
 
     let authn = doc
         .child(assertion, ns::SAML, "AuthnStatement")
         .ok_or(ResponseError::Missing("AuthnStatement"))?;
-    let session_end = time_attr(&doc, authn, "SessionNotOnOrAfter")?;
+    let session_end = time_attr(doc, authn, "SessionNotOnOrAfter")?;
     if let Some(end) = session_end {
         if now >= end + skew {
             return Err(ResponseError::SessionEnded(fmt_time(end)));
@@ -285,12 +398,12 @@ pub fn validate(
         name_id_format: doc
             .child(subject, ns::SAML, "NameID")
             .and_then(|n| doc.attr(n, "Format").map(str::to_owned)),
-        attributes: read_attributes(&doc, assertion),
+        attributes: read_attributes(doc, assertion),
         authn_context: doc
             .child(authn, ns::SAML, "AuthnContext")
             .and_then(|c| doc.child(c, ns::SAML, "AuthnContextClassRef"))
             .map(|r| doc.text(r).trim().to_owned()),
-        authn_instant: time_attr(&doc, authn, "AuthnInstant")?.map(|t| t.unix_timestamp()),
+        authn_instant: time_attr(doc, authn, "AuthnInstant")?.map(|t| t.unix_timestamp()),
         session_not_on_or_after: session_end.map(|t| t.unix_timestamp()),
     };
     let identity =
@@ -307,6 +420,7 @@ pub fn validate(
         replay_until,
         signed_response,
         signed_assertion,
+        encrypted: outer != OuterSignature::Verify,
     })
 }
 
