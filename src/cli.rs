@@ -59,6 +59,18 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+    /// Rotate the OpenID Connect signing key: the new key is published at
+    /// once and signs after --activate-in; the old one stays published until
+    /// its tokens expired.
+    KeysRotate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seconds before the new key starts signing (let relying parties fetch the JWKS first).
+        #[arg(long, default_value_t = 600)]
+        activate_in: i64,
+    },
+    /// Make a new OIDC client secret and print it with its `client_secret_hash` line.
+    OidcSecret,
     /// Verify a SAML Response offline and print a JSON verdict (exit 0 valid, 1 not).
     Inspect {
         /// The IdP's metadata (EntityDescriptor or EntitiesDescriptor).
@@ -121,6 +133,11 @@ pub fn main() -> ExitCode {
         Cmd::Serve { config } => serve(config_path(config)),
         Cmd::CheckConfig { config } => check_config(config_path(config)),
         Cmd::Metadata { config } => print_metadata(config_path(config)),
+        Cmd::KeysRotate {
+            config,
+            activate_in,
+        } => keys_rotate(config_path(config), activate_in),
+        Cmd::OidcSecret => oidc_secret(),
         Cmd::HaVerify {
             hub,
             secret_file,
@@ -279,12 +296,24 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         );
     }
     let metadata_xml = sp_metadata(&c, &keys);
+    let oidc_keys = match crate::http::oidc::KeyCache::open(
+        &c.data_dir,
+        c.oidc.id_token_alg.as_str(),
+        clock.now().unix_timestamp(),
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("OIDC keys: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let state = crate::http::AppState {
         config: c,
         keys,
         store,
         clock,
         metadata_xml,
+        oidc_keys,
     };
     let sys = actix_web::rt::System::new();
     let res = sys.block_on(async move {
@@ -468,4 +497,45 @@ fn url_decode_if_needed(s: &str) -> String {
     } else {
         s.to_owned()
     }
+}
+
+fn keys_rotate(path: Option<PathBuf>, activate_in: i64) -> ExitCode {
+    let c = match load(path.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let now = SystemClock.now().unix_timestamp();
+    match crate::keys::oidc_ring::rotate(
+        &c.data_dir,
+        c.oidc.id_token_alg.as_str(),
+        now,
+        activate_in,
+    ) {
+        Ok(kid) => {
+            println!(
+                "new signing key {kid}: published now, signs from {}s from now; running hubs pick it up within seconds",
+                activate_in.max(0)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("keys rotate: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn oidc_secret() -> ExitCode {
+    let mut b = [0u8; 32];
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        eprintln!("the system random number generator failed");
+        return ExitCode::from(2);
+    }
+    let secret: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    println!("client secret (give it to the application; it is not stored): {secret}");
+    println!(
+        "client_secret_hash = \"{}\"",
+        crate::config::oidc::secret_hash(&secret)
+    );
+    ExitCode::SUCCESS
 }

@@ -146,3 +146,148 @@ pub fn generate(cn: &str) -> Result<(PKey<Private>, X509), openssl::error::Error
     b.sign(&key, MessageDigest::sha256())?;
     Ok((key, b.build()))
 }
+
+/// The OpenID Connect signing keys: `<data>/oidc-keys/keys.json` lists each
+/// key's id and schedule; `<kid>.pem` holds it (mode 0600).
+pub mod oidc_ring {
+    use super::{io, write_private, KeyError};
+    use crate::oidc::jwt::RingKey;
+    use openssl::pkey::PKey;
+    use serde::{Deserialize, Serialize};
+    use std::path::{Path, PathBuf};
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    struct Manifest {
+        keys: Vec<Entry>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Entry {
+        kid: String,
+        alg: String,
+        active_from: i64,
+        retired_at: Option<i64>,
+    }
+
+    fn dir(data: &Path) -> PathBuf {
+        data.join("oidc-keys")
+    }
+
+    fn manifest_path(data: &Path) -> PathBuf {
+        dir(data).join("keys.json")
+    }
+
+    /// The manifest's modification time, to notice a rotation by another process.
+    pub fn stamp(data: &Path) -> Option<std::time::SystemTime> {
+        std::fs::metadata(manifest_path(data))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
+    fn read_manifest(data: &Path) -> Result<Manifest, KeyError> {
+        let p = manifest_path(data);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| KeyError::Io {
+                path: p,
+                msg: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(e) => Err(io(&p, e)),
+        }
+    }
+
+    fn write_manifest(data: &Path, m: &Manifest) -> Result<(), KeyError> {
+        let p = manifest_path(data);
+        let tmp = p.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(m).map_err(|e| KeyError::Io {
+            path: p.clone(),
+            msg: e.to_string(),
+        })?;
+        std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &p).map_err(|e| io(&p, e))
+    }
+
+    fn new_key(data: &Path, alg: &str, now: i64) -> Result<String, KeyError> {
+        let key = match alg {
+            "ES256" => PKey::ec_gen("prime256v1"),
+            _ => openssl::rsa::Rsa::generate(2048).and_then(PKey::from_rsa),
+        }
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let mut rnd = [0u8; 4];
+        openssl::rand::rand_bytes(&mut rnd).map_err(|e| KeyError::Generate(e.to_string()))?;
+        let kid = format!(
+            "{}-{now}-{}",
+            alg.to_lowercase(),
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let pem = key
+            .private_key_to_pem_pkcs8()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        std::fs::create_dir_all(dir(data)).map_err(|e| io(&dir(data), e))?;
+        write_private(&dir(data).join(format!("{kid}.pem")), &pem)?;
+        Ok(kid)
+    }
+
+    /// Loads the ring; creates a first key of `alg` (active now) when there
+    /// is no key of that algorithm yet.
+    pub fn load_or_create(data: &Path, alg: &str, now: i64) -> Result<Vec<RingKey>, KeyError> {
+        let mut m = read_manifest(data)?;
+        if !m
+            .keys
+            .iter()
+            .any(|e| e.alg == alg && e.retired_at.is_none())
+        {
+            for e in m.keys.iter_mut().filter(|e| e.retired_at.is_none()) {
+                e.retired_at = Some(now);
+            }
+            let kid = new_key(data, alg, now)?;
+            m.keys.push(Entry {
+                kid,
+                alg: alg.into(),
+                active_from: now,
+                retired_at: None,
+            });
+            write_manifest(data, &m)?;
+        }
+        load(data)
+    }
+
+    /// Reads the ring as it is on disk.
+    pub fn load(data: &Path) -> Result<Vec<RingKey>, KeyError> {
+        let m = read_manifest(data)?;
+        m.keys
+            .into_iter()
+            .map(|e| {
+                let p = dir(data).join(format!("{}.pem", e.kid));
+                let pem = std::fs::read(&p).map_err(|err| io(&p, err))?;
+                let key =
+                    PKey::private_key_from_pem(&pem).map_err(|_| KeyError::Pem { path: p })?;
+                Ok(RingKey {
+                    kid: e.kid,
+                    key,
+                    active_from: e.active_from,
+                    retired_at: e.retired_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a key that is published at once and signs from `now + delay`;
+    /// the current signers retire at that instant. Returns the new kid.
+    pub fn rotate(data: &Path, alg: &str, now: i64, delay_secs: i64) -> Result<String, KeyError> {
+        let mut m = read_manifest(data)?;
+        let from = now + delay_secs.max(0);
+        for e in m.keys.iter_mut().filter(|e| e.retired_at.is_none()) {
+            e.retired_at = Some(from);
+        }
+        let kid = new_key(data, alg, now)?;
+        m.keys.push(Entry {
+            kid: kid.clone(),
+            alg: alg.into(),
+            active_from: from,
+            retired_at: None,
+        });
+        write_manifest(data, &m)?;
+        Ok(kid)
+    }
+}

@@ -12,6 +12,7 @@ pub mod hook;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod oidc;
 pub mod outbound;
 pub mod saml;
 pub mod store;

@@ -5,6 +5,7 @@
 //! request path never parses keys.
 
 pub mod ha;
+pub mod oidc;
 
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
@@ -39,6 +40,7 @@ struct RawConfig {
     idp: Vec<RawIdp>,
     #[serde(default)]
     ha: Vec<ha::RawHa>,
+    oidc: Option<oidc::RawOidc>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -54,6 +56,7 @@ struct RawIdp {
     allow_sha1: Option<bool>,
     allow_cbc: Option<bool>,
     allow_rsa1_5: Option<bool>,
+    email_verified: Option<bool>,
     clock_skew: Option<String>,
     attributes: Option<toml::Value>,
     #[serde(flatten)]
@@ -74,6 +77,8 @@ pub struct Idp {
     pub allow_cbc: bool,
     /// Accept RSA PKCS#1 v1.5 key transport for encrypted assertions.
     pub allow_rsa1_5: bool,
+    /// The IdP vouches for the email addresses it sends (OIDC `email_verified`).
+    pub email_verified: bool,
     pub clock_skew: time::Duration,
     pub attributes: AttributeMap,
 }
@@ -108,6 +113,8 @@ pub struct Config {
     pub idps: Vec<Idp>,
     /// Home Assistant instances (`[[ha]]`).
     pub ha: Vec<ha::HaInstance>,
+    /// The OpenID Connect provider and its clients.
+    pub oidc: oidc::Oidc,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
 }
@@ -289,6 +296,10 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
             has.push(h);
         }
     }
+    let oidc = raw
+        .oidc
+        .map(|o| oidc::load(o, &idp_ids, &mut p))
+        .unwrap_or_default();
     if !p.0.is_empty() {
         return Err(ConfigError {
             source_name,
@@ -305,6 +316,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
         session_lifetime,
         idps,
         ha: has,
+        oidc,
         warnings,
     })
 }
@@ -483,6 +495,7 @@ fn load_idp(
         allow_sha1: r.allow_sha1.unwrap_or(false),
         allow_cbc: r.allow_cbc.unwrap_or(false),
         allow_rsa1_5: r.allow_rsa1_5.unwrap_or(false),
+        email_verified: r.email_verified.unwrap_or(false),
         clock_skew: time::Duration::try_from(skew).unwrap_or(time::Duration::MINUTE),
         metadata: md,
     })

@@ -37,6 +37,19 @@ pub enum AppError {
     HaIdpNotAllowed(String),
     #[error("redeem refused: {0}")]
     RedeemRefused(String),
+    /// An authorization request that cannot be answered by redirect.
+    #[error("authorize: {0}")]
+    OidcPage(String),
+    /// A token-endpoint error (RFC 6749 §5.2).
+    #[error("token: {error}: {description}")]
+    OidcToken {
+        error: &'static str,
+        description: String,
+        basic: bool,
+    },
+    /// A refused Bearer token (RFC 6750 §3.1).
+    #[error("bearer: {0}")]
+    OidcBearer(String),
     #[error("redeem: store unavailable: {0}")]
     RedeemUnavailable(StoreError),
     #[error("store: {0}")]
@@ -60,6 +73,9 @@ impl AppError {
             Self::HaRefused(_) | Self::HaIdpNotAllowed(_) => "ha_refused",
             Self::HaUsernameTaken(_) => "ha_username_taken",
             Self::RedeemRefused(_) => "refused",
+            Self::OidcPage(_) => "invalid_request",
+            Self::OidcToken { error, .. } => error,
+            Self::OidcBearer(_) => "invalid_token",
             Self::RedeemUnavailable(_) => "unavailable",
             Self::Store(_) => "store_unavailable",
             Self::Internal(_) => "internal",
@@ -91,6 +107,8 @@ impl AppError {
                 format!("The Home Assistant username '{u}' already belongs to someone else signed in through another account. Ask whoever runs Home Assistant to resolve it."),
             ),
             Self::RedeemRefused(_) | Self::RedeemUnavailable(_) => ("Refused", String::new()),
+            Self::OidcPage(why) => ("Sign-in request refused", format!("The application's sign-in request cannot be honoured: {why}.")),
+            Self::OidcToken { .. } | Self::OidcBearer(_) => ("Refused", String::new()),
             Self::Store(_) => (
                 "Temporarily unavailable",
                 "Sign-in is unavailable because the session store cannot be reached. Nothing was accepted. Try again in a minute.".into(),
@@ -142,6 +160,13 @@ impl ActixResponseError for AppError {
                 StatusCode::FORBIDDEN
             }
             Self::RedeemRefused(_) => StatusCode::FORBIDDEN,
+            Self::OidcPage(_) => StatusCode::BAD_REQUEST,
+            Self::OidcToken {
+                error: "invalid_client",
+                ..
+            } => StatusCode::UNAUTHORIZED,
+            Self::OidcToken { .. } => StatusCode::BAD_REQUEST,
+            Self::OidcBearer(_) => StatusCode::UNAUTHORIZED,
             Self::RedeemUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +179,26 @@ impl ActixResponseError for AppError {
             Self::NoSession => log::debug!("[{corr}] {self}"),
             Self::Internal(_) | Self::Store(_) => log::error!("[{corr}] {}: {self}", self.code()),
             _ => log::warn!("[{corr}] {}: {self}", self.code()),
+        }
+        if let Self::OidcToken {
+            error,
+            description,
+            basic,
+        } = self
+        {
+            let mut r = HttpResponse::build(self.status_code());
+            r.insert_header(("Cache-Control", "no-store"))
+                .insert_header(("Pragma", "no-cache"));
+            if *basic && *error == "invalid_client" {
+                r.insert_header(("WWW-Authenticate", "Basic realm=\"samlhub\""));
+            }
+            return r.json(serde_json::json!({ "error": error, "error_description": description }));
+        }
+        if let Self::OidcBearer(_) = self {
+            return HttpResponse::build(self.status_code())
+                .insert_header(("Cache-Control", "no-store"))
+                .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+                .json(serde_json::json!({ "error": "invalid_token" }));
         }
         if let Self::RedeemRefused(_) | Self::RedeemUnavailable(_) = self {
             // The hook gets one uniform answer per class; the reason is logged.

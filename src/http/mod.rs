@@ -4,6 +4,8 @@
 
 pub mod error;
 mod ha;
+pub mod oidc;
+mod oidc_flow;
 pub mod pages;
 pub mod routes;
 mod saml;
@@ -27,12 +29,16 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// SP metadata, rendered once at start-up.
     pub metadata_xml: String,
+    /// OpenID Connect signing keys.
+    pub oidc_keys: oidc::KeyCache,
 }
 
 /// Mounts every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     saml::configure(cfg);
     ha::configure(cfg);
+    oidc::configure(cfg);
+    oidc_flow::configure(cfg);
     session::configure(cfg);
 }
 

@@ -124,3 +124,10 @@ pub fn ha_code(v: &HaCodeView<'_>) -> String {
     ));
     layout(&format!("Sign in to {}", v.instance_name), &b)
 }
+
+pub fn signed_out() -> String {
+    layout(
+        "Signed out",
+        "<p>You are signed out of samlhub.</p><p><a href=\"/\">Front page</a></p>",
+    )
+}

@@ -38,6 +38,8 @@ struct Pending {
 struct LoginQuery {
     idp: Option<String>,
     return_to: Option<String>,
+    /// Ask the IdP for a fresh sign-in (SAML Core §3.4.1 ForceAuthn).
+    force_authn: Option<String>,
 }
 
 /// Only a path on this site: starts with one '/', no scheme, no authority,
@@ -101,7 +103,7 @@ async fn login(
         destination: &idp.sso_redirect,
         acs_url: &acs,
         sp_entity_id: &cfg.entity_id,
-        force_authn: false,
+        force_authn: q.force_authn.as_deref() == Some("1"),
     };
     let url = redirect_url(
         &idp.sso_redirect,

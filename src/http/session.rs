@@ -29,6 +29,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(routes::LOGOUT, web::post().to(logout));
 }
 
+/// The store key of the session a cookie names.
+pub fn store_key(cookie_value: &str) -> String {
+    key(cookie_value)
+}
+
 fn key(cookie_value: &str) -> String {
     format!("session:{}", sha256_hex(cookie_value))
 }
@@ -62,6 +67,18 @@ pub async fn create(
             ttl.as_secs() as i64
         ))
         .finish())
+}
+
+/// The session of this request with its store key, if any.
+pub async fn current_with_key(
+    st: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<(String, SessionData)>, AppError> {
+    let Some(c) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let k = key(c.value());
+    Ok(current(st, req).await?.map(|s| (k, s)))
 }
 
 /// The session of this request, if any.

@@ -238,6 +238,27 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
+        let owned: Vec<(String, Vec<u8>, Duration)> = entries
+            .iter()
+            .map(|(k, v, t)| ((*k).to_owned(), v.to_vec(), *t))
+            .collect();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                for (key, value, ttl) in &owned {
+                    let entry = encode(expiry_ms(now, *ttl), value);
+                    table
+                        .insert(key.as_str(), entry.as_slice())
+                        .map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let key = key.to_owned();
         self.run(move |inner, now| {

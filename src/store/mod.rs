@@ -9,6 +9,8 @@
 //! - [`Store::take`] returns the live value and removes it in one atomic step:
 //!   of concurrent callers, at most one gets `Some`.
 //! - [`Store::get`] and [`Store::put`] are plain reads and (over)writes.
+//! - [`Store::put_many`] writes several entries in one atomic step: a reader
+//!   sees all of them or none (one transaction, one durable commit).
 //! - Expired entries are never returned, whether or not they were swept yet.
 //! - Every failure to reach or read the backing store is a [`StoreError`];
 //!   callers fail closed on it (HTTP 503), never open.
@@ -50,6 +52,12 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         value: &[u8],
         ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores several entries at once, each with its own TTL; all or none.
+    fn put_many(
+        &self,
+        entries: &[(&str, &[u8], Duration)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads a live entry.
@@ -109,6 +117,9 @@ impl Store for AnyStore {
     }
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         dispatch!(self, s => s.put(key, value, ttl).await)
+    }
+    async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_many(entries).await)
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         dispatch!(self, s => s.get(key).await)

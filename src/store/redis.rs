@@ -89,11 +89,15 @@ impl RedisStore {
         what: &str,
         cmd: redis::Cmd,
     ) -> Result<T, StoreError> {
+        self.run_op(what, Op::Cmd(cmd)).await
+    }
+
+    async fn run_op<T: redis::FromRedisValue>(&self, what: &str, op: Op) -> Result<T, StoreError> {
         let attempt = async {
             let mut conn = self.connection().await?;
-            match cmd.query_async(&mut conn).await {
+            match op.query(&mut conn).await {
                 Err(e) if e.is_io_error() || e.is_unrecoverable_error() => {
-                    cmd.query_async(&mut conn).await.map_err(unavailable)
+                    op.query(&mut conn).await.map_err(unavailable)
                 }
                 other => other.map_err(unavailable),
             }
@@ -151,6 +155,20 @@ impl Store for RedisStore {
         self.run("SET", cmd).await
     }
 
+    async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (k, v, t) in entries {
+            pipe.cmd("SET")
+                .arg(full_key(k))
+                .arg(*v)
+                .arg("PX")
+                .arg(ttl_ms(*t))
+                .ignore();
+        }
+        self.run_op("MULTI SET", Op::Pipe(pipe)).await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(full_key(key));
@@ -167,5 +185,23 @@ impl Store for RedisStore {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(full_key(key));
         self.run("DEL", cmd).await
+    }
+}
+
+/// One command, or a MULTI/EXEC pipeline.
+enum Op {
+    Cmd(redis::Cmd),
+    Pipe(redis::Pipeline),
+}
+
+impl Op {
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+    ) -> redis::RedisResult<T> {
+        match self {
+            Op::Cmd(c) => c.query_async(conn).await,
+            Op::Pipe(p) => p.query_async(conn).await,
+        }
     }
 }

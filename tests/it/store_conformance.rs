@@ -68,6 +68,25 @@ async fn conformance<S: Store>(store: &Arc<S>, time: &Time) {
         Some(&b"second"[..])
     );
 
+    // put_many writes every entry, overwriting, each with its own TTL
+    store.put("conf:many:b", b"old", LONG).await.unwrap();
+    store
+        .put_many(&[
+            ("conf:many:a", b"A", LONG),
+            ("conf:many:b", b"B", LONG),
+            ("conf:many:c", b"", LONG),
+        ])
+        .await
+        .unwrap();
+    for (k, v) in [
+        ("conf:many:a", &b"A"[..]),
+        ("conf:many:b", b"B"),
+        ("conf:many:c", b""),
+    ] {
+        assert_eq!(store.get(k).await.unwrap().as_deref(), Some(v), "{k}");
+    }
+    store.put_many(&[]).await.unwrap();
+
     // take returns once, then None
     store.put("conf:take", b"once", LONG).await.unwrap();
     assert_eq!(
@@ -122,6 +141,13 @@ async fn conformance<S: Store>(store: &Arc<S>, time: &Time) {
         .unwrap());
     store.put("conf:exp-take", b"t", SHORT).await.unwrap();
     store.put("conf:exp-keep", b"k", LONG).await.unwrap();
+    store
+        .put_many(&[
+            ("conf:exp-many-short", b"s", SHORT),
+            ("conf:exp-many-long", b"l", LONG),
+        ])
+        .await
+        .unwrap();
     assert!(!store
         .put_if_absent("conf:exp-pia", b"r", SHORT)
         .await
@@ -132,6 +158,11 @@ async fn conformance<S: Store>(store: &Arc<S>, time: &Time) {
     );
     time.pass(PAST_SHORT).await;
     assert_eq!(store.get("conf:exp-put").await.unwrap(), None);
+    assert_eq!(store.get("conf:exp-many-short").await.unwrap(), None);
+    assert_eq!(
+        store.get("conf:exp-many-long").await.unwrap().as_deref(),
+        Some(&b"l"[..])
+    );
     assert_eq!(store.take("conf:exp-take").await.unwrap(), None);
     assert!(store
         .put_if_absent("conf:exp-pia", b"s", LONG)

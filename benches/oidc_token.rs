@@ -1,0 +1,141 @@
+//! OIDC code-for-token exchanges (issue: OIDC provider) against the real
+//! release `samlhub` on loopback, one client at a time. Each round gets a code
+//! from `/oidc/authorize` (not timed) and times the `POST /oidc/token` that
+//! redeems it: client authentication, PKCE, the store writes, and an RS256
+//! id_token. The bound is one RSA-2048 signature, measured in the same run.
+//!
+//! `cargo bench --bench oidc_token` (embedded store); `BENCH_REDIS=1` for
+//! Redis; `BENCH_ROUNDS=N` (default 500).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![allow(dead_code)]
+
+#[path = "../tests/it/gen.rs"]
+mod gen;
+#[path = "../tests/it/peers/mod.rs"]
+mod peers;
+
+use base64::Engine as _;
+use gen::{sign, Signing, Spec, TestIdp};
+use peers::browser::{query_param, Browser};
+use peers::redis::RedisServer;
+use peers::samlhub::Samlhub;
+use samlhub::saml::dsig::SignOptions;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-client-secret-0123456789abcdef";
+const VERIFIER: &str = "bench-verifier-0123456789abcdef0123456789abcdef";
+
+fn per_sec(d: &[Duration]) -> f64 {
+    d.len() as f64 / d.iter().sum::<Duration>().as_secs_f64()
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 3 } else { 500 });
+    let redis = std::env::var_os("BENCH_REDIS").map(|_| RedisServer::start());
+
+    let idp = TestIdp::new("oidc-bench");
+    let mut hub = Samlhub::prepare();
+    let md = hub.dir().join("idp.xml");
+    std::fs::write(&md, idp.metadata_xml()).unwrap();
+    let store = redis
+        .as_ref()
+        .map(|r| format!("store = \"{}\"\n", r.url()))
+        .unwrap_or_default();
+    hub.write_config(&format!(
+        "{store}[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n\
+[[oidc.client]]\nclient_id = \"bench\"\nclient_secret_hash = \"{}\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n",
+        md.display(),
+        samlhub::config::oidc::secret_hash(SECRET)
+    ));
+    hub.start();
+    let base = hub.base_url();
+
+    let mut b = Browser::new();
+    let (relay, req_id) = hub.begin_login(&mut b, "test");
+    #[allow(clippy::disallowed_methods)]
+    let now = time::OffsetDateTime::now_utc();
+    let spec = Spec::valid(&idp, &hub.entity_id(), &hub.acs_url(), Some(&req_id), now);
+    let signed = sign(
+        &spec.to_xml(),
+        &spec,
+        Signing::Both,
+        &idp.key,
+        &SignOptions::default(),
+    );
+    let r = b.post_form(
+        &hub.acs_url(),
+        &[
+            (
+                "SAMLResponse",
+                base64::engine::general_purpose::STANDARD.encode(signed),
+            ),
+            ("RelayState", relay),
+        ],
+    );
+    assert_eq!(r.status, 303, "login: {}", r.head());
+
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(openssl::sha::sha256(VERIFIER.as_bytes()));
+    let authorize = format!(
+        "{base}/oidc/authorize?response_type=code&client_id=bench&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb\
+&scope=openid+profile+email+groups&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    let agent = ureq::Agent::new_with_defaults();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("bench:{SECRET}"))
+    );
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let page = b.get(&authorize);
+        assert_eq!(page.status, 302, "{}", page.head());
+        let code = query_param(page.location.as_deref().unwrap(), "code").unwrap();
+        let form = format!("grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_verifier={VERIFIER}");
+        let t = Instant::now();
+        let mut resp = agent
+            .post(&format!("{base}/oidc/token"))
+            .header("Authorization", &basic)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(form)
+            .unwrap();
+        let body = resp.body_mut().read_to_string().unwrap();
+        times.push(t.elapsed());
+        assert!(body.contains("id_token"), "{body}");
+    }
+
+    // The bound: RSA-2048 PKCS#1 SHA-256 signatures per second, same run.
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let t = Instant::now();
+    let mut n = 0u32;
+    while t.elapsed() < Duration::from_secs(if quick { 0 } else { 3 }) || n == 0 {
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        s.sign_oneshot_to_vec(b"header.payload").unwrap();
+        n += 1;
+    }
+    let bound = n as f64 / t.elapsed().as_secs_f64();
+
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    let rate = per_sec(&times);
+    println!(
+        "store: {}, rounds: {rounds}",
+        if redis.is_some() { "redis" } else { "embedded" }
+    );
+    println!(
+        "token exchange: mean {:.2} ms, p50 {:.2} ms, p99 {:.2} ms → {rate:.0}/s; RSA-2048 sign bound {bound:.0}/s → {:.0}% of the bound",
+        mean.as_secs_f64() * 1e3,
+        times[times.len() / 2].as_secs_f64() * 1e3,
+        times[(times.len() * 99 / 100).min(times.len() - 1)].as_secs_f64() * 1e3,
+        100.0 * rate / bound
+    );
+}

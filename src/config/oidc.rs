@@ -1,0 +1,262 @@
+//! `[oidc]` and `[[oidc.client]]`: the OpenID Connect provider's settings and
+//! its registered relying parties. Client secrets are configured only as
+//! hashes (`client_secret_hash = "sha256:<hex>"`, see `samlhub oidc-secret`).
+
+use super::{parse_duration_or, Problems};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Scopes the provider knows.
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_access"];
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawOidc {
+    id_token_alg: Option<String>,
+    access_token_lifetime: Option<String>,
+    refresh_token_lifetime: Option<String>,
+    #[serde(default)]
+    client: Vec<RawClient>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawClient {
+    client_id: Option<String>,
+    client_secret_hash: Option<String>,
+    public: Option<bool>,
+    redirect_uris: Option<Vec<String>>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    idps: Option<Vec<String>>,
+    required_group: Option<String>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
+}
+
+/// The id_token signature algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenAlg {
+    Rs256,
+    Es256,
+}
+
+impl IdTokenAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+        }
+    }
+}
+
+/// A registered relying party.
+#[derive(Clone)]
+pub struct Client {
+    pub client_id: String,
+    /// SHA-256 of the secret; `None` for a public client.
+    pub secret_sha256: Option<[u8; 32]>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes it may receive (always including `openid`).
+    pub scopes: Vec<String>,
+    /// IdPs its users may come from; empty = any.
+    pub idps: Vec<String>,
+    pub required_group: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("client_id", &self.client_id)
+            .field("public", &self.secret_sha256.is_none())
+            .field("redirect_uris", &self.redirect_uris)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_sha256.is_none()
+    }
+
+    /// Constant-time check of a presented secret.
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        match &self.secret_sha256 {
+            None => false,
+            Some(h) => openssl::memcmp::eq(&openssl::sha::sha256(presented.as_bytes()), h),
+        }
+    }
+}
+
+/// The provider settings.
+#[derive(Debug, Clone)]
+pub struct Oidc {
+    pub id_token_alg: IdTokenAlg,
+    pub access_token_lifetime: Duration,
+    pub refresh_token_lifetime: Duration,
+    pub clients: Vec<Client>,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Self {
+            id_token_alg: IdTokenAlg::Rs256,
+            access_token_lifetime: Duration::from_secs(600),
+            refresh_token_lifetime: Duration::from_secs(8 * 3600),
+            clients: Vec::new(),
+        }
+    }
+}
+
+impl Oidc {
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == id)
+    }
+}
+
+/// `sha256:<64 hex>` → the digest.
+pub fn parse_secret_hash(s: &str) -> Option<[u8; 32]> {
+    let hex = s.strip_prefix("sha256:")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// What `client_secret_hash` should hold for `secret`.
+pub fn secret_hash(secret: &str) -> String {
+    let d = openssl::sha::sha256(secret.as_bytes());
+    format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
+    for k in r.unknown.keys() {
+        p.add(format!("oidc.{k}"), "unknown key");
+    }
+    let id_token_alg = match r.id_token_alg.as_deref().unwrap_or("RS256") {
+        "RS256" => IdTokenAlg::Rs256,
+        "ES256" => IdTokenAlg::Es256,
+        other => {
+            p.add(
+                "oidc.id_token_alg",
+                format!("'{other}' is not RS256 or ES256"),
+            );
+            IdTokenAlg::Rs256
+        }
+    };
+    let access_token_lifetime = parse_duration_or(
+        p,
+        "oidc.access_token_lifetime",
+        r.access_token_lifetime.as_deref(),
+        600,
+    );
+    let refresh_token_lifetime = parse_duration_or(
+        p,
+        "oidc.refresh_token_lifetime",
+        r.refresh_token_lifetime.as_deref(),
+        8 * 3600,
+    );
+    let mut clients: Vec<Client> = Vec::new();
+    for (i, c) in r.client.into_iter().enumerate() {
+        let key = |k: &str| format!("oidc.client[{i}].{k}");
+        for k in c.unknown.keys() {
+            p.add(key(k), "unknown key");
+        }
+        let client_id = c.client_id.unwrap_or_default();
+        if client_id.is_empty() || client_id.chars().any(|ch| ch.is_control() || ch == ' ') {
+            p.add(key("client_id"), "required, without spaces");
+        }
+        if clients.iter().any(|x| x.client_id == client_id) {
+            p.add(
+                key("client_id"),
+                format!("'{client_id}' is registered twice"),
+            );
+        }
+        let public = c.public.unwrap_or(false);
+        let secret_sha256 = match (public, c.client_secret_hash.as_deref()) {
+            (true, None) => None,
+            (true, Some(_)) => {
+                p.add(key("client_secret_hash"), "a public client has no secret");
+                None
+            }
+            (false, None) => {
+                p.add(key("client_secret_hash"), "required for a confidential client (or set public = true); make one with `samlhub oidc-secret`");
+                None
+            }
+            (false, Some(h)) => {
+                let parsed = parse_secret_hash(h);
+                if parsed.is_none() {
+                    p.add(
+                        key("client_secret_hash"),
+                        "must be sha256:<64 hex digits>; make one with `samlhub oidc-secret`",
+                    );
+                }
+                parsed
+            }
+        };
+        let redirect_uris = c.redirect_uris.unwrap_or_default();
+        if redirect_uris.is_empty() {
+            p.add(
+                key("redirect_uris"),
+                "at least one exact redirect URI is required",
+            );
+        }
+        for u in &redirect_uris {
+            match url::Url::parse(u) {
+                Ok(parsed) if parsed.fragment().is_none() && !parsed.cannot_be_a_base() => {}
+                _ => p.add(
+                    key("redirect_uris"),
+                    format!("'{u}' is not an absolute URI without a fragment"),
+                ),
+            }
+        }
+        let scopes = c
+            .scopes
+            .unwrap_or_else(|| SCOPES.iter().map(|s| s.to_string()).collect());
+        for s in &scopes {
+            if !SCOPES.contains(&s.as_str()) {
+                p.add(
+                    key("scopes"),
+                    format!("'{s}' is not one of {}", SCOPES.join(", ")),
+                );
+            }
+        }
+        let idps = c.idps.unwrap_or_default();
+        for id in &idps {
+            if !idp_ids.contains(id) {
+                p.add(
+                    key("idps"),
+                    format!("'{id}' is not a configured [[idp]] id"),
+                );
+            }
+        }
+        let mut scopes = scopes;
+        if !scopes.iter().any(|s| s == "openid") {
+            scopes.push("openid".into());
+        }
+        clients.push(Client {
+            client_id,
+            secret_sha256,
+            redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris.unwrap_or_default(),
+            scopes,
+            idps,
+            required_group: c.required_group,
+        });
+    }
+    Oidc {
+        id_token_alg,
+        access_token_lifetime,
+        refresh_token_lifetime,
+        clients,
+    }
+}

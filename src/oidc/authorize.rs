@@ -1,0 +1,341 @@
+//! Authorization request validation (OIDC Core §3.1.2.1–2, RFC 6749 §4.1,
+//! RFC 7636 PKCE, RFC 9700 §2.1). The client and its exact redirect URI are
+//! checked first: until both match, errors are shown, never redirected
+//! (RFC 6749 §4.1.2.1).
+
+use crate::config::oidc::{Client, Oidc, SCOPES};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// The parameters as they arrive (query or form).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub idp_hint: Option<String>,
+    pub login_hint: Option<String>,
+    pub response_mode: Option<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
+}
+
+/// A request that may proceed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub max_age: Option<i64>,
+    pub idp_hint: Option<String>,
+}
+
+/// A refusal: shown as a page, or sent back to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthzError {
+    /// Client or redirect URI not established: never redirect.
+    #[error("{0}")]
+    Page(String),
+    /// RFC 6749 §4.1.2.1 error, redirected with `state` and `iss`.
+    #[error("{error}: {description}")]
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+fn is_pkce_string(s: &str) -> bool {
+    // RFC 7636 §4.1: 43–128 unreserved characters.
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// Validates `p` against the registered clients.
+pub fn validate<'a>(
+    p: &AuthorizeParams,
+    oidc: &'a Oidc,
+) -> Result<(ValidRequest, &'a Client), AuthzError> {
+    let client_id = p
+        .client_id
+        .as_deref()
+        .ok_or(AuthzError::Page("the request names no client_id".into()))?;
+    let client = oidc.client(client_id).ok_or_else(|| {
+        AuthzError::Page(format!(
+            "client '{}' is not registered here",
+            client_id.chars().take(80).collect::<String>()
+        ))
+    })?;
+    let redirect_uri = p
+        .redirect_uri
+        .as_deref()
+        .ok_or(AuthzError::Page("the request has no redirect_uri".into()))?;
+    // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1).
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(AuthzError::Page(format!(
+            "redirect_uri '{}' is not registered for client '{}'",
+            redirect_uri.chars().take(200).collect::<String>(),
+            client.client_id
+        )));
+    }
+    let state = p.state.clone();
+    let fail = |error: &'static str, description: &str| AuthzError::Redirect {
+        redirect_uri: redirect_uri.to_owned(),
+        error,
+        description: description.to_owned(),
+        state: state.clone(),
+    };
+    if p.request.is_some() {
+        return Err(fail(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if p.request_uri.is_some() {
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
+    match p.response_type.as_deref() {
+        Some("code") => {}
+        None => return Err(fail("invalid_request", "response_type is missing")),
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only the authorization code flow (response_type=code) is supported",
+            ))
+        }
+    }
+    if p.response_mode.as_deref().is_some_and(|m| m != "query") {
+        return Err(fail(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
+    }
+    let requested: Vec<&str> = p
+        .scope
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    if !requested.contains(&"openid") {
+        return Err(fail("invalid_scope", "the openid scope is required"));
+    }
+    // Unknown scopes are ignored (OIDC Core §3.1.2.1); known ones the client
+    // may not have are dropped.
+    let scopes: Vec<String> = requested
+        .iter()
+        .filter(|s| SCOPES.contains(s) && client.scopes.iter().any(|c| c == *s))
+        .map(|s| s.to_string())
+        .collect();
+    let code_challenge = match (
+        p.code_challenge.as_deref(),
+        p.code_challenge_method.as_deref(),
+    ) {
+        (None, None) if client.is_public() => {
+            return Err(fail(
+                "invalid_request",
+                "PKCE (code_challenge with S256) is required for public clients",
+            ))
+        }
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            ))
+        }
+        (Some(c), Some("S256")) if is_pkce_string(c) => Some(c.to_owned()),
+        (Some(_), Some("S256")) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge is not 43-128 unreserved characters",
+            ))
+        }
+        // RFC 7636 §4.3: no method means "plain", which we refuse (downgrade).
+        (Some(_), _) => {
+            return Err(fail(
+                "invalid_request",
+                "only code_challenge_method=S256 is supported",
+            ))
+        }
+    };
+    let prompts: Vec<&str> = p
+        .prompt
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let prompt_none = prompts.contains(&"none");
+    if prompt_none && prompts.len() > 1 {
+        return Err(fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let max_age = match p.max_age.as_deref() {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| fail("invalid_request", "max_age is not a non-negative integer"))?,
+        ),
+    };
+    if p.nonce.as_deref().is_some_and(|n| n.len() > 512)
+        || state.as_deref().is_some_and(|s| s.len() > 2048)
+    {
+        return Err(fail("invalid_request", "nonce or state is too long"));
+    }
+    Ok((
+        ValidRequest {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            scopes,
+            state,
+            nonce: p.nonce.clone(),
+            code_challenge,
+            prompt_none,
+            prompt_login: prompts.contains(&"login"),
+            max_age,
+            idp_hint: p.idp_hint.clone().or_else(|| p.login_hint.clone()),
+        },
+        client,
+    ))
+}
+
+/// RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) == code_challenge.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    if !is_pkce_string(verifier) {
+        return false;
+    }
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(openssl::sha::sha256(verifier.as_bytes()));
+    computed.len() == challenge.len()
+        && openssl::memcmp::eq(computed.as_bytes(), challenge.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::oidc::Client;
+
+    fn oidc() -> Oidc {
+        let mk = |id: &str, public: bool| Client {
+            client_id: id.into(),
+            secret_sha256: if public { None } else { Some([1; 32]) },
+            redirect_uris: vec!["https://app.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            scopes: vec!["openid".into(), "profile".into(), "groups".into()],
+            idps: vec![],
+            required_group: None,
+        };
+        Oidc {
+            clients: vec![mk("conf", false), mk("pub", true)],
+            ..Default::default()
+        }
+    }
+
+    fn params(client: &str, redirect: &str) -> AuthorizeParams {
+        AuthorizeParams {
+            response_type: Some("code".into()),
+            client_id: Some(client.into()),
+            redirect_uri: Some(redirect.into()),
+            scope: Some("openid profile groups email bogus".into()),
+            state: Some("st".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn redirect_uri_must_match_exactly_or_no_redirect() {
+        let o = oidc();
+        for bad in [
+            "https://app.example/cb2",
+            "https://app.example/c",
+            "https://app.example/cb?x=1",
+            "https://app.example/cB",
+        ] {
+            assert!(
+                matches!(validate(&params("conf", bad), &o), Err(AuthzError::Page(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            validate(&params("nope", "https://app.example/cb"), &o),
+            Err(AuthzError::Page(_))
+        ));
+        let (v, _) = validate(&params("conf", "https://app.example/cb"), &o).unwrap();
+        assert_eq!(v.scopes, ["openid", "profile", "groups"]);
+    }
+
+    #[test]
+    fn pkce_rules() {
+        let o = oidc();
+        let e = validate(&params("pub", "https://app.example/cb"), &o).unwrap_err();
+        assert!(matches!(
+            e,
+            AuthzError::Redirect {
+                error: "invalid_request",
+                ..
+            }
+        ));
+        let mut p = params("pub", "https://app.example/cb");
+        p.code_challenge = Some("a".repeat(43));
+        assert!(validate(&p, &o).is_err(), "no method = plain = downgrade");
+        p.code_challenge_method = Some("plain".into());
+        assert!(validate(&p, &o).is_err());
+        p.code_challenge_method = Some("S256".into());
+        assert!(validate(&p, &o).is_ok());
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+
+    #[test]
+    fn other_refusals_redirect_with_state() {
+        let o = oidc();
+        let mut p = params("conf", "https://app.example/cb");
+        p.response_type = Some("token".into());
+        match validate(&p, &o).unwrap_err() {
+            AuthzError::Redirect { error, state, .. } => assert_eq!(
+                (error, state.as_deref()),
+                ("unsupported_response_type", Some("st"))
+            ),
+            other => panic!("{other:?}"),
+        }
+        let mut p = params("conf", "https://app.example/cb");
+        p.scope = Some("profile".into());
+        assert!(matches!(
+            validate(&p, &o),
+            Err(AuthzError::Redirect {
+                error: "invalid_scope",
+                ..
+            })
+        ));
+        let mut p = params("conf", "https://app.example/cb");
+        p.prompt = Some("none login".into());
+        assert!(validate(&p, &o).is_err());
+    }
+}
