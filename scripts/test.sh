@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_packages "${BUILD_PACKAGES[@]}" \
   simplesamlphp php-xml php-mbstring \
-  redis-server xmlsec1 libxml2-utils opensaml-schemas xmltooling-schemas
+  redis-server xmlsec1 libxml2-utils opensaml-schemas xmltooling-schemas libapache2-mod-auth-openidc
 
 export CARGO_TERM_COLOR=never
 echo "== cargo fmt --check"

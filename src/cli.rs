@@ -59,15 +59,10 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
-    /// Rotate the OpenID Connect signing key: the new key is published at
-    /// once and signs after --activate-in; the old one stays published until
-    /// its tokens expired.
-    KeysRotate {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Seconds before the new key starts signing (let relying parties fetch the JWKS first).
-        #[arg(long, default_value_t = 600)]
-        activate_in: i64,
+    /// Manage the OpenID Connect signing keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
     },
     /// Make a new OIDC client secret and print it with its `client_secret_hash` line.
     OidcSecret,
@@ -118,6 +113,19 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Add a new signing key: published at once, signing after --activate-in;
+    /// the old key stays published until the tokens it signed expired.
+    Rotate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seconds before the new key starts signing (let relying parties fetch the JWKS first).
+        #[arg(long, default_value_t = 600)]
+        activate_in: i64,
+    },
+}
+
 fn env_map() -> std::collections::BTreeMap<String, String> {
     std::env::vars().collect()
 }
@@ -133,9 +141,12 @@ pub fn main() -> ExitCode {
         Cmd::Serve { config } => serve(config_path(config)),
         Cmd::CheckConfig { config } => check_config(config_path(config)),
         Cmd::Metadata { config } => print_metadata(config_path(config)),
-        Cmd::KeysRotate {
-            config,
-            activate_in,
+        Cmd::Keys {
+            cmd:
+                KeysCmd::Rotate {
+                    config,
+                    activate_in,
+                },
         } => keys_rotate(config_path(config), activate_in),
         Cmd::OidcSecret => oidc_secret(),
         Cmd::HaVerify {

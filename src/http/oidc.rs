@@ -26,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(routes::OIDC_JWKS, web::get().to(jwks))
         .route(routes::OIDC_USERINFO, web::get().to(userinfo))
         .route(routes::OIDC_USERINFO, web::post().to(userinfo))
-        .route(routes::OIDC_END_SESSION, web::get().to(end_session));
+        .route(routes::OIDC_END_SESSION, web::get().to(end_session))
+        .route(routes::OIDC_END_SESSION, web::post().to(end_session_post));
 }
 
 /// The signing keys, re-read when `samlhub keys rotate` changes them.
@@ -264,14 +265,35 @@ async fn end_session(
     req: HttpRequest,
     q: web::Query<EndSession>,
 ) -> Result<HttpResponse, AppError> {
+    logout(st, req, q.into_inner()).await
+}
+
+/// The same with a form body (§2: the OP supports GET and POST).
+async fn end_session_post(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    f: web::Form<EndSession>,
+) -> Result<HttpResponse, AppError> {
+    logout(st, req, f.into_inner()).await
+}
+
+async fn logout(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    q: EndSession,
+) -> Result<HttpResponse, AppError> {
     if let Some(c) = req.cookie(SESSION_COOKIE) {
         st.store.delete(&session::store_key(c.value())).await?;
     }
-    let client_id = q.client_id.clone().or_else(|| {
-        q.id_token_hint
-            .as_deref()
-            .and_then(|t| hint_audience(&st, t))
-    });
+    let hinted = q
+        .id_token_hint
+        .as_deref()
+        .and_then(|t| hint_audience(&st, t));
+    // §2: with both, client_id must be the id_token_hint's audience.
+    let client_id = match (q.client_id.clone(), hinted) {
+        (Some(c), Some(h)) if c != h => None,
+        (c, h) => c.or(h),
+    };
     let target = match (
         &q.post_logout_redirect_uri,
         client_id.as_deref().and_then(|c| st.config.oidc.client(c)),

@@ -173,7 +173,8 @@ async fn authorize(
         if v.prompt_none {
             return redirect_err("login_required", "no current sign-in, and prompt=none");
         }
-        return park_and_login(&st, client, v, now).await;
+        let session_idp = current.as_ref().map(|(_, s)| s.identity.idp.as_str());
+        return park_and_login(&st, client, v, now, session_idp).await;
     }
     let Some((session_key, s)) = current else {
         return Err(AppError::Internal("session vanished".into()));
@@ -228,12 +229,15 @@ async fn authorize(
 }
 
 /// Parks the request and sends the browser through the SAML login, with
-/// ForceAuthn when the client asked for a fresh or recent sign-in.
+/// ForceAuthn when the client asked for a fresh or recent sign-in. A forced
+/// re-authentication of someone signed in goes to the IdP of their session:
+/// the IdP chooser page cannot pass ForceAuthn on.
 async fn park_and_login(
     st: &AppState,
     client: &Client,
     v: ValidRequest,
     now: i64,
+    session_idp: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let id = random_token(16)?;
     let force = v.prompt_login || v.max_age.is_some();
@@ -260,13 +264,14 @@ async fn park_and_login(
         [one] => Some(*one),
         _ => None,
     };
-    let to = match hinted.as_deref().or(only) {
+    let again = session_idp.filter(|i| force && allowed.contains(i));
+    let to = match hinted.as_deref().or(only).or(again) {
         Some(idp) => format!(
             "{}?idp={}&return_to={back}{force_q}",
             routes::SAML_LOGIN,
             enc(idp)
         ),
-        None => format!("{}?return_to={back}", routes::INDEX),
+        None => format!("{}?return_to={back}{force_q}", routes::INDEX),
     };
     Ok(HttpResponse::Found()
         .insert_header(("Location", to))

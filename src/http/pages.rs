@@ -31,7 +31,9 @@ pub fn error_page(title: &str, text: &str, code: &str, corr: &str) -> String {
     )
 }
 
-pub fn index(idps: &[Idp], signed_in: Option<&Identity>, return_to: Option<&str>) -> String {
+/// The front page. `login_suffix` is appended to each IdP's login link
+/// (already URL-encoded, e.g. `&return_to=%2Fha&force_authn=1`).
+pub fn index(idps: &[Idp], signed_in: Option<&Identity>, login_suffix: &str) -> String {
     let mut body = String::new();
     if let Some(who) = signed_in {
         body.push_str(&format!(
@@ -51,12 +53,7 @@ pub fn index(idps: &[Idp], signed_in: Option<&Identity>, return_to: Option<&str>
             body.push_str(&format!(
                 "<li><a class=\"btn\" href=\"/saml/login?idp={}{}\">{}</a></li>",
                 h(&url::form_urlencoded::byte_serialize(i.id.as_bytes()).collect::<String>()),
-                h(&return_to
-                    .map(|r| format!(
-                        "&return_to={}",
-                        url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
-                    ))
-                    .unwrap_or_default()),
+                h(login_suffix),
                 h(&i.display_name)
             ));
         }

@@ -104,6 +104,7 @@ async fn health() -> HttpResponse {
 #[derive(Deserialize)]
 struct IndexQuery {
     return_to: Option<String>,
+    force_authn: Option<String>,
 }
 
 async fn index(
@@ -115,6 +116,15 @@ async fn index(
         .return_to
         .clone()
         .filter(|r| super::saml::check_return_to(r).is_ok());
+    let mut suffix = String::new();
+    if let Some(r) = &return_to {
+        suffix.push_str("&return_to=");
+        suffix.extend(url::form_urlencoded::byte_serialize(r.as_bytes()));
+    }
+    if q.force_authn.as_deref() == Some("1") {
+        // Keep an application's demand for a fresh sign-in (prompt=login, max_age).
+        suffix.push_str("&force_authn=1");
+    }
     // The front page still renders when the store is down.
     let who = current(&st, &req).await.unwrap_or(None);
     Ok(HttpResponse::Ok()
@@ -123,7 +133,7 @@ async fn index(
         .body(pages::index(
             &st.config.idps,
             who.as_ref().map(|s| &s.identity),
-            return_to.as_deref(),
+            &suffix,
         )))
 }
 

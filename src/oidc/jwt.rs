@@ -114,6 +114,41 @@ pub fn published_at(keys: &[RingKey], now: i64, max_token_secs: i64) -> Vec<&Rin
         .collect()
 }
 
+/// Verifies a JWS signed by one of `keys` (matched by `kid`) and returns its
+/// claims; used for our own `id_token_hint`.
+pub fn verify_with<'a>(
+    token: &str,
+    keys: impl Iterator<Item = (&'a str, &'a PKey<Private>)>,
+) -> Option<serde_json::Value> {
+    let mut parts = token.split('.');
+    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: serde_json::Value = serde_json::from_slice(&B64.decode(h).ok()?).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    let alg = header.get("alg")?.as_str()?;
+    let (_, key) = keys.into_iter().find(|(k, _)| *k == kid)?;
+    if alg_of(key).ok()? != alg {
+        return None;
+    }
+    let mut sig = B64.decode(s).ok()?;
+    if alg == "ES256" {
+        let (r, s) = (sig.get(..32)?, sig.get(32..64)?);
+        let r = openssl::bn::BigNum::from_slice(r).ok()?;
+        let s = openssl::bn::BigNum::from_slice(s).ok()?;
+        sig = openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+            .ok()?
+            .to_der()
+            .ok()?;
+    }
+    let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), key).ok()?;
+    v.verify_oneshot(&sig, format!("{h}.{p}").as_bytes())
+        .ok()?
+        .then_some(())?;
+    serde_json::from_slice(&B64.decode(p).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,39 +193,4 @@ mod tests {
         assert_eq!(sig.len(), 64);
         assert_eq!(jwk(&k.key, "e").unwrap()["crv"], "P-256");
     }
-}
-
-/// Verifies a JWS signed by one of `keys` (matched by `kid`) and returns its
-/// claims; used for our own `id_token_hint`.
-pub fn verify_with<'a>(
-    token: &str,
-    keys: impl Iterator<Item = (&'a str, &'a PKey<Private>)>,
-) -> Option<serde_json::Value> {
-    let mut parts = token.split('.');
-    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: serde_json::Value = serde_json::from_slice(&B64.decode(h).ok()?).ok()?;
-    let kid = header.get("kid")?.as_str()?;
-    let alg = header.get("alg")?.as_str()?;
-    let (_, key) = keys.into_iter().find(|(k, _)| *k == kid)?;
-    if alg_of(key).ok()? != alg {
-        return None;
-    }
-    let mut sig = B64.decode(s).ok()?;
-    if alg == "ES256" {
-        let (r, s) = (sig.get(..32)?, sig.get(32..64)?);
-        let r = openssl::bn::BigNum::from_slice(r).ok()?;
-        let s = openssl::bn::BigNum::from_slice(s).ok()?;
-        sig = openssl::ecdsa::EcdsaSig::from_private_components(r, s)
-            .ok()?
-            .to_der()
-            .ok()?;
-    }
-    let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), key).ok()?;
-    v.verify_oneshot(&sig, format!("{h}.{p}").as_bytes())
-        .ok()?
-        .then_some(())?;
-    serde_json::from_slice(&B64.decode(p).ok()?).ok()
 }

@@ -5,6 +5,7 @@
 //! `wait_for_http`. Every peer binds 127.0.0.1 only.
 #![allow(dead_code)]
 
+pub mod apache_oidc;
 pub mod browser;
 pub mod homeassistant;
 pub mod pki;
