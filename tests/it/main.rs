@@ -28,3 +28,4 @@ mod peers;
 mod peers_selftest;
 mod store_conformance;
 mod tamper;
+mod xmlsec_diff;
