@@ -1,7 +1,7 @@
 //! The `[[ha]]` sections: one per Home Assistant instance that logs people in
 //! through its `command_line` auth provider.
 
-use super::{check_base_url, parse_duration_or, Problems};
+use super::{check_base_url, check_id, parse_duration_or, Problems};
 use crate::ha::policy::{AdminMfa, Policy, UsernameRule, DEFAULT_MFA_CONTEXTS};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -77,16 +77,7 @@ pub(super) fn load(
         p.add(key(k), "unknown key");
     }
     let id = r.id.unwrap_or_default();
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        p.add(
-            key("id"),
-            format!("'{id}' must be non-empty lowercase letters, digits, '-' or '_'"),
-        );
-    }
+    check_id(p, key("id"), &id);
     let external_url = match r.external_url.as_deref().map(check_base_url) {
         Some(Ok(u)) => u,
         Some(Err(m)) => {

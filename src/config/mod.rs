@@ -385,16 +385,7 @@ fn load_idp(
         p.add(key(k), "unknown key");
     }
     let id = r.id.clone().unwrap_or_default();
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        p.add(
-            key("id"),
-            format!("'{id}' must be non-empty lowercase letters, digits, '-' or '_'"),
-        );
-    }
+    check_id(p, key("id"), &id);
     let profile = match r.profile.as_deref().unwrap_or("generic") {
         "entra" => Profile::Entra,
         "keycloak" => Profile::Keycloak,
@@ -541,6 +532,21 @@ fn fetch_metadata(u: &str, cache: &Path) -> Result<(Vec<u8>, Option<String>), St
             )),
             Err(_) => Err(format!("cannot fetch '{u}': {e}")),
         },
+    }
+}
+
+/// Ids (`[[idp]] id`, `[[ha]] id`) appear in URLs and store keys: lowercase
+/// letters, digits, '-' and '_' only.
+pub(crate) fn check_id(p: &mut Problems, key: String, id: &str) {
+    let ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        p.add(
+            key,
+            format!("'{id}' must be non-empty lowercase letters, digits, '-' or '_'"),
+        );
     }
 }
 

@@ -418,6 +418,28 @@ async fn token(
     issue(&st, grant, marks, now).await
 }
 
+/// Takes a single-use credential. If it is gone but `used_key` shows it was
+/// redeemed before, this is reuse: the family it started is revoked.
+async fn take_or_revoke(
+    st: &AppState,
+    live_key: &str,
+    used_key: &str,
+    what: &str,
+) -> Result<Vec<u8>, AppError> {
+    if let Some(bytes) = st.store.take(live_key).await? {
+        return Ok(bytes);
+    }
+    if let Some(family) = st.store.get(used_key).await? {
+        let family = String::from_utf8_lossy(&family).into_owned();
+        st.store.delete(&family_key(&family)).await?;
+        log::warn!("oidc: {what} reused; the tokens it issued are revoked");
+    }
+    Err(token_err(
+        "invalid_grant",
+        format!("the {what} is unknown, expired or already used"),
+    ))
+}
+
 async fn redeem_code(
     st: &AppState,
     client: &Client,
@@ -428,18 +450,14 @@ async fn redeem_code(
         .as_deref()
         .ok_or_else(|| token_err("invalid_request", "code is missing"))?;
     let h = sha256_hex(code);
-    let Some(bytes) = st.store.take(&format!("oidc_code:{h}")).await? else {
-        // RFC 6749 §4.1.2 / RFC 9700 §4.5: a reused code revokes what it issued.
-        if let Some(family) = st.store.get(&format!("oidc_code_used:{h}")).await? {
-            let family = String::from_utf8_lossy(&family).into_owned();
-            st.store.delete(&family_key(&family)).await?;
-            log::warn!("oidc: authorization code reused; its tokens are revoked");
-        }
-        return Err(token_err(
-            "invalid_grant",
-            "the code is unknown, expired or already used",
-        ));
-    };
+    // RFC 6749 §4.1.2 / RFC 9700 §4.5: a reused code revokes what it issued.
+    let bytes = take_or_revoke(
+        st,
+        &format!("oidc_code:{h}"),
+        &format!("oidc_code_used:{h}"),
+        "code",
+    )
+    .await?;
     let rec: CodeRecord =
         serde_json::from_slice(&bytes).map_err(|e| AppError::Internal(e.to_string()))?;
     if rec.grant.client_id != client.client_id {
@@ -498,17 +516,14 @@ async fn redeem_refresh(
         .as_deref()
         .ok_or_else(|| token_err("invalid_request", "refresh_token is missing"))?;
     let h = sha256_hex(rt);
-    let Some(bytes) = st.store.take(&format!("oidc_rt:{h}")).await? else {
-        if let Some(family) = st.store.get(&format!("oidc_rt_used:{h}")).await? {
-            let family = String::from_utf8_lossy(&family).into_owned();
-            st.store.delete(&family_key(&family)).await?;
-            log::warn!("oidc: refresh token reused after rotation; its family is revoked");
-        }
-        return Err(token_err(
-            "invalid_grant",
-            "the refresh token is unknown, expired or already used",
-        ));
-    };
+    // RFC 9700 §4.14.2: a refresh token used twice revokes its family.
+    let bytes = take_or_revoke(
+        st,
+        &format!("oidc_rt:{h}"),
+        &format!("oidc_rt_used:{h}"),
+        "refresh token",
+    )
+    .await?;
     let g: Grant = serde_json::from_slice(&bytes).map_err(|e| AppError::Internal(e.to_string()))?;
     if g.client_id != client.client_id {
         return Err(token_err(
