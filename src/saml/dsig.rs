@@ -8,7 +8,7 @@
 //! no ds:Object, no HMAC, no HMACOutputLength. KeyInfo is ignored: keys come
 //! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
 
-use crate::xml::{exc_c14n, ns, parse, Document, ElemId, Limits, XmlError};
+use crate::xml::{exc_c14n, exc_c14n_bounded, ns, parse, Document, ElemId, Limits, XmlError};
 use base64::Engine;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
@@ -16,6 +16,19 @@ use openssl::sign::{Signer, Verifier};
 
 const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const ALG_EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+
+/// SignedInfo is canonicalised before its signature can be checked, so its
+/// size must be bounded by the profile, not by the message: the SAML shape
+/// has at most ten elements (CanonicalizationMethod and its
+/// InclusiveNamespaces, SignatureMethod, Reference, Transforms, two Transform
+/// elements and an InclusiveNamespaces, DigestMethod, DigestValue).
+/// Without this bound, thousands of small elements each rendering one long
+/// inherited namespace declaration made a 256 KiB message canonicalise to
+/// hundreds of megabytes.
+const MAX_SIGNED_INFO_ELEMENTS: usize = 16;
+/// Distinct prefixes an InclusiveNamespaces PrefixList may name. Every
+/// element looks up each one, so a PrefixList of thousands cost seconds.
+const MAX_INCLUSIVE_PREFIXES: usize = 32;
 
 /// A SignatureMethod (XMLDSig §6.4, RFC 6931 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,7 +282,25 @@ pub fn verify_enveloped(
     }
 
     let mut content = Vec::with_capacity(doc.source().len());
-    exc_c14n(doc, target, Some(sig), &parts.ref_prefixes, &mut content);
+    // Output amplification is refused before any digest work (see exc_c14n_bounded).
+    let budget = doc
+        .source()
+        .len()
+        .saturating_mul(4)
+        .saturating_add(64 * 1024);
+    exc_c14n_bounded(
+        doc,
+        target,
+        Some(sig),
+        &parts.ref_prefixes,
+        &mut content,
+        budget,
+    )
+    .map_err(|_| {
+        DsigError::Structure(format!(
+            "canonical form of the signed element exceeds {budget} bytes"
+        ))
+    })?;
     let digest = openssl::hash::hash(parts.digest_alg.md(), &content)
         .map_err(|_| DsigError::DigestMismatch)?;
     if digest.len() != parts.digest_value.len()
@@ -335,6 +366,15 @@ impl SignatureParts {
             .next()
             .filter(|e| doc.is(*e, ns::DSIG, "SignedInfo"))
             .ok_or_else(|| structure("first child of Signature is not SignedInfo"))?;
+        if doc
+            .descendants(signed_info)
+            .nth(MAX_SIGNED_INFO_ELEMENTS)
+            .is_some()
+        {
+            return Err(structure(format!(
+                "SignedInfo holds more than {MAX_SIGNED_INFO_ELEMENTS} elements"
+            )));
+        }
         let sv = it
             .next()
             .filter(|e| doc.is(*e, ns::DSIG, "SignatureValue"))
@@ -453,6 +493,13 @@ fn exc_c14n_method(doc: &Document, el: ElemId) -> Result<Vec<String>, DsigError>
                 .split_whitespace()
                 .map(str::to_owned),
         );
+    }
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    if prefixes.len() > MAX_INCLUSIVE_PREFIXES {
+        return Err(structure(format!(
+            "InclusiveNamespaces PrefixList names more than {MAX_INCLUSIVE_PREFIXES} prefixes"
+        )));
     }
     Ok(prefixes)
 }
@@ -698,6 +745,50 @@ mod tests {
         let signed = sign_enveloped(DOC, "_r1", &k, &opts).unwrap();
         let d = parse(signed.as_bytes(), &Limits::MESSAGE).unwrap();
         assert!(verify_enveloped(&d, d.root(), &[TrustedKey::new(pubk).unwrap()], false).is_ok());
+    }
+
+    /// Found by fuzzing `response_validate` with large inputs: SignedInfo is
+    /// canonicalised before the signature check, and its cost must not grow
+    /// with the message (fuzz/regressions/response_validate/).
+    #[test]
+    fn signed_info_cost_is_bounded_before_the_signature_check() {
+        let (k, t) = key();
+        let signed = sign_enveloped(DOC, "_r1", &k, &SignOptions::default()).unwrap();
+        let c14n =
+            r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#;
+        let check = |replacement: &str| {
+            let x = signed.replacen(c14n, replacement, 1);
+            assert_ne!(x, signed);
+            let d = parse(x.as_bytes(), &Limits::MESSAGE).unwrap();
+            verify_enveloped(&d, d.root(), std::slice::from_ref(&t), false)
+        };
+        let many = format!(
+            r#"<ds:CanonicalizationMethod xmlns:ec="{}" Algorithm="{}">{}</ds:CanonicalizationMethod>"#,
+            ns::EXC_C14N,
+            ns::EXC_C14N,
+            "<ec:InclusiveNamespaces PrefixList=\"ds\"/>".repeat(MAX_SIGNED_INFO_ELEMENTS)
+        );
+        assert!(
+            matches!(check(&many), Err(DsigError::Structure(m)) if m.contains("SignedInfo holds"))
+        );
+        let list = |n: usize| {
+            let p: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+            format!(
+                r#"<ds:CanonicalizationMethod Algorithm="{}"><ec:InclusiveNamespaces xmlns:ec="{}" PrefixList="{} ds ds"/></ds:CanonicalizationMethod>"#,
+                ns::EXC_C14N,
+                ns::EXC_C14N,
+                p.join(" ")
+            )
+        };
+        assert!(
+            matches!(check(&list(MAX_INCLUSIVE_PREFIXES)), Err(DsigError::Structure(m)) if m.contains("PrefixList"))
+        );
+        // Repeats are not counted; the list changes SignedInfo, so the
+        // signature no longer verifies, but the shape is accepted.
+        assert_eq!(
+            check(&list(MAX_INCLUSIVE_PREFIXES - 1)),
+            Err(DsigError::BadSignature)
+        );
     }
 
     #[test]

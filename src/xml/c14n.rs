@@ -21,6 +21,26 @@ pub fn exc_c14n(
     inclusive: &[String],
     out: &mut Vec<u8>,
 ) {
+    // Our own documents: no budget needed.
+    let _ = exc_c14n_bounded(doc, apex, exclude, inclusive, out, usize::MAX);
+}
+
+/// The canonical form would exceed its budget (output amplification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget;
+
+/// As [`exc_c14n`], but stops once `out` grows past `budget` bytes. Exclusive
+/// c14n repeats a namespace declaration on every element that uses a prefix
+/// its output ancestors did not, so a small message can canonicalise to
+/// gigabytes; untrusted input is canonicalised with a budget.
+pub fn exc_c14n_bounded(
+    doc: &Document,
+    apex: ElemId,
+    exclude: Option<ElemId>,
+    inclusive: &[String],
+    out: &mut Vec<u8>,
+    budget: usize,
+) -> Result<(), OverBudget> {
     let mut w = Writer {
         doc,
         exclude,
@@ -30,8 +50,15 @@ pub fn exc_c14n(
         decls: Vec::with_capacity(8),
         attrs: Vec::with_capacity(16),
         out,
+        budget,
+        over: false,
     };
     w.element(apex);
+    if w.over {
+        Err(OverBudget)
+    } else {
+        Ok(())
+    }
 }
 
 struct Writer<'a, 'o> {
@@ -46,6 +73,8 @@ struct Writer<'a, 'o> {
     decls: Vec<(&'a str, &'a str)>,
     attrs: Vec<Attr<'a>>,
     out: &'o mut Vec<u8>,
+    budget: usize,
+    over: bool,
 }
 
 impl<'a> Writer<'a, '_> {
@@ -59,6 +88,10 @@ impl<'a> Writer<'a, '_> {
     }
 
     fn element(&mut self, id: ElemId) {
+        if self.over || self.out.len() > self.budget {
+            self.over = true;
+            return;
+        }
         let doc = self.doc;
         let prefix = doc.prefix(id);
 
@@ -314,5 +347,31 @@ mod tests {
         let mut out = Vec::new();
         exc_c14n(&d, d.root(), Some(sig), &[], &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), r#"<r ID="a"><k></k></r>"#);
+    }
+
+    #[test]
+    fn budget_stops_namespace_amplification() {
+        // Each <p:x/> must re-declare the long namespace: the output grows with
+        // (elements × URI length) while the input grows with their sum.
+        let uri = format!("urn:{}", "u".repeat(2000));
+        let src = format!(r#"<r xmlns:p="{uri}"><c>{}</c></r>"#, "<p:x/>".repeat(500));
+        let d = parse(src.as_bytes(), &Limits::MESSAGE).unwrap();
+        let c = d.children(d.root()).next().unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            exc_c14n_bounded(&d, c, None, &[], &mut out, 100_000),
+            Err(OverBudget)
+        );
+        assert!(
+            out.len() < 110_000,
+            "stopped near the budget, not at {}",
+            out.len()
+        );
+        let mut full = Vec::new();
+        assert_eq!(
+            exc_c14n_bounded(&d, c, None, &[], &mut full, usize::MAX),
+            Ok(())
+        );
+        assert!(full.len() > 1_000_000);
     }
 }

@@ -10,7 +10,7 @@ mod limits;
 mod parse;
 mod tree;
 
-pub use c14n::exc_c14n;
+pub use c14n::{exc_c14n, exc_c14n_bounded, OverBudget};
 pub use limits::Limits;
 pub use parse::parse;
 pub use tree::{Attr, Child, Document, ElemId, Element, Span};

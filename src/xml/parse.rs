@@ -29,6 +29,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
         elements: Vec::new(),
         ids: HashMap::new(),
         namespaces: vec![String::new(), ns::XML.to_owned()],
+        ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
         stack: Vec::new(),
         root_done: false,
         seen_any: false,
@@ -41,6 +42,9 @@ struct Parser<'l> {
     elements: Vec<Element>,
     ids: HashMap<String, ElemId>,
     namespaces: Vec<String>,
+    /// URI → index in `namespaces`. A linear search there made a message
+    /// with thousands of distinct namespace URIs cost quadratic time.
+    ns_index: HashMap<String, NsId>,
     stack: Vec<ElemId>,
     root_done: bool,
     seen_any: bool,
@@ -315,13 +319,13 @@ impl Parser<'_> {
     }
 
     fn intern(&mut self, uri: &str) -> NsId {
-        match self.namespaces.iter().position(|u| u == uri) {
-            Some(i) => i as NsId,
-            None => {
-                self.namespaces.push(uri.to_owned());
-                (self.namespaces.len() - 1) as NsId
-            }
+        if let Some(id) = self.ns_index.get(uri) {
+            return *id;
         }
+        let id = self.namespaces.len() as NsId;
+        self.namespaces.push(uri.to_owned());
+        self.ns_index.insert(uri.to_owned(), id);
+        id
     }
 
     fn ns_str(&self, id: NsId) -> &str {

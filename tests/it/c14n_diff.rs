@@ -532,3 +532,33 @@ fn xmlsec1_signs_samlhub_verifies() {
         failures.join("\n")
     );
 }
+
+/// A validly signed element whose canonical form amplifies (one long
+/// namespace re-declared on every child) is refused on the c14n budget, not
+/// canonicalised to megabytes: the SignedInfo signature alone does not vouch
+/// for the cost of the referenced content, since an attacker can replay a
+/// genuine SignedInfo over crafted content.
+#[test]
+fn amplifying_signed_content_is_refused_on_the_c14n_budget() {
+    use samlhub::saml::dsig::{
+        sign_enveloped, verify_enveloped, DsigError, SignOptions, TrustedKey,
+    };
+    use samlhub::xml::{parse, Limits};
+    let k = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let t = TrustedKey::new(
+        openssl::pkey::PKey::public_key_from_pem(&k.public_key_to_pem().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let uri = format!("urn:{}", "u".repeat(4000));
+    let doc = format!(
+        r#"<w xmlns:p="{uri}"><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_amp"><saml:Issuer>idp</saml:Issuer>{}</saml:Assertion></w>"#,
+        "<p:x/>".repeat(2000)
+    );
+    let signed = sign_enveloped(&doc, "_amp", &k, &SignOptions::default()).unwrap();
+    let d = parse(signed.as_bytes(), &Limits::MESSAGE).unwrap();
+    let a = d.by_id("_amp").unwrap();
+    match verify_enveloped(&d, a, std::slice::from_ref(&t), false) {
+        Err(DsigError::Structure(m)) => assert!(m.contains("exceeds"), "{m}"),
+        other => panic!("expected the c14n budget to refuse it, got {other:?}"),
+    }
+}
