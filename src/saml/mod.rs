@@ -1,6 +1,7 @@
 //! SAML 2.0 protocol code, pure: no HTTP, no store, `now` is a parameter.
 
 pub mod authn_request;
+pub mod binding;
 pub mod decrypt;
 pub mod dsig;
 pub mod mapping;

@@ -13,6 +13,7 @@ mod check_config;
 mod e2e_ha;
 mod e2e_ssp;
 mod encrypted;
+mod fuzz_regressions;
 mod gen;
 mod gen_enc;
 mod ha_hook;
