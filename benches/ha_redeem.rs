@@ -21,12 +21,10 @@ mod gen;
 #[path = "../tests/it/peers/mod.rs"]
 mod peers;
 
-use base64::Engine as _;
-use gen::{sign, Signing, Spec, TestIdp};
+use gen::TestIdp;
 use peers::browser::Browser;
 use peers::redis::RedisServer;
 use peers::samlhub::{Samlhub, BIN};
-use samlhub::saml::dsig::SignOptions;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -86,28 +84,7 @@ fn main() {
 
     // One SAML login for a session.
     let mut b = Browser::new();
-    let (relay, req_id) = hub.begin_login(&mut b, "test");
-    let req_id = req_id.as_str();
-    #[allow(clippy::disallowed_methods)]
-    let now = time::OffsetDateTime::now_utc();
-    let spec = Spec::valid(&idp, &hub.entity_id(), &hub.acs_url(), Some(req_id), now);
-    let signed = sign(
-        &spec.to_xml(),
-        &spec,
-        Signing::Both,
-        &idp.key,
-        &SignOptions::default(),
-    );
-    let r = b.post_form(
-        &hub.acs_url(),
-        &[
-            (
-                "SAMLResponse",
-                base64::engine::general_purpose::STANDARD.encode(signed),
-            ),
-            ("RelayState", relay),
-        ],
-    );
+    let r = gen::sign_in(&hub, &idp, "test", &mut b, |_| {});
     assert_eq!(r.status, 303, "login: {}", r.head());
 
     let mut next_code = || {

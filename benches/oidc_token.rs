@@ -20,11 +20,10 @@ mod gen;
 mod peers;
 
 use base64::Engine as _;
-use gen::{sign, Signing, Spec, TestIdp};
+use gen::TestIdp;
 use peers::browser::{query_param, Browser};
 use peers::redis::RedisServer;
 use peers::samlhub::Samlhub;
-use samlhub::saml::dsig::SignOptions;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-client-secret-0123456789abcdef";
@@ -60,27 +59,7 @@ fn main() {
     let base = hub.base_url();
 
     let mut b = Browser::new();
-    let (relay, req_id) = hub.begin_login(&mut b, "test");
-    #[allow(clippy::disallowed_methods)]
-    let now = time::OffsetDateTime::now_utc();
-    let spec = Spec::valid(&idp, &hub.entity_id(), &hub.acs_url(), Some(&req_id), now);
-    let signed = sign(
-        &spec.to_xml(),
-        &spec,
-        Signing::Both,
-        &idp.key,
-        &SignOptions::default(),
-    );
-    let r = b.post_form(
-        &hub.acs_url(),
-        &[
-            (
-                "SAMLResponse",
-                base64::engine::general_purpose::STANDARD.encode(signed),
-            ),
-            ("RelayState", relay),
-        ],
-    );
+    let r = gen::sign_in(&hub, &idp, "test", &mut b, |_| {});
     assert_eq!(r.status, 303, "login: {}", r.head());
 
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -280,3 +280,37 @@ pub fn sign(xml: &str, spec: &Spec, how: Signing, key: &TestKey, opts: &SignOpti
     }
     out
 }
+
+/// Signs `b` in at `hub` through IdP `idp_id` (trusting `idp`): starts an
+/// SP-initiated login, answers it with a both-signed response shaped by
+/// `tweak`, and returns the ACS's answer (303 when accepted).
+pub fn sign_in(
+    hub: &crate::peers::samlhub::Samlhub,
+    idp: &TestIdp,
+    idp_id: &str,
+    b: &mut crate::peers::browser::Browser,
+    tweak: impl FnOnce(&mut Spec),
+) -> crate::peers::browser::Page {
+    let (relay, req_id) = hub.begin_login(b, idp_id);
+    #[allow(clippy::disallowed_methods)]
+    let now = OffsetDateTime::now_utc();
+    let mut spec = Spec::valid(idp, &hub.entity_id(), &hub.acs_url(), Some(&req_id), now);
+    tweak(&mut spec);
+    let signed = sign(
+        &spec.to_xml(),
+        &spec,
+        Signing::Both,
+        &idp.key,
+        &SignOptions::default(),
+    );
+    b.post_form(
+        &hub.acs_url(),
+        &[
+            (
+                "SAMLResponse",
+                base64::engine::general_purpose::STANDARD.encode(signed),
+            ),
+            ("RelayState", relay),
+        ],
+    )
+}

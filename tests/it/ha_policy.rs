@@ -2,12 +2,10 @@
 //! one username per person (never merged), admin MFA (refuse or demote), and
 //! local_only, read back from the token the hook would receive.
 
-use crate::gen::{sign, Attr, Signing, Spec, TestIdp};
+use crate::gen::{Attr, TestIdp};
 use crate::peers::browser::Browser;
 use crate::peers::samlhub::Samlhub;
-use base64::Engine as _;
 use samlhub::ha::token::{verify, Group};
-use samlhub::saml::dsig::SignOptions;
 
 const SECRET: &str = "policy-secret-0123456789abcdefgh";
 const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
@@ -45,40 +43,15 @@ admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\nlocal_only_groups = [
 /// A browser signed in as NameID `subject` with uid `uid` in `groups`.
 fn login(rig: &Rig, subject: &str, uid: &str, groups: &[&str], context: &str) -> Browser {
     let mut b = Browser::new();
-    let (relay, req_id) = rig.hub.begin_login(&mut b, "test");
-    #[allow(clippy::disallowed_methods)]
-    let now = time::OffsetDateTime::now_utc();
-    let mut spec = Spec::valid(
-        &rig.idp,
-        &rig.hub.entity_id(),
-        &rig.hub.acs_url(),
-        Some(&req_id),
-        now,
-    );
-    spec.name_id = subject.into();
-    spec.attributes = vec![
-        Attr::new("uid", &[uid]),
-        Attr::new("displayName", &[subject]),
-        Attr::new("groups", groups),
-    ];
-    spec.authn_context = context.into();
-    let signed = sign(
-        &spec.to_xml(),
-        &spec,
-        Signing::Both,
-        &rig.idp.key,
-        &SignOptions::default(),
-    );
-    let r = b.post_form(
-        &rig.hub.acs_url(),
-        &[
-            (
-                "SAMLResponse",
-                base64::engine::general_purpose::STANDARD.encode(signed),
-            ),
-            ("RelayState", relay),
-        ],
-    );
+    let r = crate::gen::sign_in(&rig.hub, &rig.idp, "test", &mut b, |spec| {
+        spec.name_id = subject.into();
+        spec.attributes = vec![
+            Attr::new("uid", &[uid]),
+            Attr::new("displayName", &[subject]),
+            Attr::new("groups", groups),
+        ];
+        spec.authn_context = context.into();
+    });
     assert_eq!(
         r.status,
         303,
