@@ -6,7 +6,7 @@
 //! SessionNotOnOrAfter.
 
 use super::error::AppError;
-use super::oidc::{access_key, alive, family_key, id_token, Grant};
+use super::oidc::{access_key, family_key, id_token, Grant};
 use super::session::{self, SessionData};
 use super::{random_token, routes, sha256_hex, AppState};
 use crate::config::oidc::Client;
@@ -369,16 +369,12 @@ async fn token(
     let now = st.clock.now().unix_timestamp();
     // Each grant type ends in one batch of writes (Store::put_many): the
     // markers that make reuse detectable, and the new tokens.
-    let (grant, marks) = match f.grant_type.as_deref() {
+    let (grant, marks, rt_ttl) = match f.grant_type.as_deref() {
         Some("authorization_code") => {
             let (g, code_hash) = redeem_code(&st, client, &f).await?;
-            if st.store.get(&g.session_key).await?.is_none() {
-                return Err(token_err(
-                    "invalid_grant",
-                    "the sign-in behind this code has ended",
-                ));
-            }
-            let ttl = family_ttl(&st, &g).await?;
+            let ttl = family_ttl(&st, &g).await?.ok_or_else(|| {
+                token_err("invalid_grant", "the sign-in behind this code has ended")
+            })?;
             let marks = vec![
                 (
                     format!("oidc_code_used:{code_hash}"),
@@ -387,17 +383,15 @@ async fn token(
                 ),
                 (family_key(&g.family), b"1".to_vec(), ttl),
             ];
-            (g, marks)
+            (g, marks, ttl)
         }
         Some("refresh_token") => {
             let (g, rt_hash) = redeem_refresh(&st, client, &f).await?;
-            if !alive(&st, &g).await? {
-                return Err(token_err(
-                    "invalid_grant",
-                    "the sign-in behind this grant has ended",
-                ));
+            let ended = || token_err("invalid_grant", "the sign-in behind this grant has ended");
+            if st.store.get(&family_key(&g.family)).await?.is_none() {
+                return Err(ended());
             }
-            let ttl = family_ttl(&st, &g).await?;
+            let ttl = family_ttl(&st, &g).await?.ok_or_else(ended)?;
             (
                 g.clone(),
                 vec![(
@@ -405,6 +399,7 @@ async fn token(
                     g.family.into_bytes(),
                     ttl,
                 )],
+                ttl,
             )
         }
         Some(_) => {
@@ -415,7 +410,7 @@ async fn token(
         }
         None => return Err(token_err("invalid_request", "grant_type is missing")),
     };
-    issue(&st, grant, marks, now).await
+    issue(&st, grant, marks, rt_ttl, now).await
 }
 
 /// Takes a single-use credential. If it is gone but `used_key` shows it was
@@ -492,18 +487,18 @@ async fn redeem_code(
     Ok((rec.grant, h))
 }
 
-async fn family_ttl(st: &AppState, g: &Grant) -> Result<Duration, AppError> {
+/// How long the grant's refresh tokens may live: the configured lifetime,
+/// capped by what is left of the samlhub session. `None` once that session
+/// has ended (one read of the session serves as the liveness check too).
+async fn family_ttl(st: &AppState, g: &Grant) -> Result<Option<Duration>, AppError> {
     let now = st.clock.now().unix_timestamp();
-    let session_left = match st.store.get(&g.session_key).await? {
-        Some(b) => serde_json::from_slice::<SessionData>(&b)
-            .map(|s| s.expires - now)
-            .unwrap_or(0),
-        None => 0,
+    let Some(b) = st.store.get(&g.session_key).await? else {
+        return Ok(None);
     };
-    let secs = (st.config.oidc.refresh_token_lifetime.as_secs() as i64)
-        .min(session_left)
-        .max(1);
-    Ok(Duration::from_secs(secs.unsigned_abs()))
+    let s: SessionData = serde_json::from_slice(&b)
+        .map_err(|e| AppError::Internal(format!("session entry: {e}")))?;
+    let left = (st.config.oidc.refresh_token_lifetime.as_secs() as i64).min(s.expires - now);
+    Ok((left > 0).then(|| Duration::from_secs(left.unsigned_abs())))
 }
 
 async fn redeem_refresh(
@@ -540,12 +535,12 @@ async fn issue(
     st: &AppState,
     g: Grant,
     marks: Vec<(String, Vec<u8>, Duration)>,
+    rt_ttl: Duration,
     now: i64,
 ) -> Result<HttpResponse, AppError> {
     let at = random_token(32)?;
     let rt = random_token(32)?;
     let at_ttl = st.config.oidc.access_token_lifetime;
-    let rt_ttl = family_ttl(st, &g).await?;
     let idt = id_token(st, &g, now)?;
     let bytes = serde_json::to_vec(&g).map_err(|e| AppError::Internal(e.to_string()))?;
     let (at_key, rt_key) = (access_key(&at), format!("oidc_rt:{}", sha256_hex(&rt)));
