@@ -1,5 +1,7 @@
 //! [`Identity`]: the one type that crosses from `saml` to the session, and
 //! later to `oidc` and `ha`. It is built only from a verified assertion.
+//! Also the list of authentication contexts that count as multi-factor, which
+//! both the HA policy and the id_token `amr` claim read.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,5 +39,33 @@ impl Identity {
     /// people.
     pub fn scoped_subject(&self) -> String {
         format!("{}|{}", self.idp, self.subject)
+    }
+}
+
+/// Entra's claim listing the authentication methods used.
+pub const ENTRA_AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
+
+/// AuthnContextClassRef / amr values that mean "more than one factor".
+pub const DEFAULT_MFA_CONTEXTS: &[&str] = &[
+    "http://schemas.microsoft.com/claims/multipleauthn",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",
+    "https://refeds.org/profile/mfa",
+];
+
+impl Identity {
+    /// Whether the sign-in used more than one factor: the AuthnContextClassRef
+    /// (SAML Core §2.7.2.2) or one of Entra's amr values is in `contexts`.
+    pub fn used_mfa<S: AsRef<str>>(&self, contexts: &[S]) -> bool {
+        let ok = |v: &str| contexts.iter().any(|m| m.as_ref() == v);
+        self.authn_context.as_deref().is_some_and(ok)
+            || self
+                .attributes
+                .get(ENTRA_AMR)
+                .into_iter()
+                .flatten()
+                .any(|v| ok(v))
     }
 }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod ha;
 pub mod hook;
 pub mod http;
@@ -14,6 +15,7 @@ pub mod identity;
 pub mod keys;
 pub mod oidc;
 pub mod outbound;
+pub mod routes;
 pub mod saml;
 pub mod store;
 pub mod xml;

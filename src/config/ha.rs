@@ -2,7 +2,8 @@
 //! through its `command_line` auth provider.
 
 use super::{check_base_url, check_id, parse_duration_or, Problems};
-use crate::ha::policy::{AdminMfa, Policy, UsernameRule, DEFAULT_MFA_CONTEXTS};
+use crate::ha::policy::{AdminMfa, Policy, UsernameRule};
+use crate::identity::DEFAULT_MFA_CONTEXTS;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -124,10 +124,10 @@ impl Config {
         format!("{}{}", self.public_url, path)
     }
     pub fn acs_url(&self) -> String {
-        self.url(crate::http::routes::SAML_ACS)
+        self.url(crate::routes::SAML_ACS)
     }
     pub fn metadata_url(&self) -> String {
-        self.url(crate::http::routes::SAML_METADATA)
+        self.url(crate::routes::SAML_METADATA)
     }
     pub fn https(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -257,7 +257,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
             p.add("entity_id", format!("'{e}' is not a URI"));
             e
         }
-        None => format!("{public_url}{}", crate::http::routes::SAML_METADATA),
+        None => format!("{public_url}{}", crate::routes::SAML_METADATA),
     };
     let session_lifetime = parse_duration_or(
         &mut p,

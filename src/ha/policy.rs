@@ -4,19 +4,6 @@
 use super::token::Group;
 use crate::identity::Identity;
 
-/// Entra's claim listing the authentication methods used.
-pub const ENTRA_AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
-
-/// AuthnContextClassRef / amr values that mean "more than one factor".
-pub const DEFAULT_MFA_CONTEXTS: &[&str] = &[
-    "http://schemas.microsoft.com/claims/multipleauthn",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",
-    "https://refeds.org/profile/mfa",
-];
-
 /// How the HA username is derived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsernameRule {
@@ -171,19 +158,13 @@ pub fn decide(policy: &Policy, who: &Identity) -> Result<HaLogin, PolicyError> {
 
 /// MFA from the AuthnContextClassRef (SAML Core §2.7.2.2) or Entra's amr claim.
 pub fn used_mfa(policy: &Policy, who: &Identity) -> bool {
-    let ok = |v: &str| policy.mfa_contexts.iter().any(|m| m == v);
-    who.authn_context.as_deref().is_some_and(ok)
-        || who
-            .attributes
-            .get(ENTRA_AMR)
-            .into_iter()
-            .flatten()
-            .any(|v| ok(v))
+    who.used_mfa(&policy.mfa_contexts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::{DEFAULT_MFA_CONTEXTS, ENTRA_AMR};
 
     fn who(groups: &[&str]) -> Identity {
         Identity {

@@ -7,7 +7,7 @@ mod ha;
 pub mod oidc;
 mod oidc_flow;
 pub mod pages;
-pub mod routes;
+
 mod saml;
 mod session;
 
@@ -19,6 +19,7 @@ use actix_web::{web, App, HttpServer};
 use base64::Engine;
 use std::sync::Arc;
 
+pub(crate) use crate::routes;
 pub use session::SESSION_COOKIE;
 
 /// Shared, read-only state of a running hub.

@@ -148,7 +148,7 @@ pub(super) async fn alive(st: &AppState, g: &Grant) -> Result<bool, AppError> {
 
 /// The signed id_token for `g` (OIDC Core §2).
 pub(super) fn id_token(st: &AppState, g: &Grant, now: i64) -> Result<String, AppError> {
-    let mfa: Vec<&str> = crate::ha::policy::DEFAULT_MFA_CONTEXTS.to_vec();
+    let mfa: Vec<&str> = crate::identity::DEFAULT_MFA_CONTEXTS.to_vec();
     let mut c = claims::profile_claims(&g.identity, &g.sub, &g.scopes, g.email_verified);
     c.insert("iss".into(), st.config.public_url.clone().into());
     c.insert("aud".into(), g.client_id.clone().into());

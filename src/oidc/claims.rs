@@ -29,12 +29,7 @@ pub fn subject(who: &Identity) -> Result<String, String> {
 /// amr values (RFC 8176) from the AuthnContextClassRef.
 pub fn amr(who: &Identity, mfa_contexts: &[&str]) -> Vec<&'static str> {
     let ctx = who.authn_context.as_deref().unwrap_or("");
-    let entra_amr = who.attributes.get(crate::ha::policy::ENTRA_AMR);
-    let mfa = mfa_contexts.contains(&ctx)
-        || entra_amr
-            .into_iter()
-            .flatten()
-            .any(|v| mfa_contexts.contains(&v.as_str()));
+    let mfa = who.used_mfa(mfa_contexts);
     let mut out = Vec::new();
     if ctx.ends_with(":Password") || ctx.ends_with(":PasswordProtectedTransport") {
         out.push("pwd");
