@@ -5,7 +5,7 @@ use crate::config::{self, Config};
 use crate::keys::SpKeys;
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
-use crate::saml::metadata::{self, SpDescriptor};
+use crate::saml::metadata;
 use crate::saml::response::{self, Expect, IdpTrust, InResponseTo};
 use crate::store::{AnyStore, StoreSpec};
 use crate::xml::Limits;
@@ -226,16 +226,6 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn sp_metadata(c: &Config, keys: &SpKeys) -> String {
-    let acs = c.acs_url();
-    metadata::sp_metadata(&SpDescriptor {
-        entity_id: &c.entity_id,
-        acs_url: &acs,
-        signing_certs: std::slice::from_ref(&keys.signing.cert_der),
-        encryption_certs: std::slice::from_ref(&keys.encryption.cert_der),
-    })
-}
-
 fn print_metadata(path: Option<PathBuf>) -> ExitCode {
     let c = match load(path.as_deref()) {
         Ok(c) => c,
@@ -243,7 +233,7 @@ fn print_metadata(path: Option<PathBuf>) -> ExitCode {
     };
     match SpKeys::load_or_create(&c.data_dir) {
         Ok((keys, _)) => {
-            print!("{}", sp_metadata(&c, &keys));
+            print!("{}", keys.metadata_xml(&c));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -261,16 +251,6 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     };
     for w in &c.warnings {
         log::warn!("{w}");
-    }
-    let (keys, created) = match SpKeys::load_or_create(&c.data_dir) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("keys: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    for p in &created {
-        println!("created {}", p.display());
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = match AnyStore::open(&c.store, clock.clone()) {
@@ -306,33 +286,20 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             c.url(&format!("/saml/login?idp={}", i.id))
         );
     }
-    let metadata_xml = sp_metadata(&c, &keys);
-    let oidc_keys = match crate::http::oidc::KeyCache::open(
-        &c.data_dir,
-        c.oidc.id_token_alg.as_str(),
-        clock.now().unix_timestamp(),
-    ) {
-        Ok(k) => k,
+    let state = match crate::http::AppState::new(c, clock, store) {
+        Ok((state, created)) => {
+            for p in &created {
+                println!("created {}", p.display());
+            }
+            state
+        }
         Err(e) => {
-            eprintln!("OIDC keys: {e}");
+            eprintln!("keys: {e}");
             return ExitCode::from(2);
         }
     };
-    let state = crate::http::AppState {
-        config: c,
-        keys,
-        store,
-        clock,
-        metadata_xml,
-        oidc_keys,
-    };
     let sys = actix_web::rt::System::new();
-    let res = sys.block_on(async move {
-        if let AnyStore::Embedded(s) = &state.store {
-            s.spawn_sweeper(std::time::Duration::from_secs(300));
-        }
-        crate::http::run(state).await
-    });
+    let res = sys.block_on(crate::http::run(state));
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -516,12 +483,7 @@ fn keys_rotate(path: Option<PathBuf>, activate_in: i64) -> ExitCode {
         Err(code) => return code,
     };
     let now = SystemClock.now().unix_timestamp();
-    match crate::keys::oidc_ring::rotate(
-        &c.data_dir,
-        c.oidc.id_token_alg.as_str(),
-        now,
-        activate_in,
-    ) {
+    match crate::keys::oidc_ring::rotate(&c.data_dir, c.oidc.id_token_alg, now, activate_in) {
         Ok(kid) => {
             println!(
                 "new signing key {kid}: published now, signs from {}s from now; running hubs pick it up within seconds",

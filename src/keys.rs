@@ -38,6 +38,19 @@ pub struct SpKeys {
     pub decryption: Vec<PKey<Private>>,
 }
 
+impl SpKeys {
+    /// The SP metadata (SAML Metadata §2.4.4) for `c` with these keys.
+    pub fn metadata_xml(&self, c: &crate::config::Config) -> String {
+        let acs = c.acs_url();
+        crate::saml::metadata::sp_metadata(&crate::saml::metadata::SpDescriptor {
+            entity_id: &c.entity_id,
+            acs_url: &acs,
+            signing_certs: std::slice::from_ref(&self.signing.cert_der),
+            encryption_certs: std::slice::from_ref(&self.encryption.cert_der),
+        })
+    }
+}
+
 /// The encryption key of before a rollover, kept for decryption only.
 pub const PREVIOUS_ENCRYPTION_KEY: &str = "sp-encryption-previous.key";
 
@@ -151,6 +164,7 @@ pub fn generate(cn: &str) -> Result<(PKey<Private>, X509), openssl::error::Error
 /// key's id and schedule; `<kid>.pem` holds it (mode 0600).
 pub mod oidc_ring {
     use super::{io, write_private, KeyError};
+    use crate::oidc::client::IdTokenAlg;
     use crate::oidc::jwt::RingKey;
     use openssl::pkey::PKey;
     use serde::{Deserialize, Serialize};
@@ -207,17 +221,17 @@ pub mod oidc_ring {
         std::fs::rename(&tmp, &p).map_err(|e| io(&p, e))
     }
 
-    fn new_key(data: &Path, alg: &str, now: i64) -> Result<String, KeyError> {
+    fn new_key(data: &Path, alg: IdTokenAlg, now: i64) -> Result<String, KeyError> {
         let key = match alg {
-            "ES256" => PKey::ec_gen("prime256v1"),
-            _ => openssl::rsa::Rsa::generate(2048).and_then(PKey::from_rsa),
+            IdTokenAlg::Es256 => PKey::ec_gen("prime256v1"),
+            IdTokenAlg::Rs256 => openssl::rsa::Rsa::generate(2048).and_then(PKey::from_rsa),
         }
         .map_err(|e| KeyError::Generate(e.to_string()))?;
         let mut rnd = [0u8; 4];
         openssl::rand::rand_bytes(&mut rnd).map_err(|e| KeyError::Generate(e.to_string()))?;
         let kid = format!(
             "{}-{now}-{}",
-            alg.to_lowercase(),
+            alg.as_str().to_lowercase(),
             rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
         let pem = key
@@ -230,12 +244,16 @@ pub mod oidc_ring {
 
     /// Loads the ring; creates a first key of `alg` (active now) when there
     /// is no key of that algorithm yet.
-    pub fn load_or_create(data: &Path, alg: &str, now: i64) -> Result<Vec<RingKey>, KeyError> {
+    pub fn load_or_create(
+        data: &Path,
+        alg: IdTokenAlg,
+        now: i64,
+    ) -> Result<Vec<RingKey>, KeyError> {
         let mut m = read_manifest(data)?;
         if !m
             .keys
             .iter()
-            .any(|e| e.alg == alg && e.retired_at.is_none())
+            .any(|e| e.alg == alg.as_str() && e.retired_at.is_none())
         {
             for e in m.keys.iter_mut().filter(|e| e.retired_at.is_none()) {
                 e.retired_at = Some(now);
@@ -243,7 +261,7 @@ pub mod oidc_ring {
             let kid = new_key(data, alg, now)?;
             m.keys.push(Entry {
                 kid,
-                alg: alg.into(),
+                alg: alg.as_str().into(),
                 active_from: now,
                 retired_at: None,
             });
@@ -274,7 +292,12 @@ pub mod oidc_ring {
 
     /// Adds a key that is published at once and signs from `now + delay`;
     /// the current signers retire at that instant. Returns the new kid.
-    pub fn rotate(data: &Path, alg: &str, now: i64, delay_secs: i64) -> Result<String, KeyError> {
+    pub fn rotate(
+        data: &Path,
+        alg: IdTokenAlg,
+        now: i64,
+        delay_secs: i64,
+    ) -> Result<String, KeyError> {
         let mut m = read_manifest(data)?;
         let from = now + delay_secs.max(0);
         for e in m.keys.iter_mut().filter(|e| e.retired_at.is_none()) {
@@ -283,11 +306,121 @@ pub mod oidc_ring {
         let kid = new_key(data, alg, now)?;
         m.keys.push(Entry {
             kid: kid.clone(),
-            alg: alg.into(),
+            alg: alg.as_str().into(),
             active_from: from,
             retired_at: None,
         });
         write_manifest(data, &m)?;
         Ok(kid)
+    }
+}
+
+/// The OpenID Connect signing keys of a running hub, re-read from disk when
+/// `samlhub keys rotate` changes them (checked at most every 2 s).
+pub struct OidcKeys {
+    data_dir: PathBuf,
+    inner: std::sync::RwLock<Cached>,
+}
+
+struct Cached {
+    keys: Vec<crate::oidc::jwt::RingKey>,
+    stamp: Option<std::time::SystemTime>,
+    checked: std::time::Instant,
+}
+
+/// A retired key stays published this long: the longest id_token plus leeway.
+pub const RETIRED_KEY_SECS: i64 = crate::oidc::token::ID_TOKEN_SECS + 60;
+
+impl OidcKeys {
+    /// Loads the ring, creating a first key of `alg` if there is none.
+    pub fn open(
+        data_dir: &Path,
+        alg: crate::oidc::client::IdTokenAlg,
+        now: i64,
+    ) -> Result<Self, KeyError> {
+        let keys = oidc_ring::load_or_create(data_dir, alg, now)?;
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            inner: std::sync::RwLock::new(Cached {
+                keys,
+                stamp: oidc_ring::stamp(data_dir),
+                checked: std::time::Instant::now(),
+            }),
+        })
+    }
+
+    fn fresh(&self) {
+        let due = self
+            .inner
+            .read()
+            .map(|c| c.checked.elapsed() > std::time::Duration::from_secs(2))
+            .unwrap_or(true);
+        if !due {
+            return;
+        }
+        let stamp = oidc_ring::stamp(&self.data_dir);
+        if let Ok(mut c) = self.inner.write() {
+            c.checked = std::time::Instant::now();
+            if stamp != c.stamp {
+                match oidc_ring::load(&self.data_dir) {
+                    Ok(keys) => {
+                        log::info!("oidc: signing keys reloaded ({} keys)", keys.len());
+                        c.keys = keys;
+                        c.stamp = stamp;
+                    }
+                    Err(e) => log::error!("oidc: keeping the old signing keys: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Runs `f` over the keys published at `now`.
+    fn with_published<T>(&self, now: i64, f: impl FnOnce(&[&crate::oidc::jwt::RingKey]) -> T) -> T {
+        self.fresh();
+        match self.inner.read() {
+            Ok(c) => f(&crate::oidc::jwt::published_at(
+                &c.keys,
+                now,
+                RETIRED_KEY_SECS,
+            )),
+            Err(_) => f(&[]),
+        }
+    }
+
+    /// The key that signs at `now`, with its kid.
+    pub fn signer(&self, now: i64) -> Option<(String, PKey<Private>)> {
+        self.fresh();
+        let c = self.inner.read().ok()?;
+        crate::oidc::jwt::signer_at(&c.keys, now).map(|k| (k.kid.clone(), k.key.clone()))
+    }
+
+    /// The JWKS at `now` (RFC 7517 §5).
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self.with_published(now, |ks| {
+            ks.iter()
+                .filter_map(|k| crate::oidc::jwt::jwk(&k.key, &k.kid).ok())
+                .collect()
+        });
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The algorithms of the keys published at `now`.
+    pub fn algs(&self, now: i64) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self.with_published(now, |ks| {
+            ks.iter()
+                .filter_map(|k| crate::oidc::jwt::alg_of(&k.key).ok())
+                .collect()
+        });
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The claims of an id_token we signed with a published key (signature
+    /// checked, expiry not): for `id_token_hint`.
+    pub fn verify_hint(&self, token: &str, now: i64) -> Option<serde_json::Value> {
+        self.with_published(now, |ks| {
+            crate::oidc::jwt::verify_with(token, ks.iter().map(|k| (k.kid.as_str(), &k.key)))
+        })
     }
 }

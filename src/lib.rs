@@ -17,5 +17,6 @@ pub mod oidc;
 pub mod outbound;
 pub mod routes;
 pub mod saml;
+pub mod session;
 pub mod store;
 pub mod xml;

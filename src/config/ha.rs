@@ -65,6 +65,17 @@ impl HaInstance {
     pub fn client_id(&self) -> String {
         format!("{}/", self.external_url)
     }
+
+    /// What the login flow needs of this instance.
+    pub fn login(&self) -> crate::ha::login::Instance<'_> {
+        crate::ha::login::Instance {
+            id: &self.id,
+            idps: &self.idps,
+            policy: &self.policy,
+            code_lifetime: self.code_lifetime,
+            hook_secret: &self.hook_secret,
+        }
+    }
 }
 
 pub(super) fn load(

@@ -114,7 +114,7 @@ pub struct Config {
     /// Home Assistant instances (`[[ha]]`).
     pub ha: Vec<ha::HaInstance>,
     /// The OpenID Connect provider and its clients.
-    pub oidc: oidc::Oidc,
+    pub oidc: crate::oidc::client::Oidc,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
 }

@@ -3,12 +3,9 @@
 //! hashes (`client_secret_hash = "sha256:<hex>"`, see `samlhub oidc-secret`).
 
 use super::{parse_duration_or, Problems};
+use crate::oidc::client::{Client, IdTokenAlg, Oidc, SCOPES};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// Scopes the provider knows.
-pub const SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_access"];
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RawOidc {
@@ -33,87 +30,6 @@ struct RawClient {
     required_group: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
-}
-
-/// The id_token signature algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdTokenAlg {
-    Rs256,
-    Es256,
-}
-
-impl IdTokenAlg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rs256 => "RS256",
-            Self::Es256 => "ES256",
-        }
-    }
-}
-
-/// A registered relying party.
-#[derive(Clone)]
-pub struct Client {
-    pub client_id: String,
-    /// SHA-256 of the secret; `None` for a public client.
-    pub secret_sha256: Option<[u8; 32]>,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Scopes it may receive (always including `openid`).
-    pub scopes: Vec<String>,
-    /// IdPs its users may come from; empty = any.
-    pub idps: Vec<String>,
-    pub required_group: Option<String>,
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("client_id", &self.client_id)
-            .field("public", &self.secret_sha256.is_none())
-            .field("redirect_uris", &self.redirect_uris)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Client {
-    pub fn is_public(&self) -> bool {
-        self.secret_sha256.is_none()
-    }
-
-    /// Constant-time check of a presented secret.
-    pub fn secret_matches(&self, presented: &str) -> bool {
-        match &self.secret_sha256 {
-            None => false,
-            Some(h) => openssl::memcmp::eq(&openssl::sha::sha256(presented.as_bytes()), h),
-        }
-    }
-}
-
-/// The provider settings.
-#[derive(Debug, Clone)]
-pub struct Oidc {
-    pub id_token_alg: IdTokenAlg,
-    pub access_token_lifetime: Duration,
-    pub refresh_token_lifetime: Duration,
-    pub clients: Vec<Client>,
-}
-
-impl Default for Oidc {
-    fn default() -> Self {
-        Self {
-            id_token_alg: IdTokenAlg::Rs256,
-            access_token_lifetime: Duration::from_secs(600),
-            refresh_token_lifetime: Duration::from_secs(8 * 3600),
-            clients: Vec::new(),
-        }
-    }
-}
-
-impl Oidc {
-    pub fn client(&self, id: &str) -> Option<&Client> {
-        self.clients.iter().find(|c| c.client_id == id)
-    }
 }
 
 /// `sha256:<64 hex>` → the digest.

@@ -1,124 +1,306 @@
-//! The one place where errors become HTTP: a status, a short page for the
-//! person, a correlation id, and the precise reason in the log at warn.
-//! Messages never carry assertions, keys or cookies.
+//! The one place where errors become HTTP. Each layer has its own error
+//! enum; [`AppError`] wraps them, and [`AppError::class`] is one exhaustive
+//! nested match that gives every error its status, its stable short code and
+//! how it is shown: the HTML page for browsers, RFC 6749 §5.2 JSON for the
+//! token endpoint, RFC 6750 §3 for bearer refusals, one uniform JSON per
+//! class for the HA hook. Every answer carries a correlation id
+//! (`X-Samlhub-Reference`, and on the page); the precise reason goes to the
+//! log at warn. Messages never carry assertions, keys or cookies.
 
 use super::pages;
+use crate::ha::login::{HaError, RedeemError};
+use crate::oidc::error::OAuthError;
 use crate::saml::response::ResponseError;
+use crate::saml::sp::LoginError;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError as ActixResponseError};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError as ActixResponseError};
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The request itself could not be read (form, query, parameters).
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("unknown IdP '{0}'")]
-    UnknownIdp(String),
-    #[error("no IdP chosen and {0} are configured")]
-    ChooseIdp(usize),
-    #[error("return_to refused: {0}")]
-    BadReturnTo(String),
-    #[error("RelayState refused: {0}")]
-    RelayState(String),
-    #[error("response refused: {0}")]
-    Response(#[from] ResponseError),
-    #[error("replay: assertion '{0}' from IdP '{1}' was already used")]
-    Replay(String, String),
-    #[error("request '{0}' was already answered by another assertion")]
-    AlreadyAnswered(String),
+    #[error(transparent)]
+    Login(#[from] LoginError),
     #[error("no session")]
     NoSession,
-    #[error("HA login refused: {0}")]
-    HaRefused(#[from] crate::ha::policy::PolicyError),
-    #[error("HA username '{0}' already belongs to another person")]
-    HaUsernameTaken(String),
-    #[error("your IdP '{0}' may not log in to this Home Assistant")]
-    HaIdpNotAllowed(String),
-    #[error("redeem refused: {0}")]
-    RedeemRefused(String),
-    /// An authorization request that cannot be answered by redirect.
-    #[error("authorize: {0}")]
-    OidcPage(String),
-    /// A token-endpoint error (RFC 6749 §5.2).
-    #[error("token: {error}: {description}")]
-    OidcToken {
-        error: &'static str,
-        description: String,
-        basic: bool,
-    },
-    /// A refused Bearer token (RFC 6750 §3.1).
-    #[error("bearer: {0}")]
-    OidcBearer(String),
-    #[error("redeem: store unavailable: {0}")]
-    RedeemUnavailable(StoreError),
+    #[error(transparent)]
+    Oidc(#[from] OAuthError),
+    #[error(transparent)]
+    Ha(#[from] HaError),
+    #[error(transparent)]
+    Redeem(#[from] RedeemError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
     Internal(String),
 }
 
-impl AppError {
-    /// A stable short code, shown on the page and in `X-Samlhub-Error`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::UnknownIdp(_) | Self::ChooseIdp(_) => "unknown_idp",
-            Self::BadReturnTo(_) => "bad_return_to",
-            Self::RelayState(_) => "unknown_relay_state",
-            Self::Response(e) => response_code(e),
-            Self::Replay(..) => "replay",
-            Self::AlreadyAnswered(_) => "replay",
-            Self::NoSession => "no_session",
-            Self::HaRefused(_) | Self::HaIdpNotAllowed(_) => "ha_refused",
-            Self::HaUsernameTaken(_) => "ha_username_taken",
-            Self::RedeemRefused(_) => "refused",
-            Self::OidcPage(_) => "invalid_request",
-            Self::OidcToken { error, .. } => error,
-            Self::OidcBearer(_) => "invalid_token",
-            Self::RedeemUnavailable(_) => "unavailable",
-            Self::Store(_) => "store_unavailable",
-            Self::Internal(_) => "internal",
-        }
-    }
-
-    fn user_text(&self) -> (&'static str, String) {
-        match self {
-            Self::BadRequest(_) => ("Bad request", "The request was not understood.".into()),
-            Self::UnknownIdp(_) | Self::ChooseIdp(_) => (
-                "Choose a sign-in provider",
-                "That identity provider is not configured here. Start from the front page.".into(),
-            ),
-            Self::BadReturnTo(_) => ("Bad request", "The page to return to must be a page of this site.".into()),
-            Self::RelayState(_) => (
-                "Sign-in expired",
-                "This sign-in was not started here, or it expired. Start again from the front page.".into(),
-            ),
-            Self::Response(e) => ("Sign-in refused", e.hint()),
-            Self::Replay(..) | Self::AlreadyAnswered(_) => (
-                "Sign-in already used",
-                "This sign-in answer was already used. Start a new sign-in.".into(),
-            ),
-            Self::NoSession => ("Not signed in", "You are not signed in.".into()),
-            Self::HaRefused(e) => ("No access to Home Assistant", format!("You are signed in, but {e}. Ask whoever runs Home Assistant to add you to the right group.")),
-            Self::HaIdpNotAllowed(_) => ("No access to Home Assistant", "Accounts from this identity provider may not sign in to this Home Assistant.".into()),
-            Self::HaUsernameTaken(u) => (
-                "Username already taken",
-                format!("The Home Assistant username '{u}' already belongs to someone else signed in through another account. Ask whoever runs Home Assistant to resolve it."),
-            ),
-            Self::RedeemRefused(_) | Self::RedeemUnavailable(_) => ("Refused", String::new()),
-            Self::OidcPage(why) => ("Sign-in request refused", format!("The application's sign-in request cannot be honoured: {why}.")),
-            Self::OidcToken { .. } | Self::OidcBearer(_) => ("Refused", String::new()),
-            Self::Store(_) => (
-                "Temporarily unavailable",
-                "Sign-in is unavailable because the session store cannot be reached. Nothing was accepted. Try again in a minute.".into(),
-            ),
-            Self::Internal(_) => ("Something went wrong", "An internal error occurred.".into()),
+impl From<crate::session::SessionError> for AppError {
+    fn from(e: crate::session::SessionError) -> Self {
+        match e {
+            crate::session::SessionError::Store(e) => Self::Store(e),
+            crate::session::SessionError::Rng(e) => Self::Internal(e.to_string()),
         }
     }
 }
 
-fn response_code(e: &ResponseError) -> &'static str {
+/// How an error is shown.
+enum Shape {
+    /// The HTML page with a title and a hint for the person.
+    Page(&'static str, String),
+    /// RFC 6749 §5.2 JSON with a description; `basic` adds the Basic
+    /// challenge (§5.2 `invalid_client`).
+    OAuth { description: String, basic: bool },
+    /// RFC 6750 §3.1: `WWW-Authenticate: Bearer error="invalid_token"`.
+    Bearer,
+    /// `{"error": code}` only.
+    Bare,
+}
+
+/// Status, code and shape of one error.
+struct Class {
+    status: StatusCode,
+    code: &'static str,
+    shape: Shape,
+}
+
+const UNAVAILABLE_TEXT: &str = "Sign-in is unavailable because the session store cannot be reached. Nothing was accepted. Try again in a minute.";
+
+fn page(status: StatusCode, code: &'static str, title: &'static str, text: String) -> Class {
+    Class {
+        status,
+        code,
+        shape: Shape::Page(title, text),
+    }
+}
+
+fn store_down() -> Class {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "Temporarily unavailable",
+        UNAVAILABLE_TEXT.into(),
+    )
+}
+
+fn internal() -> Class {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Something went wrong",
+        "An internal error occurred.".into(),
+    )
+}
+
+impl AppError {
+    /// A stable short code, shown on the page and in `X-Samlhub-Error`.
+    pub fn code(&self) -> &'static str {
+        self.class().code
+    }
+
+    fn class(&self) -> Class {
+        use StatusCode as S;
+        match self {
+            Self::BadRequest(_) => page(
+                S::BAD_REQUEST,
+                "bad_request",
+                "Bad request",
+                "The request was not understood.".into(),
+            ),
+            Self::Login(e) => login_class(e),
+            Self::NoSession => page(
+                S::UNAUTHORIZED,
+                "no_session",
+                "Not signed in",
+                "You are not signed in.".into(),
+            ),
+            Self::Oidc(e) => oauth_class(e),
+            Self::Ha(e) => ha_class(e),
+            Self::Redeem(e) => match e {
+                RedeemError::Refused(_) => Class {
+                    status: S::FORBIDDEN,
+                    code: "refused",
+                    shape: Shape::Bare,
+                },
+                RedeemError::Unavailable(_) => Class {
+                    status: S::SERVICE_UNAVAILABLE,
+                    code: "unavailable",
+                    shape: Shape::Bare,
+                },
+                RedeemError::Internal(_) => Class {
+                    status: S::INTERNAL_SERVER_ERROR,
+                    code: "internal",
+                    shape: Shape::Bare,
+                },
+            },
+            Self::Store(_) => store_down(),
+            Self::Internal(_) => internal(),
+        }
+    }
+}
+
+fn login_class(e: &LoginError) -> Class {
+    use StatusCode as S;
+    let choose = || {
+        (
+            "Choose a sign-in provider",
+            "That identity provider is not configured here. Start from the front page.".to_owned(),
+        )
+    };
+    match e {
+        LoginError::UnknownIdp(_) => {
+            let (t, x) = choose();
+            page(S::NOT_FOUND, "unknown_idp", t, x)
+        }
+        LoginError::ChooseIdp(_) => {
+            let (t, x) = choose();
+            page(S::BAD_REQUEST, "unknown_idp", t, x)
+        }
+        LoginError::BadReturnTo(_) => page(
+            S::BAD_REQUEST,
+            "bad_return_to",
+            "Bad request",
+            "The page to return to must be a page of this site.".into(),
+        ),
+        LoginError::NoResponse => page(
+            S::BAD_REQUEST,
+            "bad_request",
+            "Bad request",
+            "The request was not understood.".into(),
+        ),
+        LoginError::RelayState(_) => page(
+            S::FORBIDDEN,
+            "unknown_relay_state",
+            "Sign-in expired",
+            "This sign-in was not started here, or it expired. Start again from the front page."
+                .into(),
+        ),
+        LoginError::Response(r) => {
+            let code = response_code(r);
+            let status = if code == ResponseCode::Malformed {
+                S::BAD_REQUEST
+            } else {
+                S::FORBIDDEN
+            };
+            page(status, code.as_str(), "Sign-in refused", r.hint())
+        }
+        LoginError::Replay { .. } | LoginError::AlreadyAnswered(_) => page(
+            S::FORBIDDEN,
+            "replay",
+            "Sign-in already used",
+            "This sign-in answer was already used. Start a new sign-in.".into(),
+        ),
+        LoginError::Store(_) => store_down(),
+        LoginError::Internal(_) => internal(),
+    }
+}
+
+fn oauth_class(e: &OAuthError) -> Class {
+    use StatusCode as S;
+    let oauth = |status, description: &String, basic| Class {
+        status,
+        code: e.code(),
+        shape: Shape::OAuth {
+            description: description.clone(),
+            basic,
+        },
+    };
+    match e {
+        OAuthError::AuthorizePage(why) => page(
+            S::BAD_REQUEST,
+            "invalid_request",
+            "Sign-in request refused",
+            format!("The application's sign-in request cannot be honoured: {why}."),
+        ),
+        OAuthError::InvalidRequest(d)
+        | OAuthError::InvalidGrant(d)
+        | OAuthError::UnsupportedGrantType(d) => oauth(S::BAD_REQUEST, d, false),
+        OAuthError::InvalidClient { description, basic } => {
+            oauth(S::UNAUTHORIZED, description, *basic)
+        }
+        OAuthError::InvalidToken(_) => Class {
+            status: S::UNAUTHORIZED,
+            code: "invalid_token",
+            shape: Shape::Bearer,
+        },
+        OAuthError::Store(_) => store_down(),
+        OAuthError::Internal(_) => internal(),
+    }
+}
+
+fn ha_class(e: &HaError) -> Class {
+    use StatusCode as S;
+    let refused = "No access to Home Assistant";
+    match e {
+        HaError::Refused(p) => page(
+            S::FORBIDDEN,
+            "ha_refused",
+            refused,
+            format!("You are signed in, but {p}. Ask whoever runs Home Assistant to add you to the right group."),
+        ),
+        HaError::IdpNotAllowed(_) => page(
+            S::FORBIDDEN,
+            "ha_refused",
+            refused,
+            "Accounts from this identity provider may not sign in to this Home Assistant.".into(),
+        ),
+        HaError::UsernameTaken(u) => page(
+            S::FORBIDDEN,
+            "ha_username_taken",
+            "Username already taken",
+            format!("The Home Assistant username '{u}' already belongs to someone else signed in through another account. Ask whoever runs Home Assistant to resolve it."),
+        ),
+        HaError::Store(_) => store_down(),
+        HaError::Internal(_) => internal(),
+    }
+}
+
+/// The `X-Samlhub-Error` codes of refused responses (SAML Core §3.2.2 and
+/// Profiles §4.1.4 checks, grouped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseCode {
+    Malformed,
+    IdpStatus,
+    Issuer,
+    AssertionCount,
+    Decrypt,
+    EncryptionRefused,
+    Signature,
+    Destination,
+    InResponseTo,
+    Incomplete,
+    Recipient,
+    Time,
+    Audience,
+    Mapping,
+}
+
+impl ResponseCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::IdpStatus => "idp_status",
+            Self::Issuer => "issuer",
+            Self::AssertionCount => "assertion_count",
+            Self::Decrypt => "decrypt",
+            Self::EncryptionRefused => "encryption_refused",
+            Self::Signature => "signature",
+            Self::Destination => "destination",
+            Self::InResponseTo => "in_response_to",
+            Self::Incomplete => "incomplete",
+            Self::Recipient => "recipient",
+            Self::Time => "time",
+            Self::Audience => "audience",
+            Self::Mapping => "mapping",
+        }
+    }
+}
+
+fn response_code(e: &ResponseError) -> ResponseCode {
+    use ResponseCode as C;
     use ResponseError as E;
     match e {
         E::Base64
@@ -126,92 +308,108 @@ fn response_code(e: &ResponseError) -> &'static str {
         | E::Xml(_)
         | E::NotResponse(_)
         | E::Version(..)
-        | E::BadTime { .. } => "malformed",
-        E::Status { .. } => "idp_status",
-        E::Issuer { .. } => "issuer",
-        E::AssertionCount(_) | E::AssertionPlacement => "assertion_count",
-        E::Decrypt => "decrypt",
-        E::Encryption(_) => "encryption_refused",
-        E::Unsigned | E::Signature { .. } => "signature",
-        E::Destination { .. } | E::DestinationMissing => "destination",
-        E::InResponseTo { .. } => "in_response_to",
-        E::Missing(_) | E::NoBearer => "incomplete",
-        E::Recipient { .. } => "recipient",
-        E::NotYetValid { .. } | E::Expired { .. } | E::SessionEnded(_) => "time",
-        E::Audience { .. } => "audience",
-        E::Mapping(_) => "mapping",
+        | E::BadTime { .. } => C::Malformed,
+        E::Status { .. } => C::IdpStatus,
+        E::Issuer { .. } => C::Issuer,
+        E::AssertionCount(_) | E::AssertionPlacement => C::AssertionCount,
+        E::Decrypt => C::Decrypt,
+        E::Encryption(_) => C::EncryptionRefused,
+        E::Unsigned | E::Signature { .. } => C::Signature,
+        E::Destination { .. } | E::DestinationMissing => C::Destination,
+        E::InResponseTo { .. } => C::InResponseTo,
+        E::Missing(_) | E::NoBearer => C::Incomplete,
+        E::Recipient { .. } => C::Recipient,
+        E::NotYetValid { .. } | E::Expired { .. } | E::SessionEnded(_) => C::Time,
+        E::Audience { .. } => C::Audience,
+        E::Mapping(_) => C::Mapping,
+    }
+}
+
+/// The common headers of every error answer.
+fn builder(status: StatusCode, corr: &str) -> HttpResponseBuilder {
+    let mut r = HttpResponse::build(status);
+    r.insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Samlhub-Reference", corr.to_owned()));
+    r
+}
+
+fn log(e: &AppError, code: &str, corr: &str) {
+    match e {
+        AppError::NoSession => log::debug!("[{corr}] {e}"),
+        AppError::Internal(_)
+        | AppError::Store(_)
+        | AppError::Oidc(OAuthError::Store(_) | OAuthError::Internal(_))
+        | AppError::Login(LoginError::Store(_) | LoginError::Internal(_))
+        | AppError::Ha(HaError::Store(_) | HaError::Internal(_))
+        | AppError::Redeem(RedeemError::Unavailable(_) | RedeemError::Internal(_)) => {
+            log::error!("[{corr}] {code}: {e}")
+        }
+        _ => log::warn!("[{corr}] {code}: {e}"),
+    }
+}
+
+fn correlation_id() -> String {
+    // An id for matching a report to the log; if the RNG fails, a fixed id
+    // is harmless.
+    crate::crypto::random_hex(6).unwrap_or_else(|_| "000000000000".into())
+}
+
+/// Renders `e`; with `json`, the page shape becomes `{"error": code}` (for
+/// endpoints whose callers are programs).
+fn render(e: &AppError, json: bool) -> HttpResponse {
+    let corr = correlation_id();
+    let c = e.class();
+    log(e, c.code, &corr);
+    let mut r = builder(c.status, &corr);
+    match c.shape {
+        Shape::OAuth { description, basic } => {
+            r.insert_header(("Pragma", "no-cache"));
+            if basic {
+                r.insert_header(("WWW-Authenticate", "Basic realm=\"samlhub\""));
+            }
+            r.json(serde_json::json!({ "error": c.code, "error_description": description }))
+        }
+        Shape::Bearer => r
+            .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+            .json(serde_json::json!({ "error": c.code })),
+        Shape::Bare => r.json(serde_json::json!({ "error": c.code })),
+        Shape::Page(..) if json => r
+            .insert_header(("X-Samlhub-Error", c.code))
+            .json(serde_json::json!({ "error": c.code })),
+        Shape::Page(title, text) => r
+            .insert_header(("X-Samlhub-Error", c.code))
+            .content_type("text/html; charset=utf-8")
+            .body(pages::error_page(title, &text, c.code, &corr)),
     }
 }
 
 impl ActixResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Response(e) if response_code(e) == "malformed" => StatusCode::BAD_REQUEST,
-            Self::BadRequest(_) | Self::BadReturnTo(_) | Self::ChooseIdp(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::UnknownIdp(_) => StatusCode::NOT_FOUND,
-            Self::RelayState(_)
-            | Self::Response(_)
-            | Self::Replay(..)
-            | Self::AlreadyAnswered(_) => StatusCode::FORBIDDEN,
-            Self::NoSession => StatusCode::UNAUTHORIZED,
-            Self::HaRefused(_) | Self::HaIdpNotAllowed(_) | Self::HaUsernameTaken(_) => {
-                StatusCode::FORBIDDEN
-            }
-            Self::RedeemRefused(_) => StatusCode::FORBIDDEN,
-            Self::OidcPage(_) => StatusCode::BAD_REQUEST,
-            Self::OidcToken {
-                error: "invalid_client",
-                ..
-            } => StatusCode::UNAUTHORIZED,
-            Self::OidcToken { .. } => StatusCode::BAD_REQUEST,
-            Self::OidcBearer(_) => StatusCode::UNAUTHORIZED,
-            Self::RedeemUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.class().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let corr = super::random_hex(6);
-        match self {
-            Self::NoSession => log::debug!("[{corr}] {self}"),
-            Self::Internal(_) | Self::Store(_) => log::error!("[{corr}] {}: {self}", self.code()),
-            _ => log::warn!("[{corr}] {}: {self}", self.code()),
-        }
-        if let Self::OidcToken {
-            error,
-            description,
-            basic,
-        } = self
-        {
-            let mut r = HttpResponse::build(self.status_code());
-            r.insert_header(("Cache-Control", "no-store"))
-                .insert_header(("Pragma", "no-cache"));
-            if *basic && *error == "invalid_client" {
-                r.insert_header(("WWW-Authenticate", "Basic realm=\"samlhub\""));
-            }
-            return r.json(serde_json::json!({ "error": error, "error_description": description }));
-        }
-        if let Self::OidcBearer(_) = self {
-            return HttpResponse::build(self.status_code())
-                .insert_header(("Cache-Control", "no-store"))
-                .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
-                .json(serde_json::json!({ "error": "invalid_token" }));
-        }
-        if let Self::RedeemRefused(_) | Self::RedeemUnavailable(_) = self {
-            // The hook gets one uniform answer per class; the reason is logged.
-            return HttpResponse::build(self.status_code())
-                .insert_header(("Cache-Control", "no-store"))
-                .json(serde_json::json!({ "error": self.code() }));
-        }
-        let (title, text) = self.user_text();
-        let body = pages::error_page(title, &text, self.code(), &corr);
-        HttpResponse::build(self.status_code())
-            .insert_header(("X-Samlhub-Error", self.code()))
-            .insert_header(("Cache-Control", "no-store"))
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        render(self, false)
+    }
+}
+
+/// An [`AppError`] from an endpoint whose callers are programs: always JSON.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct JsonError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for JsonError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl ActixResponseError for JsonError {
+    fn status_code(&self) -> StatusCode {
+        self.0.class().status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        render(&self.0, true)
     }
 }

@@ -2,44 +2,22 @@
 //! HA's login flow server-side and hands the browser HA's own auth code), and
 //! `/ha/redeem`, which HA's `command_line` hook calls with the code.
 
-use super::error::AppError;
-use super::session::{self, SessionData};
-use super::{pages, random_token, routes, sha256_hex, AppState};
+use super::error::{AppError, JsonError};
+use super::{pages, session, AppState};
 use crate::config::ha::HaInstance;
-use crate::ha::code;
-use crate::ha::policy::{self, HaLogin};
-use crate::ha::token::{self, Claims, Group};
-use crate::store::{Store, StoreError};
+use crate::ha::login;
+use crate::ha::policy::HaLogin;
+use crate::routes;
+use crate::session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::time::Duration;
-
-/// Failed attempts after which a code is void.
-pub const MAX_ATTEMPTS: u32 = 5;
-/// How long a username stays bound to the person who first used it.
-const BINDING_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(routes::HA, web::get().to(page))
         .route(routes::HA_LOGIN, web::get().to(one_click))
         .route(routes::HA_REDEEM, web::post().to(redeem));
-}
-
-/// A code waiting for the hook, stored under `hacode:<instance>:<username>`.
-#[derive(Debug, Serialize, Deserialize)]
-struct CodeEntry {
-    /// SHA-256 of the normalised code.
-    hash: String,
-    expires: i64,
-    attempts: u32,
-    name: String,
-    group: Group,
-    local_only: bool,
-}
-
-fn code_key(inst: &str, username: &str) -> String {
-    format!("hacode:{inst}:{username}")
 }
 
 #[derive(Deserialize)]
@@ -93,52 +71,15 @@ fn login_redirect(st: &AppState, inst: &HaInstance, back: &str) -> HttpResponse 
         .finish()
 }
 
-/// Applies the instance's policy and binds the username to this person.
-async fn admit(st: &AppState, inst: &HaInstance, s: &SessionData) -> Result<HaLogin, AppError> {
-    let who = &s.identity;
-    if !inst.idps.is_empty() && !inst.idps.contains(&who.idp) {
-        return Err(AppError::HaIdpNotAllowed(who.idp.clone()));
-    }
-    let login = policy::decide(&inst.policy, who)?;
-    // One username, one person: the first subject to use it keeps it.
-    let bind_key = format!("hauser:{}:{}", inst.id, login.username);
-    let subject = who.scoped_subject();
-    if !st
-        .store
-        .put_if_absent(&bind_key, subject.as_bytes(), BINDING_TTL)
-        .await?
-    {
-        let owner = st.store.get(&bind_key).await?;
-        if owner.as_deref() != Some(subject.as_bytes()) {
-            return Err(AppError::HaUsernameTaken(login.username));
-        }
-    }
-    Ok(login)
-}
-
-/// Mints a code for `login`, replacing any earlier one for that username.
-async fn issue_code(st: &AppState, inst: &HaInstance, login: &HaLogin) -> Result<String, AppError> {
-    let mut rnd = [0u8; code::LEN];
-    openssl::rand::rand_bytes(&mut rnd).map_err(|e| AppError::Internal(format!("RNG: {e}")))?;
-    let c = code::from_random(&rnd).ok_or_else(|| AppError::Internal("code".into()))?;
-    let normalized = code::normalize(&c).ok_or_else(|| AppError::Internal("code".into()))?;
-    let entry = CodeEntry {
-        hash: code::hash(&normalized),
-        expires: st.clock.now().unix_timestamp() + inst.code_lifetime.as_secs() as i64,
-        attempts: 0,
-        name: login.name.clone(),
-        group: login.group,
-        local_only: login.local_only,
-    };
-    let bytes = serde_json::to_vec(&entry).map_err(|e| AppError::Internal(e.to_string()))?;
-    st.store
-        .put(
-            &code_key(&inst.id, &login.username),
-            &bytes,
-            inst.code_lifetime,
-        )
-        .await?;
-    Ok(c)
+/// Applies the instance's policy and mints a code.
+async fn admit_and_issue(
+    st: &AppState,
+    inst: &HaInstance,
+    s: &Session,
+) -> Result<(HaLogin, String), AppError> {
+    let login = login::admit(&st.store, &inst.login(), &s.identity).await?;
+    let c = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
+    Ok((login, c))
 }
 
 /// The session, or the redirect that gets one.
@@ -147,9 +88,9 @@ async fn session_or_redirect(
     req: &HttpRequest,
     inst: &HaInstance,
     back: &str,
-) -> Result<Result<SessionData, HttpResponse>, AppError> {
+) -> Result<Result<Session, HttpResponse>, AppError> {
     Ok(match session::current(st, req).await? {
-        Some(s) => Ok(s),
+        Some((_, s)) => Ok(s),
         None => Err(login_redirect(st, inst, back)),
     })
 }
@@ -171,8 +112,7 @@ async fn page(
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
-    let login = admit(&st, inst, &s).await?;
-    let c = issue_code(&st, inst, &login).await?;
+    let (login, c) = admit_and_issue(&st, inst, &s).await?;
     log::info!(
         "ha: code issued instance={} username={} group={}",
         inst.id,
@@ -210,8 +150,7 @@ async fn one_click(
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
-    let login = admit(&st, inst, &s).await?;
-    let c = issue_code(&st, inst, &login).await?;
+    let (login, c) = admit_and_issue(&st, inst, &s).await?;
     let flow = LoginFlow {
         internal_url: inst.internal_url.clone(),
         client_id: inst.client_id(),
@@ -259,7 +198,7 @@ async fn one_click(
                 login.username
             );
             // The code sent to HA may have been used up; show a fresh one.
-            let c = issue_code(&st, inst, &login).await?;
+            let c = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
             let notice = format!("One-click sign-in did not work ({why}). Use this code instead.");
             Ok(code_page(inst, &login, &c, Some(&notice)))
         }
@@ -340,18 +279,16 @@ async fn redeem(
     st: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, AppError> {
-    let refused = |why: String| Err(AppError::RedeemRefused(why));
-    let b: RedeemBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(_) => return refused("body is not {instance, username, code}".into()),
-    };
-    let Some(inst) = st.config.ha(&b.instance) else {
-        return refused(format!(
+) -> Result<HttpResponse, JsonError> {
+    let refused = |why: String| JsonError(AppError::Redeem(login::RedeemError::Refused(why)));
+    let b: RedeemBody = serde_json::from_slice(&body)
+        .map_err(|_| refused("body is not {instance, username, code}".into()))?;
+    let inst = st.config.ha(&b.instance).ok_or_else(|| {
+        refused(format!(
             "unknown instance '{}'",
             b.instance.chars().take(64).collect::<String>()
-        ));
-    };
+        ))
+    })?;
     let presented = req
         .headers()
         .get("Authorization")
@@ -359,73 +296,21 @@ async fn redeem(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("")
         .as_bytes();
-    if presented.len() != inst.hook_secret.len()
-        || !openssl::memcmp::eq(presented, &inst.hook_secret)
-    {
-        return refused(format!("wrong hook secret for instance '{}'", inst.id));
-    }
-    let username = policy::normalize_username(&b.username);
-    let key = code_key(&inst.id, &username);
-    let unavailable = AppError::RedeemUnavailable;
-    // Taking the entry makes each attempt atomic: two attempts can never
-    // both see the same code (store contract: take).
-    let Some(raw) = st.store.take(&key).await.map_err(unavailable)? else {
-        return refused(format!(
-            "instance '{}': no live code for '{username}' (never issued, used, expired or voided)",
+    if !login::hook_secret_matches(&inst.login(), presented) {
+        return Err(refused(format!(
+            "wrong hook secret for instance '{}'",
             inst.id
-        ));
-    };
-    let mut entry: CodeEntry = serde_json::from_slice(&raw)
-        .map_err(|e| unavailable(StoreError::Corrupt(format!("code entry: {e}"))))?;
-    let now = st.clock.now().unix_timestamp();
-    if now >= entry.expires {
-        return refused(format!(
-            "instance '{}': code for '{username}' expired",
-            inst.id
-        ));
+        )));
     }
-    let typed = code::normalize(&b.code)
-        .map(|c| code::hash(&c))
-        .unwrap_or_default();
-    if typed.len() != entry.hash.len()
-        || !openssl::memcmp::eq(typed.as_bytes(), entry.hash.as_bytes())
-    {
-        entry.attempts += 1;
-        if entry.attempts < MAX_ATTEMPTS {
-            let left = Duration::from_secs((entry.expires - now).max(1).unsigned_abs());
-            let bytes =
-                serde_json::to_vec(&entry).map_err(|e| AppError::Internal(e.to_string()))?;
-            // If a new code was issued meanwhile, that one wins.
-            st.store
-                .put_if_absent(&key, &bytes, left)
-                .await
-                .map_err(unavailable)?;
-        }
-        return refused(format!(
-            "instance '{}': wrong code for '{username}' (failed attempt {} of {MAX_ATTEMPTS})",
-            inst.id, entry.attempts
-        ));
-    }
-    let claims = Claims {
-        iss: st.config.public_url.clone(),
-        aud: inst.id.clone(),
-        sub: username.clone(),
-        name: entry.name,
-        group: entry.group,
-        local_only: entry.local_only,
-        iat: now,
-        exp: now + token::MAX_LIFETIME_SECS,
-        jti: random_token(12)?,
-    };
-    let t =
-        token::mint(&claims, &inst.hook_secret).map_err(|e| AppError::Internal(e.to_string()))?;
-    log::info!(
-        "ha: code redeemed instance={} username={} group={} jti={}",
-        inst.id,
-        username,
-        claims.group.as_str(),
-        sha256_hex(&claims.jti).get(..8).unwrap_or("")
-    );
+    let t = login::redeem(
+        &st.store,
+        &inst.login(),
+        &st.config.public_url.to_string(),
+        &b.username,
+        &b.code,
+        st.now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({ "token": t })))

@@ -1,25 +1,28 @@
-//! The HTTP surface. actix-web is used only below this module; handlers
-//! call the pure protocol code and the store, and every error leaves through
-//! [`error::AppError`].
+//! The HTTP surface. actix-web is used only below this module. Handlers are
+//! thin adapters: they parse the request, call one domain function (`saml`,
+//! `oidc`, `ha`, `session`) and map its typed error through
+//! [`error::AppError`]. The app is built by [`app`] from an [`AppState`],
+//! which [`AppState::new`] makes from a configuration, a clock and a store,
+//! so tests can drive it in-process with a fixed clock.
 
 pub mod error;
 mod ha;
-pub mod oidc;
-mod oidc_flow;
+mod headers;
+mod oidc;
 pub mod pages;
-
 mod saml;
 mod session;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::keys::SpKeys;
+use crate::keys::{KeyError, OidcKeys, SpKeys};
 use crate::store::AnyStore;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
-use base64::Engine;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-pub(crate) use crate::routes;
 pub use session::SESSION_COOKIE;
 
 /// Shared, read-only state of a running hub.
@@ -31,65 +34,90 @@ pub struct AppState {
     /// SP metadata, rendered once at start-up.
     pub metadata_xml: String,
     /// OpenID Connect signing keys.
-    pub oidc_keys: oidc::KeyCache,
+    pub oidc_keys: OidcKeys,
+}
+
+impl AppState {
+    /// Loads (or creates, on first run) the SP and OIDC keys in the data
+    /// directory and renders the SP metadata. Returns the key files created.
+    pub fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: AnyStore,
+    ) -> Result<(Self, Vec<PathBuf>), KeyError> {
+        let (keys, created) = SpKeys::load_or_create(&config.data_dir)?;
+        let oidc_keys = OidcKeys::open(
+            &config.data_dir,
+            config.oidc.id_token_alg,
+            clock.now().unix_timestamp(),
+        )?;
+        let metadata_xml = keys.metadata_xml(&config);
+        Ok((
+            Self {
+                config,
+                keys,
+                store,
+                clock,
+                metadata_xml,
+                oidc_keys,
+            },
+            created,
+        ))
+    }
+
+    /// Now, in unix seconds.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
 }
 
 /// Mounts every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+fn configure(cfg: &mut web::ServiceConfig) {
     saml::configure(cfg);
     ha::configure(cfg);
     oidc::configure(cfg);
-    oidc_flow::configure(cfg);
     session::configure(cfg);
+}
+
+/// The whole application for `state`: routes, request limits, error pages
+/// for unreadable input, and the security headers on every response.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let form_limit = crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192;
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::FormConfig::default()
+                .limit(form_limit)
+                .error_handler(|e, _| error::AppError::BadRequest(format!("form: {e}")).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| error::AppError::BadRequest(format!("query: {e}")).into()),
+        )
+        .wrap(headers::security_headers())
+        .configure(configure)
 }
 
 /// Serves until the process is stopped.
 pub async fn run(state: AppState) -> std::io::Result<()> {
     let listen = state.config.listen;
     let data = web::Data::new(state);
-    let form_limit = crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192;
-    HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .app_data(
-                web::FormConfig::default()
-                    .limit(form_limit)
-                    .error_handler(|e, _| error::AppError::BadRequest(format!("form: {e}")).into()),
-            )
-            .app_data(
-                web::QueryConfig::default().error_handler(|e, _| {
-                    error::AppError::BadRequest(format!("query: {e}")).into()
-                }),
-            )
-            .configure(configure)
-    })
-    .workers(2)
-    .bind(listen)?
-    .run()
-    .await
-}
-
-/// `n` random bytes, hex encoded.
-pub(crate) fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    // rand_bytes only fails if the system RNG is unusable; an all-zero
-    // correlation id is harmless, so errors are ignored here only.
-    let _ = openssl::rand::rand_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// `n` random bytes, base64url without padding; errors if the RNG fails.
-pub(crate) fn random_token(n: usize) -> Result<String, error::AppError> {
-    let mut b = vec![0u8; n];
-    openssl::rand::rand_bytes(&mut b)
-        .map_err(|e| error::AppError::Internal(format!("RNG: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
-}
-
-/// SHA-256 hex of a secret, for store keys (so the store never holds cookies).
-pub(crate) fn sha256_hex(s: &str) -> String {
-    openssl::sha::sha256(s.as_bytes())
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    if let AnyStore::Embedded(s) = &data.store {
+        s.spawn_sweeper(std::time::Duration::from_secs(300));
+    }
+    HttpServer::new(move || app(data.clone()))
+        .workers(2)
+        .bind(listen)?
+        .run()
+        .await
 }

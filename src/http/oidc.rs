@@ -1,181 +1,31 @@
-//! The OpenID Connect provider's small endpoints (discovery, JWKS, userinfo,
-//! end_session), the signing-key cache, and the records the flow stores.
-//! The authorization and token endpoints are in `oidc_flow.rs`.
+//! The OpenID Connect provider's endpoints: discovery, JWKS, authorize
+//! (GET or POST), token, userinfo and end_session. Each parses its request,
+//! calls `crate::oidc` and maps the answer; the rules live there.
 
-use super::error::AppError;
-use super::session::{self, SESSION_COOKIE};
-use super::{pages, routes, sha256_hex, AppState};
-use crate::identity::Identity;
-use crate::keys::{oidc_ring, KeyError};
-use crate::oidc::{claims, jwt};
-use crate::store::Store;
+use super::error::{AppError, JsonError};
+use super::{pages, session, AppState};
+use crate::oidc::authorize::{self, AuthorizeParams, Current, IdpFacts, Outcome, Source};
+use crate::oidc::error::OAuthError;
+use crate::oidc::{grant, token};
+use crate::routes;
 use actix_web::{web, HttpRequest, HttpResponse};
-use openssl::pkey::{PKey, Private};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-use std::sync::RwLock;
-use std::time::{Duration, Instant, SystemTime};
-
-/// id_tokens live this long (OIDC Core §2 `exp`; the issue caps them at 5 min).
-pub const ID_TOKEN_SECS: i64 = 300;
-/// A retired key stays published this long: the longest id_token plus leeway.
-const RETIRED_KEY_SECS: i64 = ID_TOKEN_SECS + 60;
+use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(routes::OIDC_DISCOVERY, web::get().to(discovery))
         .route(routes::OIDC_JWKS, web::get().to(jwks))
+        .route(routes::OIDC_AUTHORIZE, web::get().to(authorize_get))
+        .route(routes::OIDC_AUTHORIZE, web::post().to(authorize_post))
+        .route(routes::OIDC_TOKEN, web::post().to(token_endpoint))
         .route(routes::OIDC_USERINFO, web::get().to(userinfo))
         .route(routes::OIDC_USERINFO, web::post().to(userinfo))
         .route(routes::OIDC_END_SESSION, web::get().to(end_session))
         .route(routes::OIDC_END_SESSION, web::post().to(end_session_post));
 }
 
-/// The signing keys, re-read when `samlhub keys rotate` changes them.
-pub struct KeyCache {
-    data_dir: PathBuf,
-    inner: RwLock<Cached>,
-}
-
-struct Cached {
-    keys: Vec<jwt::RingKey>,
-    stamp: Option<SystemTime>,
-    checked: Instant,
-}
-
-impl KeyCache {
-    pub fn open(data_dir: &std::path::Path, alg: &str, now: i64) -> Result<Self, KeyError> {
-        let keys = oidc_ring::load_or_create(data_dir, alg, now)?;
-        Ok(Self {
-            data_dir: data_dir.to_owned(),
-            inner: RwLock::new(Cached {
-                keys,
-                stamp: oidc_ring::stamp(data_dir),
-                checked: Instant::now(),
-            }),
-        })
-    }
-
-    fn fresh(&self) {
-        let due = self
-            .inner
-            .read()
-            .map(|c| c.checked.elapsed() > Duration::from_secs(2))
-            .unwrap_or(true);
-        if !due {
-            return;
-        }
-        let stamp = oidc_ring::stamp(&self.data_dir);
-        if let Ok(mut c) = self.inner.write() {
-            c.checked = Instant::now();
-            if stamp != c.stamp {
-                match oidc_ring::load(&self.data_dir) {
-                    Ok(keys) => {
-                        log::info!("oidc: signing keys reloaded ({} keys)", keys.len());
-                        c.keys = keys;
-                        c.stamp = stamp;
-                    }
-                    Err(e) => log::error!("oidc: keeping the old signing keys: {e}"),
-                }
-            }
-        }
-    }
-
-    /// The key that signs at `now`.
-    pub fn signer(&self, now: i64) -> Option<(String, PKey<Private>)> {
-        self.fresh();
-        let c = self.inner.read().ok()?;
-        jwt::signer_at(&c.keys, now).map(|k| (k.kid.clone(), k.key.clone()))
-    }
-
-    /// The JWKS at `now`.
-    pub fn jwks(&self, now: i64) -> serde_json::Value {
-        self.fresh();
-        let keys: Vec<serde_json::Value> = match self.inner.read() {
-            Ok(c) => jwt::published_at(&c.keys, now, RETIRED_KEY_SECS)
-                .into_iter()
-                .filter_map(|k| jwt::jwk(&k.key, &k.kid).ok())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        serde_json::json!({ "keys": keys })
-    }
-
-    /// The algorithms of published keys.
-    pub fn algs(&self, now: i64) -> Vec<&'static str> {
-        self.fresh();
-        let mut v: Vec<&'static str> = match self.inner.read() {
-            Ok(c) => jwt::published_at(&c.keys, now, RETIRED_KEY_SECS)
-                .iter()
-                .filter_map(|k| jwt::alg_of(&k.key).ok())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-}
-
-/// What a code, access token or refresh token stands for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Grant {
-    pub client_id: String,
-    pub scopes: Vec<String>,
-    pub identity: Identity,
-    pub sub: String,
-    pub auth_time: i64,
-    pub nonce: Option<String>,
-    /// The store key of the samlhub session the grant rides on.
-    pub session_key: String,
-    /// Refresh-token family (RFC 9700 §4.14.2): revoked as a whole.
-    pub family: String,
-    pub email_verified: bool,
-}
-
-pub(super) fn family_key(id: &str) -> String {
-    format!("oidc_family:{id}")
-}
-
-pub(super) fn access_key(token: &str) -> String {
-    format!("oidc_at:{}", sha256_hex(token))
-}
-
-/// A grant is alive while its family and its samlhub session both are.
-pub(super) async fn alive(st: &AppState, g: &Grant) -> Result<bool, AppError> {
-    Ok(st.store.get(&family_key(&g.family)).await?.is_some()
-        && st.store.get(&g.session_key).await?.is_some())
-}
-
-/// The signed id_token for `g` (OIDC Core §2).
-pub(super) fn id_token(st: &AppState, g: &Grant, now: i64) -> Result<String, AppError> {
-    let mfa: Vec<&str> = crate::identity::DEFAULT_MFA_CONTEXTS.to_vec();
-    let mut c = claims::profile_claims(&g.identity, &g.sub, &g.scopes, g.email_verified);
-    c.insert("iss".into(), st.config.public_url.clone().into());
-    c.insert("aud".into(), g.client_id.clone().into());
-    c.insert("iat".into(), now.into());
-    c.insert("exp".into(), (now + ID_TOKEN_SECS).into());
-    c.insert("auth_time".into(), g.auth_time.into());
-    if let Some(n) = &g.nonce {
-        c.insert("nonce".into(), n.clone().into());
-    }
-    if let Some(acr) = &g.identity.authn_context {
-        c.insert("acr".into(), acr.clone().into());
-    }
-    let amr = claims::amr(&g.identity, &mfa);
-    if !amr.is_empty() {
-        c.insert("amr".into(), serde_json::json!(amr));
-    }
-    let (kid, key) = st
-        .oidc_keys
-        .signer(now)
-        .ok_or_else(|| AppError::Internal("no OIDC signing key is active".into()))?;
-    jwt::sign(&serde_json::Value::Object(c), &key, &kid)
-        .map_err(|e| AppError::Internal(e.to_string()))
-}
-
 async fn discovery(st: web::Data<AppState>) -> HttpResponse {
     let u = |p: &str| st.config.url(p);
-    let algs = st.oidc_keys.algs(st.clock.now().unix_timestamp());
+    let algs = st.oidc_keys.algs(st.now());
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(serde_json::json!({
         "issuer": st.config.public_url,
         "authorization_endpoint": u(routes::OIDC_AUTHORIZE),
@@ -190,7 +40,7 @@ async fn discovery(st: web::Data<AppState>) -> HttpResponse {
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": crate::config::oidc::SCOPES,
+        "scopes_supported": crate::oidc::client::SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name",
             "preferred_username", "given_name", "family_name", "email", "email_verified", "groups"],
         "authorization_response_iss_parameter_supported": true,
@@ -204,15 +54,159 @@ async fn discovery(st: web::Data<AppState>) -> HttpResponse {
 async fn jwks(st: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=60"))
-        .json(st.oidc_keys.jwks(st.clock.now().unix_timestamp()))
+        .json(st.oidc_keys.jwks(st.now()))
 }
 
-/// OIDC Core §5.3: the claims of a live access token.
-async fn userinfo(
+/// Decodes form-urlencoded parameters (a query string or a POST body).
+fn parse<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(raw).map_err(|e| e.to_string())?;
+    web::Query::<T>::from_query(text)
+        .map(|q| q.into_inner())
+        .map_err(|e| e.to_string())
+}
+
+async fn authorize_get(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let q = req.query_string().to_owned();
+    authorize_endpoint(&st, &req, q.as_bytes()).await
+}
+
+async fn authorize_post(
     st: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    authorize_endpoint(&st, &req, &body).await
+}
+
+#[derive(Deserialize)]
+struct Resume {
+    resume: Option<String>,
+}
+
+async fn authorize_endpoint(
+    st: &AppState,
+    req: &HttpRequest,
+    raw: &[u8],
+) -> Result<HttpResponse, AppError> {
+    let malformed = |e: String| OAuthError::AuthorizePage(format!("malformed parameters ({e})"));
+    let resume: Resume = parse(raw).map_err(malformed)?;
+    let source = match resume.resume {
+        Some(handle) => Source::Resumed(Box::new(grant::unpark(&st.store, &handle).await?)),
+        None => Source::Fresh(Box::new(parse::<AuthorizeParams>(raw).map_err(malformed)?)),
+    };
+    let current = session::current(st, req).await?;
+    let ids: Vec<&str> = st.config.idps.iter().map(|i| i.id.as_str()).collect();
+    let facts = IdpFacts {
+        ids: &ids,
+        email_verified: current.as_ref().is_some_and(|(_, s)| {
+            st.config
+                .idp(&s.identity.idp)
+                .is_some_and(|i| i.email_verified)
+        }),
+    };
+    let current = current.as_ref().map(|(k, s)| Current {
+        session_key: k.as_str(),
+        session: s,
+    });
+    let outcome = authorize::authorize(
+        &st.store,
+        &st.config.oidc,
+        &facts,
+        source,
+        current,
+        st.now(),
+    )
+    .await?;
+    Ok(match outcome {
+        Outcome::ToClient {
+            redirect_uri,
+            params,
+            state,
+        } => back_to_client(st, &redirect_uri, &params, state.as_deref())?,
+        Outcome::Login { handle, force, idp } => to_login(&handle, force, idp.as_deref()),
+    })
+}
+
+/// The redirect back to the client (RFC 6749 §4.1.2, RFC 9207 `iss`).
+fn back_to_client(
+    st: &AppState,
+    redirect_uri: &str,
+    params: &[(&str, String)],
+    state: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let mut u = url::Url::parse(redirect_uri).map_err(|e| AppError::Internal(e.to_string()))?;
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        if let Some(s) = state {
+            q.append_pair("state", s);
+        }
+        q.append_pair("iss", &st.config.public_url.to_string());
+    }
+    Ok(HttpResponse::Found()
+        .insert_header(("Location", u.to_string()))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+/// Through the SAML login (or the IdP chooser), then back to `resume`.
+fn to_login(handle: &str, force: bool, idp: Option<&str>) -> HttpResponse {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let back = enc(&format!("{}?resume={handle}", routes::OIDC_AUTHORIZE));
+    let force_q = if force { "&force_authn=1" } else { "" };
+    let to = match idp {
+        Some(idp) => format!(
+            "{}?idp={}&return_to={back}{force_q}",
+            routes::SAML_LOGIN,
+            enc(idp)
+        ),
+        None => format!("{}?return_to={back}{force_q}", routes::INDEX),
+    };
+    HttpResponse::Found()
+        .insert_header(("Location", to))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+async fn token_endpoint(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, JsonError> {
+    let f: token::TokenRequest =
+        parse(&body).map_err(|e| OAuthError::InvalidRequest(format!("malformed form ({e})")))?;
+    let basic = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(token::basic_credentials);
+    let client = token::authenticate(&st.config.oidc, basic, &f)?;
+    let now = st.now();
+    let issued = token::exchange(&st.store, &st.config.oidc, client, &f, now).await?;
+    let idt = token::id_token(
+        &issued,
+        &st.config.public_url.to_string(),
+        st.oidc_keys.signer(now),
+        now,
+    )?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(token::response(&issued, &idt)))
+}
+
+/// OIDC Core §5.3: the claims of a live access token, presented in the
+/// Authorization header or (RFC 6750 §2.2) a form body.
+async fn userinfo(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, JsonError> {
     let header = req
         .headers()
         .get("Authorization")
@@ -222,32 +216,17 @@ async fn userinfo(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::to_owned);
-    // RFC 6750 §2.2: or in a form body.
     let token = header
-        .or_else(|| serde_urlencoded_access_token(&body))
-        .ok_or_else(|| AppError::OidcBearer("no access token".into()))?;
-    let raw = st
-        .store
-        .get(&access_key(&token))
-        .await?
-        .ok_or_else(|| AppError::OidcBearer("unknown or expired access token".into()))?;
-    let g: Grant = serde_json::from_slice(&raw)
-        .map_err(|e| AppError::Internal(format!("access token record: {e}")))?;
-    if !alive(&st, &g).await? {
-        return Err(AppError::OidcBearer(
-            "the grant was revoked or its session ended".into(),
-        ));
-    }
-    let c = claims::profile_claims(&g.identity, &g.sub, &g.scopes, g.email_verified);
+        .or_else(|| {
+            url::form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .ok_or_else(|| OAuthError::InvalidToken("no access token".into()))?;
+    let c = grant::userinfo(&st.store, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::Value::Object(c)))
-}
-
-fn serde_urlencoded_access_token(body: &[u8]) -> Option<String> {
-    url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == "access_token")
-        .map(|(_, v)| v.into_owned())
 }
 
 #[derive(Deserialize)]
@@ -265,7 +244,7 @@ async fn end_session(
     req: HttpRequest,
     q: web::Query<EndSession>,
 ) -> Result<HttpResponse, AppError> {
-    logout(st, req, q.into_inner()).await
+    logout(&st, &req, q.into_inner()).await
 }
 
 /// The same with a form body (§2: the OP supports GET and POST).
@@ -274,40 +253,22 @@ async fn end_session_post(
     req: HttpRequest,
     f: web::Form<EndSession>,
 ) -> Result<HttpResponse, AppError> {
-    logout(st, req, f.into_inner()).await
+    logout(&st, &req, f.into_inner()).await
 }
 
-async fn logout(
-    st: web::Data<AppState>,
-    req: HttpRequest,
-    q: EndSession,
-) -> Result<HttpResponse, AppError> {
-    if let Some(c) = req.cookie(SESSION_COOKIE) {
-        st.store.delete(&session::store_key(c.value())).await?;
-    }
-    let hinted = q
-        .id_token_hint
-        .as_deref()
-        .and_then(|t| hint_audience(&st, t));
-    // §2: with both, client_id must be the id_token_hint's audience.
-    let client_id = match (q.client_id.clone(), hinted) {
-        (Some(c), Some(h)) if c != h => None,
-        (c, h) => c.or(h),
-    };
-    let target = match (
-        &q.post_logout_redirect_uri,
-        client_id.as_deref().and_then(|c| st.config.oidc.client(c)),
-    ) {
-        (Some(uri), Some(client)) if client.post_logout_redirect_uris.iter().any(|r| r == uri) => {
-            Some(uri.clone())
-        }
-        _ => None,
-    };
-    let mut gone = actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .finish();
-    gone.make_removal();
+async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpResponse, AppError> {
+    let gone = session::end(st, req).await?;
+    let hinted = q.id_token_hint.as_deref().and_then(|t| {
+        st.oidc_keys
+            .verify_hint(t, st.now())
+            .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned))
+    });
+    let target = crate::oidc::logout::post_logout_target(
+        &st.config.oidc,
+        q.client_id.as_deref(),
+        hinted.as_deref(),
+        q.post_logout_redirect_uri.as_deref(),
+    );
     Ok(match target {
         Some(uri) => {
             let mut to = url::Url::parse(&uri).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -324,16 +285,4 @@ async fn logout(
             .content_type("text/html; charset=utf-8")
             .body(pages::signed_out()),
     })
-}
-
-/// The `aud` of an id_token we signed (signature checked, expiry not).
-fn hint_audience(st: &AppState, token: &str) -> Option<String> {
-    let now = st.clock.now().unix_timestamp();
-    let c = st.oidc_keys.inner.read().ok()?;
-    let keys = jwt::published_at(&c.keys, now, RETIRED_KEY_SECS);
-    let claims = jwt::verify_with(token, keys.iter().map(|k| (k.kid.as_str(), &k.key)))?;
-    claims
-        .get("aud")
-        .and_then(|a| a.as_str())
-        .map(str::to_owned)
 }

@@ -8,12 +8,28 @@ pub fn h(s: &str) -> String {
     crate::xml::escape(s)
 }
 
+/// The one inline style sheet; its hash is in the CSP (`headers.rs`).
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}\
+code,.ref{font-family:ui-monospace,monospace;font-size:.9em}table{border-collapse:collapse}td,th{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}\
+.btn{display:inline-block;padding:.5rem 1rem;border:1px solid #246;border-radius:.3rem;text-decoration:none;color:#246;background:#fff;cursor:pointer;font:inherit}\
+.code{font-size:1.6em;letter-spacing:.1em}";
+
+/// The HA code page's script: the copy button and the countdown, which
+/// reads the seconds left from `data-left`. Static, so the CSP can name
+/// its hash.
+pub const HA_SCRIPT: &str = "(function(){var c=document.getElementById('c');var b=document.getElementById('copy');\
+if(b){b.addEventListener('click',function(){navigator.clipboard.writeText(c.textContent);});}\
+var t=document.getElementById('t');var left=parseInt(t.getAttribute('data-left'),10);\
+var i=setInterval(function(){left--;if(left<=0){t.textContent='now: get a new code';clearInterval(i);return;}\
+t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);},1000);})();";
+
+/// Every inline script a page may carry.
+pub const SCRIPTS: &[&str] = &[HA_SCRIPT];
+
 fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{t} · samlhub</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}}\
-code,.ref{{font-family:ui-monospace,monospace;font-size:.9em}}table{{border-collapse:collapse}}td,th{{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}}\
-.btn{{display:inline-block;padding:.5rem 1rem;border:1px solid #246;border-radius:.3rem;text-decoration:none;color:#246;background:#fff;cursor:pointer;font:inherit}}</style></head>\
+<title>{t} · samlhub</title><style>{STYLE}</style></head>\
 <body><h1>{t}</h1>\n{body}\n</body></html>\n",
         t = h(title)
     )
@@ -101,14 +117,15 @@ pub fn ha_code(v: &HaCodeView<'_>) -> String {
     b.push_str(&format!(
         "<p>On the {name} login page, choose the single sign-on option, then enter:</p>\
 <table><tr><th>Username</th><td><code id=\"u\">{user}</code></td></tr>\
-<tr><th>Password</th><td><code id=\"c\" style=\"font-size:1.6em;letter-spacing:.1em\">{code}</code> \
-<button class=\"btn\" type=\"button\" onclick=\"navigator.clipboard.writeText(document.getElementById('c').textContent)\">Copy</button></td></tr></table>\
-<p>The code works once and expires in <b id=\"t\">{mins}:{secs:02}</b>.</p>\
+<tr><th>Password</th><td><code id=\"c\" class=\"code\">{code}</code> \
+<button class=\"btn\" type=\"button\" id=\"copy\">Copy</button></td></tr></table>\
+<p>The code works once and expires in <b id=\"t\" data-left=\"{left}\">{mins}:{secs:02}</b>.</p>\
 <p>Role: <code>{group}</code>{demoted}</p>\
 <p><a class=\"btn\" href=\"/ha/login?instance={enc}\">Sign in to {name} in this browser</a> \
 <a class=\"btn\" href=\"/ha?instance={enc}\">New code</a></p>\
 <p>On a phone app: open {url}, choose the single sign-on option, and type the username and code above.</p>\
-<script>(function(){{var left={left};var t=document.getElementById('t');var i=setInterval(function(){{left--;if(left<=0){{t.textContent='now: get a new code';clearInterval(i);return;}}t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);}},1000);}})();</script>",
+<script>{script}</script>",
+        script = HA_SCRIPT,
         name = h(v.instance_name),
         user = h(v.username),
         code = h(v.code),

@@ -1,26 +1,17 @@
-//! Server-side sessions: a random 256-bit cookie whose SHA-256 names the
-//! store entry, so the store never holds a usable cookie. Also the front
-//! page, `/session` (HTML or JSON) and `/logout`.
+//! The session cookie, the front page, `/healthz`, `/session` (HTML or
+//! JSON) and `/logout`. Sessions themselves are `crate::session`.
 
-use super::error::AppError;
-use super::{pages, random_token, routes, sha256_hex, AppState};
+use super::error::{AppError, JsonError};
+use super::{pages, AppState};
 use crate::identity::Identity;
-use crate::store::Store;
+use crate::routes;
+use crate::session::{self as sessions, Session};
+use crate::store::records::Key;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
-use std::time::Duration;
-use time::OffsetDateTime;
+use serde::Deserialize;
 
 pub const SESSION_COOKIE: &str = "samlhub_session";
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SessionData {
-    pub identity: Identity,
-    /// Unix seconds.
-    pub created: i64,
-    pub expires: i64,
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(routes::INDEX, web::get().to(index))
@@ -29,72 +20,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(routes::LOGOUT, web::post().to(logout));
 }
 
-/// The store key of the session a cookie names.
-pub fn store_key(cookie_value: &str) -> String {
-    key(cookie_value)
-}
-
-fn key(cookie_value: &str) -> String {
-    format!("session:{}", sha256_hex(cookie_value))
-}
-
-/// Stores a session for `identity` and returns its cookie. It ends at the
-/// configured lifetime or the IdP's SessionNotOnOrAfter, whichever is first.
-pub async fn create(
-    st: &AppState,
-    identity: Identity,
-    now: OffsetDateTime,
-) -> Result<Cookie<'static>, AppError> {
-    let mut expires = now.unix_timestamp() + st.config.session_lifetime.as_secs() as i64;
-    if let Some(s) = identity.session_not_on_or_after {
-        expires = expires.min(s);
-    }
-    let ttl = Duration::from_secs((expires - now.unix_timestamp()).max(1).unsigned_abs());
-    let id = random_token(32)?;
-    let data = SessionData {
-        identity,
-        created: now.unix_timestamp(),
-        expires,
-    };
-    let bytes = serde_json::to_vec(&data).map_err(|e| AppError::Internal(e.to_string()))?;
-    st.store.put(&key(&id), &bytes, ttl).await?;
-    Ok(Cookie::build(SESSION_COOKIE, id)
+/// Starts a session for `identity` and returns its cookie.
+pub async fn start(st: &AppState, identity: Identity) -> Result<Cookie<'static>, AppError> {
+    let started =
+        sessions::start(&st.store, identity, st.config.session_lifetime, st.now()).await?;
+    Ok(Cookie::build(SESSION_COOKIE, started.cookie_value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(st.config.https())
         .max_age(actix_web::cookie::time::Duration::seconds(
-            ttl.as_secs() as i64
+            i64::try_from(started.ttl.as_secs()).unwrap_or(i64::MAX),
         ))
         .finish())
 }
 
-/// The session of this request with its store key, if any.
-pub async fn current_with_key(
+/// The live session of this request with its store key, if any.
+pub async fn current(
     st: &AppState,
     req: &HttpRequest,
-) -> Result<Option<(String, SessionData)>, AppError> {
+) -> Result<Option<(Key<Session>, Session)>, AppError> {
     let Some(c) = req.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
-    let k = key(c.value());
-    Ok(current(st, req).await?.map(|s| (k, s)))
+    Ok(sessions::find(&st.store, c.value(), st.now()).await?)
 }
 
-/// The session of this request, if any.
-pub async fn current(st: &AppState, req: &HttpRequest) -> Result<Option<SessionData>, AppError> {
-    let Some(c) = req.cookie(SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    let Some(bytes) = st.store.get(&key(c.value())).await? else {
-        return Ok(None);
-    };
-    let data: SessionData = serde_json::from_slice(&bytes)
-        .map_err(|e| AppError::Internal(format!("session entry: {e}")))?;
-    if data.expires <= st.clock.now().unix_timestamp() {
-        return Ok(None);
+/// Ends this request's session, if any, and returns the removal cookie.
+pub async fn end(st: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, AppError> {
+    if let Some(c) = req.cookie(SESSION_COOKIE) {
+        sessions::end(&st.store, c.value()).await?;
     }
-    Ok(Some(data))
+    let mut gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(st.config.https())
+        .finish();
+    gone.make_removal();
+    Ok(gone)
 }
 
 async fn health() -> HttpResponse {
@@ -115,7 +79,7 @@ async fn index(
     let return_to = q
         .return_to
         .clone()
-        .filter(|r| super::saml::check_return_to(r).is_ok());
+        .filter(|r| crate::saml::sp::check_return_to(r).is_ok());
     let mut suffix = String::new();
     if let Some(r) = &return_to {
         suffix.push_str("&return_to=");
@@ -132,7 +96,7 @@ async fn index(
         .insert_header(("Cache-Control", "no-store"))
         .body(pages::index(
             &st.config.idps,
-            who.as_ref().map(|s| &s.identity),
+            who.as_ref().map(|(_, s)| &s.identity),
             &suffix,
         )))
 }
@@ -146,27 +110,28 @@ fn wants_json(req: &HttpRequest) -> bool {
             .is_some_and(|a| a.contains("application/json"))
 }
 
-async fn show(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let json = wants_json(&req);
-    let Some(s) = current(&st, &req).await? else {
-        if json {
-            return Ok(HttpResponse::Unauthorized()
-                .insert_header(("Cache-Control", "no-store"))
-                .json(serde_json::json!({"error": "no_session"})));
-        }
-        return Err(AppError::NoSession);
-    };
-    if json {
-        let i = &s.identity;
-        return Ok(HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(serde_json::json!({
-                "idp": i.idp, "subject": i.subject, "username": i.username, "name": i.name,
-                "email": i.email, "groups": i.groups, "given_name": i.given_name,
-                "family_name": i.family_name, "authn_context": i.authn_context,
-                "name_id_format": i.name_id_format, "expires": s.expires,
-            })));
+async fn show(st: web::Data<AppState>, req: HttpRequest) -> actix_web::Result<HttpResponse> {
+    if wants_json(&req) {
+        return Ok(show_json(&st, &req).await?);
     }
+    Ok(show_page(&st, &req).await?)
+}
+
+async fn show_json(st: &AppState, req: &HttpRequest) -> Result<HttpResponse, JsonError> {
+    let (_, s) = current(st, req).await?.ok_or(AppError::NoSession)?;
+    let i = &s.identity;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "idp": i.idp, "subject": i.subject, "username": i.username, "name": i.name,
+            "email": i.email, "groups": i.groups, "given_name": i.given_name,
+            "family_name": i.family_name, "authn_context": i.authn_context,
+            "name_id_format": i.name_id_format, "expires": s.expires,
+        })))
+}
+
+async fn show_page(st: &AppState, req: &HttpRequest) -> Result<HttpResponse, AppError> {
+    let (_, s) = current(st, req).await?.ok_or(AppError::NoSession)?;
     let idp_name = st
         .config
         .idp(&s.identity.idp)
@@ -179,15 +144,7 @@ async fn show(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse,
 }
 
 async fn logout(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    if let Some(c) = req.cookie(SESSION_COOKIE) {
-        st.store.delete(&key(c.value())).await?;
-    }
-    let mut gone = Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish();
-    gone.make_removal();
+    let gone = end(&st, &req).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(gone)
         .insert_header(("Location", routes::INDEX))

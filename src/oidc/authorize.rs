@@ -3,7 +3,7 @@
 //! checked first: until both match, errors are shown, never redirected
 //! (RFC 6749 §4.1.2.1).
 
-use crate::config::oidc::{Client, Oidc, SCOPES};
+use super::client::{Client, Oidc, SCOPES};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -230,10 +230,187 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
         && openssl::memcmp::eq(computed.as_bytes(), challenge.as_bytes())
 }
 
+/// What the authorization endpoint does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Back to the client's redirect URI with `params`, then `state` and
+    /// `iss` (RFC 6749 §4.1.2, RFC 9207).
+    ToClient {
+        redirect_uri: String,
+        params: Vec<(&'static str, String)>,
+        state: Option<String>,
+    },
+    /// Through a SAML login, then back to the authorization endpoint with
+    /// `resume=<handle>`. `force` asks the IdP for a fresh sign-in (prompt=
+    /// login, max_age); `idp` is the IdP to use when it is known.
+    Login {
+        handle: String,
+        force: bool,
+        idp: Option<String>,
+    },
+}
+
+/// Where the request came from: fresh parameters, or a request parked
+/// before a SAML login (with when it was parked).
+pub enum Source {
+    Fresh(Box<AuthorizeParams>),
+    Resumed(Box<crate::oidc::grant::Parked>),
+}
+
+/// The signed-in person of the browser, if any.
+pub struct Current<'a> {
+    pub session_key: &'a str,
+    pub session: &'a crate::session::Session,
+}
+
+/// Facts about the configured IdPs the decision needs.
+pub struct IdpFacts<'a> {
+    /// Every configured IdP id.
+    pub ids: &'a [&'a str],
+    /// Whether the IdP of the current session vouches for email addresses.
+    pub email_verified: bool,
+}
+
+fn to_client(v: &ValidRequest, error: &'static str, description: &str) -> Outcome {
+    log::warn!(
+        "oidc authorize: client={} {error}: {description}",
+        v.client_id
+    );
+    Outcome::ToClient {
+        redirect_uri: v.redirect_uri.clone(),
+        params: vec![
+            ("error", error.into()),
+            ("error_description", description.into()),
+        ],
+        state: v.state.clone(),
+    }
+}
+
+/// The authorization endpoint (OIDC Core §3.1.2): validate, then either
+/// park the request for a login, or issue a code for the current session.
+pub async fn authorize<S: crate::store::Store>(
+    store: &S,
+    settings: &Oidc,
+    idps: &IdpFacts<'_>,
+    source: Source,
+    current: Option<Current<'_>>,
+    now: i64,
+) -> Result<Outcome, crate::oidc::error::OAuthError> {
+    use crate::oidc::error::OAuthError;
+    use crate::oidc::grant;
+    let (v, fresh_after) = match source {
+        Source::Resumed(p) => (p.req, Some(p.created)),
+        Source::Fresh(params) => match validate(&params, settings) {
+            Ok((v, _)) => (v, None),
+            Err(AuthzError::Page(why)) => return Err(OAuthError::AuthorizePage(why)),
+            Err(AuthzError::Redirect {
+                redirect_uri,
+                error,
+                description,
+                state,
+            }) => {
+                log::warn!("oidc authorize: {error}: {description}");
+                return Ok(Outcome::ToClient {
+                    redirect_uri,
+                    params: vec![("error", error.into()), ("error_description", description)],
+                    state,
+                });
+            }
+        },
+    };
+    let client = settings
+        .client(&v.client_id)
+        .ok_or_else(|| OAuthError::AuthorizePage("the client is no longer registered".into()))?;
+    let needs_login = match &current {
+        None => true,
+        Some(c) => {
+            let s = c.session;
+            let fresh = fresh_after.is_some_and(|t| s.created >= t);
+            let too_old = v.max_age.is_some_and(|m| now - s.auth_time() > m);
+            let wrong_idp = !client.idps.is_empty() && !client.idps.contains(&s.identity.idp);
+            wrong_idp || (!fresh && (v.prompt_login || too_old))
+        }
+    };
+    if needs_login {
+        if v.prompt_none {
+            return Ok(to_client(
+                &v,
+                "login_required",
+                "no current sign-in, and prompt=none",
+            ));
+        }
+        let session_idp = current.as_ref().map(|c| c.session.identity.idp.as_str());
+        let force = v.prompt_login || v.max_age.is_some();
+        let idp = login_idp(client, &v, idps.ids, session_idp, force);
+        let handle = grant::park(store, v, now).await?;
+        return Ok(Outcome::Login { handle, force, idp });
+    }
+    let Some(c) = current else {
+        return Err(OAuthError::Internal("session vanished".into()));
+    };
+    let who = &c.session.identity;
+    if let Some(g) = &client.required_group {
+        if !who.groups.contains(g) {
+            return Ok(to_client(
+                &v,
+                "access_denied",
+                "you are not in the group this application requires",
+            ));
+        }
+    }
+    let sub = match crate::oidc::claims::subject(who) {
+        Ok(sub) => sub,
+        Err(why) => return Ok(to_client(&v, "access_denied", &why)),
+    };
+    let g = grant::Grant {
+        client_id: v.client_id.clone(),
+        scopes: v.scopes.clone(),
+        sub,
+        auth_time: c.session.auth_time(),
+        nonce: v.nonce.clone(),
+        session_key: c.session_key.to_owned(),
+        family: grant::new_family()?,
+        email_verified: idps.email_verified,
+        identity: who.clone(),
+    };
+    let code = grant::issue_code(store, g, &v).await?;
+    log::info!("oidc: code issued client={}", v.client_id);
+    Ok(Outcome::ToClient {
+        redirect_uri: v.redirect_uri,
+        params: vec![("code", code)],
+        state: v.state,
+    })
+}
+
+/// The IdP a login for `v` goes to: the hinted one if the client may use
+/// it, the only one it may use, or, for a forced re-authentication of
+/// someone signed in, the IdP of their session (the chooser page cannot
+/// pass ForceAuthn on). `None`: let the person choose.
+fn login_idp(
+    client: &Client,
+    v: &ValidRequest,
+    ids: &[&str],
+    session_idp: Option<&str>,
+    force: bool,
+) -> Option<String> {
+    let allowed: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| client.idps.is_empty() || client.idps.iter().any(|c| c == id))
+        .collect();
+    let hinted = v.idp_hint.as_deref().filter(|h| allowed.contains(h));
+    let only = match allowed.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    };
+    let again = session_idp.filter(|i| force && allowed.contains(i));
+    hinted.or(only).or(again).map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::oidc::Client;
+    use crate::oidc::client::Client;
 
     fn oidc() -> Oidc {
         let mk = |id: &str, public: bool| Client {

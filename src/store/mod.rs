@@ -16,6 +16,7 @@
 //!   callers fail closed on it (HTTP 503), never open.
 
 pub mod embedded;
+pub mod records;
 pub mod redis;
 
 use std::future::Future;

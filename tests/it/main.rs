@@ -19,6 +19,7 @@ mod gen_enc;
 mod ha_hook;
 mod ha_policy;
 mod ha_selftest;
+mod layers;
 mod metadata_schema;
 mod oidc_apache;
 mod oidc_client;

@@ -1,0 +1,244 @@
+//! The SP-initiated login as a flow over the store: [`begin`] records a
+//! pending request under an opaque RelayState handle and builds the signed
+//! HTTP-Redirect AuthnRequest; [`finish`] takes the pending request back at
+//! the ACS, validates the response against the IdP chosen when the login
+//! started, and consumes the assertion exactly once.
+
+use crate::config::{Config, Idp};
+use crate::identity::Identity;
+use crate::saml::authn_request::{redirect_url, AuthnRequest};
+use crate::saml::response::{self, Expect, InResponseTo, ResponseError};
+use crate::store::records::{self, Answered, Key, Kind, Replay};
+use crate::store::{Store, StoreError};
+use crate::xml::Limits;
+use openssl::pkey::{PKey, Private};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How long a started login may take at the IdP.
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
+
+/// A login we started, stored under its RelayState handle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    pub request_id: String,
+    pub idp: String,
+    pub return_to: String,
+}
+crate::json_record!(Pending, Kind::Pending);
+
+/// Why a login could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("unknown IdP '{0}'")]
+    UnknownIdp(String),
+    #[error("no IdP chosen and {0} are configured")]
+    ChooseIdp(usize),
+    #[error("return_to refused: {0}")]
+    BadReturnTo(String),
+    #[error("no SAMLResponse in the POST")]
+    NoResponse,
+    #[error("RelayState refused: {0}")]
+    RelayState(String),
+    #[error("response refused: {0}")]
+    Response(#[from] ResponseError),
+    #[error("replay: assertion '{assertion}' from IdP '{idp}' was already used")]
+    Replay { assertion: String, idp: String },
+    #[error("request '{0}' was already answered by another assertion")]
+    AlreadyAnswered(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("building the AuthnRequest: {0}")]
+    Internal(String),
+}
+
+/// Only a path on this site: starts with one '/', no scheme, no authority,
+/// no backslashes or control characters.
+pub fn check_return_to(rt: &str) -> Result<(), LoginError> {
+    let bad = |why: &str| {
+        Err(LoginError::BadReturnTo(format!(
+            "{why}: '{}'",
+            rt.chars().take(100).collect::<String>()
+        )))
+    };
+    if rt.len() > 2048 {
+        return bad("too long");
+    }
+    if !rt.starts_with('/') || rt.starts_with("//") || rt.starts_with("/\\") {
+        return bad("not a same-origin path");
+    }
+    if rt.chars().any(|c| c.is_control() || c == '\\') {
+        return bad("control character or backslash");
+    }
+    Ok(())
+}
+
+/// The IdP named by `id`, or the only one configured.
+pub fn choose_idp<'a>(cfg: &'a Config, id: Option<&str>) -> Result<&'a Idp, LoginError> {
+    match id {
+        Some(id) => cfg
+            .idp(id)
+            .ok_or_else(|| LoginError::UnknownIdp(id.chars().take(64).collect())),
+        None => match cfg.idps.as_slice() {
+            [one] => Ok(one),
+            many => Err(LoginError::ChooseIdp(many.len())),
+        },
+    }
+}
+
+/// A started login: where to send the browser, and its RelayState handle.
+pub struct Begun {
+    pub redirect_url: String,
+    pub handle: String,
+}
+
+/// Records the pending request and builds the AuthnRequest redirect
+/// (SAML Bindings §3.4; RelayState is an opaque handle, §3.4.3).
+pub async fn begin<S: Store>(
+    store: &S,
+    cfg: &Config,
+    signing_key: &PKey<Private>,
+    idp: &Idp,
+    return_to: String,
+    force_authn: bool,
+    now: OffsetDateTime,
+) -> Result<Begun, LoginError> {
+    check_return_to(&return_to)?;
+    let rng = |e: crate::crypto::RngError| LoginError::Internal(e.to_string());
+    // 160 random bits; the leading '_' makes it an NCName (SAML Core §1.3.4).
+    let request_id = format!("_{}", crate::crypto::random_hex(20).map_err(rng)?);
+    let handle = crate::crypto::random_token(16).map_err(rng)?;
+    let pending = Pending {
+        request_id: request_id.clone(),
+        idp: idp.id.clone(),
+        return_to,
+    };
+    records::put(store, &Key::of(&[&handle]), &pending, PENDING_TTL).await?;
+    let acs = cfg.acs_url();
+    let req = AuthnRequest {
+        id: &request_id,
+        issue_instant: now,
+        destination: &idp.sso_redirect,
+        acs_url: &acs,
+        sp_entity_id: &cfg.entity_id,
+        force_authn,
+    };
+    let redirect_url = redirect_url(&idp.sso_redirect, &req.to_xml(), &handle, signing_key)
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+    Ok(Begun {
+        redirect_url,
+        handle,
+    })
+}
+
+/// A login completed at the ACS.
+pub struct Finished {
+    pub identity: Identity,
+    pub return_to: String,
+}
+
+/// Whether `handle` has the shape of a handle we issue (22 base64url chars).
+fn is_handle(handle: &str) -> bool {
+    handle.len() == 22
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Validates the POSTed response for the pending request `relay_state`
+/// names, then consumes it: the replay key (SAML Profiles §4.1.4.5) and the
+/// single answer to the request. A store failure fails the login.
+pub async fn finish<S: Store>(
+    store: &S,
+    cfg: &Config,
+    decryption_keys: &[PKey<Private>],
+    relay_state: Option<&str>,
+    encoded: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Finished, LoginError> {
+    let encoded = encoded.ok_or(LoginError::NoResponse)?;
+    // RelayState is our opaque handle (SAML Bindings §3.5.3); IdP-initiated
+    // (unsolicited) login is not enabled, so it is required.
+    let handle = relay_state.ok_or_else(|| {
+        LoginError::RelayState("missing (unsolicited responses are not accepted)".into())
+    })?;
+    if !is_handle(handle) {
+        return Err(LoginError::RelayState(
+            "not a handle issued here (a URL or other value)".into(),
+        ));
+    }
+    let pending: Pending = records::get(store, &Key::of(&[handle]))
+        .await?
+        .ok_or_else(|| LoginError::RelayState("unknown or expired".into()))?;
+    // The IdP is the one chosen when the login started, never the Issuer.
+    let idp = cfg.idp(&pending.idp).ok_or_else(|| {
+        LoginError::RelayState(format!("IdP '{}' is no longer configured", pending.idp))
+    })?;
+    let xml = response::decode_post(encoded, &Limits::MESSAGE)?;
+    let acs_url = cfg.acs_url();
+    let expect = Expect {
+        sp_entity_id: Some(&cfg.entity_id),
+        acs_url: Some(&acs_url),
+        in_response_to: InResponseTo::Request(&pending.request_id),
+        now,
+        decryption_keys,
+    };
+    let accepted = response::validate(&xml, &idp.trust(), &expect)?;
+
+    // The (IdP, Assertion ID) pair is taken once, atomically, and kept until
+    // the assertion could no longer be accepted.
+    let ttl = records::ttl_until(accepted.replay_until.unix_timestamp(), now.unix_timestamp());
+    let replay = Key::<Replay>::of(&[&idp.id, &crate::crypto::sha256_hex(&accepted.assertion_id)]);
+    if !records::put_if_absent(store, &replay, &Replay, ttl).await? {
+        return Err(LoginError::Replay {
+            assertion: accepted.assertion_id,
+            idp: idp.id.clone(),
+        });
+    }
+    // The pending request is single use: one assertion may answer it. The
+    // entry is left to expire, so a repost of the same response still reaches
+    // the replay check above and is named as a replay.
+    let answered = Key::<Answered>::of(&[&pending.request_id]);
+    if !records::put_if_absent(store, &answered, &Answered, PENDING_TTL).await? {
+        return Err(LoginError::AlreadyAnswered(pending.request_id));
+    }
+    log::info!(
+        "login: idp={} subject={} signed_response={} signed_assertion={} encrypted={}",
+        idp.id,
+        crate::crypto::sha256_hex(&accepted.identity.scoped_subject())
+            .get(..12)
+            .unwrap_or(""),
+        accepted.signed_response,
+        accepted.signed_assertion,
+        accepted.encrypted
+    );
+    Ok(Finished {
+        identity: accepted.identity,
+        return_to: pending.return_to,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_must_be_a_local_path() {
+        for ok in ["/", "/session", "/oidc/authorize?client_id=x&y=%2F"] {
+            assert!(check_return_to(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "https://evil",
+            "//evil.com/x",
+            "/\\evil.com",
+            "evil",
+            "",
+            "/x\ny",
+            "javascript:alert(1)",
+            "/a\\b",
+        ] {
+            assert!(check_return_to(bad).is_err(), "{bad}");
+        }
+    }
+}
