@@ -499,12 +499,10 @@ fn keys_rotate(path: Option<PathBuf>, activate_in: i64) -> ExitCode {
 }
 
 fn oidc_secret() -> ExitCode {
-    let mut b = [0u8; 32];
-    if openssl::rand::rand_bytes(&mut b).is_err() {
+    let Ok(secret) = crate::crypto::random_hex(32) else {
         eprintln!("the system random number generator failed");
         return ExitCode::from(2);
-    }
-    let secret: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    };
     println!("client secret (give it to the application; it is not stored): {secret}");
     println!(
         "client_secret_hash = \"{}\"",

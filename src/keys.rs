@@ -227,13 +227,8 @@ pub mod oidc_ring {
             IdTokenAlg::Rs256 => openssl::rsa::Rsa::generate(2048).and_then(PKey::from_rsa),
         }
         .map_err(|e| KeyError::Generate(e.to_string()))?;
-        let mut rnd = [0u8; 4];
-        openssl::rand::rand_bytes(&mut rnd).map_err(|e| KeyError::Generate(e.to_string()))?;
-        let kid = format!(
-            "{}-{now}-{}",
-            alg.as_str().to_lowercase(),
-            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let rnd = crate::crypto::random_hex(4).map_err(|e| KeyError::Generate(e.to_string()))?;
+        let kid = format!("{}-{now}-{rnd}", alg.as_str().to_lowercase());
         let pem = key
             .private_key_to_pem_pkcs8()
             .map_err(|e| KeyError::Generate(e.to_string()))?;

@@ -34,24 +34,14 @@ struct RawClient {
 
 /// `sha256:<64 hex>` → the digest.
 pub fn parse_secret_hash(s: &str) -> Option<[u8; 32]> {
-    let hex = s.strip_prefix("sha256:")?;
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
+    crate::crypto::hex_decode(s.strip_prefix("sha256:")?)?
+        .try_into()
+        .ok()
 }
 
 /// What `client_secret_hash` should hold for `secret`.
 pub fn secret_hash(secret: &str) -> String {
-    let d = openssl::sha::sha256(secret.as_bytes());
-    format!(
-        "sha256:{}",
-        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("sha256:{}", crate::crypto::sha256_hex(secret))
 }
 
 pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {

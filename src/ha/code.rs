@@ -44,10 +44,7 @@ pub fn normalize(typed: &str) -> Option<String> {
 
 /// SHA-256 hex of the normalised code; what the store keeps.
 pub fn hash(normalized: &str) -> String {
-    openssl::sha::sha256(normalized.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::sha256_hex(normalized)
 }
 
 #[cfg(test)]

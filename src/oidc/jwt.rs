@@ -2,13 +2,12 @@
 //! OpenSSL with RS256 (RSASSA-PKCS1-v1_5 SHA-256, RFC 7518 §3.3) or ES256
 //! (ECDSA P-256 SHA-256, RFC 7518 §3.4), and the matching JWKs (RFC 7517).
 
+use crate::crypto::{self, SigAlg};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use openssl::bn::BigNumContext;
 use openssl::ec::PointConversionForm;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private};
-use openssl::sign::Signer;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
@@ -18,7 +17,7 @@ pub enum JwtError {
     Crypto(String),
 }
 
-fn crypto(e: openssl::error::ErrorStack) -> JwtError {
+fn openssl_err(e: openssl::error::ErrorStack) -> JwtError {
     JwtError::Crypto(e.to_string())
 }
 
@@ -30,6 +29,18 @@ pub fn alg_of(key: &PKey<Private>) -> Result<&'static str, JwtError> {
         _ => Err(JwtError::KeyType),
     }
 }
+
+/// The signature algorithm behind a JWS `alg` we issue (RFC 7518 §3.1).
+fn sig_alg(jws_alg: &str) -> Option<SigAlg> {
+    match jws_alg {
+        "RS256" => Some(SigAlg::RsaSha256),
+        "ES256" => Some(SigAlg::EcdsaSha256),
+        _ => None,
+    }
+}
+
+/// ES256 values are R || S, 32 bytes each (RFC 7518 §3.4).
+const ES256_LEN: usize = 64;
 
 /// Signs `claims` (a JSON object) as a compact JWS with `kid` in the header.
 pub fn sign(
@@ -44,15 +55,13 @@ pub fn sign(
         B64.encode(header.to_string()),
         B64.encode(claims.to_string())
     );
-    let mut s = Signer::new(MessageDigest::sha256(), key).map_err(crypto)?;
-    let mut sig = s.sign_oneshot_to_vec(input.as_bytes()).map_err(crypto)?;
-    if alg == "ES256" {
-        // RFC 7518 §3.4: the JWS signature is R || S, 32 bytes each.
-        let der = openssl::ecdsa::EcdsaSig::from_der(&sig).map_err(crypto)?;
-        let mut raw = der.r().to_vec_padded(32).map_err(crypto)?;
-        raw.extend(der.s().to_vec_padded(32).map_err(crypto)?);
-        sig = raw;
+    let sig_alg = sig_alg(alg).ok_or(JwtError::KeyType)?;
+    if sig_alg.is_ecdsa() && crypto::ecdsa_half_len(key) * 2 != ES256_LEN {
+        // ES256 is P-256 only; another curve would not fit R || S.
+        return Err(JwtError::KeyType);
     }
+    let sig = crypto::sign(key, sig_alg, input.as_bytes())
+        .map_err(|e| JwtError::Crypto(e.to_string()))?;
     Ok(format!("{input}.{}", B64.encode(sig)))
 }
 
@@ -60,19 +69,19 @@ pub fn sign(
 pub fn jwk(key: &PKey<Private>, kid: &str) -> Result<serde_json::Value, JwtError> {
     match key.id() {
         Id::RSA => {
-            let rsa = key.rsa().map_err(crypto)?;
+            let rsa = key.rsa().map_err(openssl_err)?;
             Ok(serde_json::json!({
                 "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
                 "n": B64.encode(rsa.n().to_vec()), "e": B64.encode(rsa.e().to_vec()),
             }))
         }
         Id::EC => {
-            let ec = key.ec_key().map_err(crypto)?;
-            let mut ctx = BigNumContext::new().map_err(crypto)?;
+            let ec = key.ec_key().map_err(openssl_err)?;
+            let mut ctx = BigNumContext::new().map_err(openssl_err)?;
             let point = ec
                 .public_key()
                 .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)
-                .map_err(crypto)?;
+                .map_err(openssl_err)?;
             // 0x04 || X (32) || Y (32)
             let (x, y) = point
                 .get(1..33)
@@ -132,20 +141,12 @@ pub fn verify_with<'a>(
     if alg_of(key).ok()? != alg {
         return None;
     }
-    let mut sig = B64.decode(s).ok()?;
-    if alg == "ES256" {
-        let (r, s) = (sig.get(..32)?, sig.get(32..64)?);
-        let r = openssl::bn::BigNum::from_slice(r).ok()?;
-        let s = openssl::bn::BigNum::from_slice(s).ok()?;
-        sig = openssl::ecdsa::EcdsaSig::from_private_components(r, s)
-            .ok()?
-            .to_der()
-            .ok()?;
+    let sig_alg = sig_alg(alg)?;
+    let sig = B64.decode(s).ok()?;
+    if sig_alg.is_ecdsa() && sig.len() != ES256_LEN {
+        return None;
     }
-    let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), key).ok()?;
-    v.verify_oneshot(&sig, format!("{h}.{p}").as_bytes())
-        .ok()?
-        .then_some(())?;
+    crypto::verify(key, sig_alg, format!("{h}.{p}").as_bytes(), &sig).then_some(())?;
     serde_json::from_slice(&B64.decode(p).ok()?).ok()
 }
 
@@ -192,5 +193,27 @@ mod tests {
         let sig = B64.decode(t.rsplit('.').next().unwrap()).unwrap();
         assert_eq!(sig.len(), 64);
         assert_eq!(jwk(&k.key, "e").unwrap()["crv"], "P-256");
+    }
+
+    #[test]
+    fn own_tokens_verify_and_altered_ones_do_not() {
+        let ec = rk("e", 0, None);
+        let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let claims = serde_json::json!({"sub": "x"});
+        for (kid, key) in [("e", &ec.key), ("r", &rsa)] {
+            let keys = || [("e", &ec.key), ("r", &rsa)].into_iter();
+            let t = sign(&claims, key, kid).unwrap();
+            assert_eq!(verify_with(&t, keys()), Some(claims.clone()), "{kid}");
+            let (input, sig) = t.rsplit_once('.').unwrap();
+            let mut longer = B64.decode(sig).unwrap();
+            longer.push(0);
+            let t2 = format!("{input}.{}", B64.encode(longer));
+            assert_eq!(verify_with(&t2, keys()), None, "{kid}");
+            assert_eq!(verify_with(&t, keys().filter(|(k, _)| *k != kid)), None);
+            let other = if kid == "e" { &rsa } else { &ec.key };
+            assert_eq!(verify_with(&t, [(kid, other)].into_iter()), None);
+        }
+        let p384 = PKey::ec_gen("secp384r1").unwrap();
+        assert_eq!(sign(&claims, &p384, "p"), Err(JwtError::KeyType));
     }
 }

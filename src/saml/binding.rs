@@ -8,11 +8,12 @@
 //! output passes [`Limits::MESSAGE`]`.max_bytes`, so a deflate bomb costs at
 //! most that much memory and time.
 
-use super::dsig::{DsigError, SigAlg, TrustedKey};
+use super::dsig::{DsigError, TrustedKey};
+use crate::crypto::{self, SigAlg};
 use crate::xml::Limits;
 use base64::Engine;
 use flate2::{Decompress, FlushDecompress, Status};
-use openssl::pkey::{Id, PKey, Private, Public};
+use openssl::pkey::{PKey, Private, Public};
 use std::io::Write;
 
 /// Largest raw query string accepted: the largest encoded message, even if
@@ -260,7 +261,7 @@ pub fn verify_redirect_signature(
     let sig = msg.signature.as_ref().ok_or(BindingError::Unsigned)?;
     let alg = SigAlg::from_uri(&sig.sig_alg)
         .ok_or_else(|| DsigError::SignatureMethod(sig.sig_alg.chars().take(120).collect()))?;
-    if alg == SigAlg::RsaSha1 && !allow_sha1 {
+    if alg.uses_sha1() && !allow_sha1 {
         return Err(DsigError::Sha1NotAllowed.into());
     }
     let data = sig.signed_octets.as_bytes();
@@ -274,41 +275,13 @@ pub fn verify_redirect_signature(
     }
 }
 
-fn is_ecdsa(alg: SigAlg) -> bool {
-    matches!(
-        alg,
-        SigAlg::EcdsaSha256 | SigAlg::EcdsaSha384 | SigAlg::EcdsaSha512
-    )
-}
-
+/// The algorithm URIs define an ECDSA value as r || s (RFC 4050 §3.3,
+/// XMLDSig 1.1 §6.4.3); some Java senders put the DER form in the query.
+/// Either is a signature by this key over these octets. The key type must be
+/// the algorithm's.
 fn verify_with(key: &PKey<Public>, alg: SigAlg, data: &[u8], sig: &[u8]) -> bool {
-    let check = |sig: &[u8]| {
-        openssl::sign::Verifier::new(alg.digest(), key)
-            .and_then(|mut v| v.verify_oneshot(sig, data))
-            .unwrap_or(false)
-    };
-    match key.id() {
-        Id::RSA if !is_ecdsa(alg) => check(sig),
-        // The algorithm URIs define the value as r || s (RFC 4050 §3.3, XMLDSig
-        // 1.1 §6.4.3); some Java senders put the DER form in the query. Either
-        // is a signature by this key over these octets.
-        Id::EC if is_ecdsa(alg) => {
-            ecdsa_concat_to_der(sig).is_some_and(|der| check(&der)) || check(sig)
-        }
-        _ => false,
-    }
-}
-
-fn ecdsa_concat_to_der(raw: &[u8]) -> Option<Vec<u8>> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
-        return None;
-    }
-    let (r, s) = raw.split_at(raw.len() / 2);
-    let r = openssl::bn::BigNum::from_slice(r).ok()?;
-    let s = openssl::bn::BigNum::from_slice(s).ok()?;
-    openssl::ecdsa::EcdsaSig::from_private_components(r, s)
-        .and_then(|sig| sig.to_der())
-        .ok()
+    crypto::verify(key, alg, data, sig)
+        || (alg.is_ecdsa() && crypto::verify_der(key, alg, data, sig))
 }
 
 fn enc(s: &str) -> String {
@@ -338,11 +311,8 @@ pub fn redirect_url(
         enc(relay_state),
         enc(alg.uri())
     );
-    let mut signer = openssl::sign::Signer::new(alg.digest(), key)
-        .map_err(|e| BindingError::Sign(e.to_string()))?;
-    let sig = signer
-        .sign_oneshot_to_vec(signed.as_bytes())
-        .map_err(|e| BindingError::Sign(e.to_string()))?;
+    let sig =
+        crypto::sign(key, alg, signed.as_bytes()).map_err(|e| BindingError::Sign(e.to_string()))?;
     let sep = if location.contains('?') { '&' } else { '?' };
     Ok(format!(
         "{location}{sep}{signed}&{P_SIGNATURE}={}",
@@ -502,12 +472,7 @@ mod tests {
                 );
             }
             let sig = if alg == SigAlg::EcdsaSha256 {
-                let s = openssl::ecdsa::EcdsaSig::from_der(&der).unwrap();
-                [
-                    s.r().to_vec_padded(32).unwrap(),
-                    s.s().to_vec_padded(32).unwrap(),
-                ]
-                .concat()
+                crypto::ecdsa_der_to_raw(&der, 32).unwrap()
             } else {
                 der
             };

@@ -14,6 +14,7 @@
 //! failure and bad CBC padding look alike, in message and in the work done.
 
 use super::b64_decode_lenient;
+use crate::crypto::DigestAlg;
 use crate::xml::{escape, ns, Document, ElemId};
 use openssl::encrypt::Decrypter;
 use openssl::hash::MessageDigest;
@@ -153,15 +154,10 @@ impl std::fmt::Debug for KeyTransport {
     }
 }
 
-/// The DigestMethod URIs usable with RSA-OAEP.
+/// The DigestMethod URIs usable with RSA-OAEP (XMLEnc 1.1 §5.5.2): the
+/// XML Signature digest table.
 pub fn oaep_digest(uri: &str) -> Option<MessageDigest> {
-    Some(match uri {
-        "http://www.w3.org/2000/09/xmldsig#sha1" => MessageDigest::sha1(),
-        "http://www.w3.org/2001/04/xmlenc#sha256" => MessageDigest::sha256(),
-        "http://www.w3.org/2001/04/xmldsig-more#sha384" => MessageDigest::sha384(),
-        "http://www.w3.org/2001/04/xmlenc#sha512" => MessageDigest::sha512(),
-        _ => return None,
-    })
+    DigestAlg::from_uri(uri).map(DigestAlg::md)
 }
 
 /// The `xenc11:MGF` Algorithm URIs.
@@ -255,11 +251,7 @@ pub fn decrypt_assertion(
     }
     let content_key = match content_key {
         Some(k) => k,
-        None => {
-            let mut k = vec![0u8; alg.key_len()];
-            openssl::rand::rand_bytes(&mut k).map_err(|_| Failed)?;
-            k
-        }
+        None => crate::crypto::random_bytes(alg.key_len()).map_err(|_| Failed)?,
     };
     let plain = alg.decrypt(&content_key, &ciphertext).ok_or(Failed)?;
     let plaintext = String::from_utf8(plain).map_err(|_| Failed)?;

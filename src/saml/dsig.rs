@@ -8,11 +8,14 @@
 //! no ds:Object, no HMAC, no HMACOutputLength. KeyInfo is ignored: keys come
 //! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
 
+use crate::crypto;
 use crate::xml::{exc_c14n, exc_c14n_bounded, ns, parse, Document, ElemId, Limits, XmlError};
 use base64::Engine;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
-use openssl::sign::{Signer, Verifier};
+
+/// The SignatureMethod and DigestMethod tables (XMLDSig §6.2, §6.4), shared
+/// with the Redirect binding.
+pub use crate::crypto::{DigestAlg, SigAlg};
 
 const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const ALG_EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
@@ -29,100 +32,6 @@ const MAX_SIGNED_INFO_ELEMENTS: usize = 16;
 /// Distinct prefixes an InclusiveNamespaces PrefixList may name. Every
 /// element looks up each one, so a PrefixList of thousands cost seconds.
 const MAX_INCLUSIVE_PREFIXES: usize = 32;
-
-/// A SignatureMethod (XMLDSig §6.4, RFC 6931 §2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigAlg {
-    RsaSha1,
-    RsaSha256,
-    RsaSha384,
-    RsaSha512,
-    EcdsaSha256,
-    EcdsaSha384,
-    EcdsaSha512,
-}
-
-impl SigAlg {
-    pub fn from_uri(uri: &str) -> Option<Self> {
-        Some(match uri {
-            "http://www.w3.org/2000/09/xmldsig#rsa-sha1" => Self::RsaSha1,
-            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => Self::RsaSha256,
-            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => Self::RsaSha384,
-            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => Self::RsaSha512,
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => Self::EcdsaSha256,
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => Self::EcdsaSha384,
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => Self::EcdsaSha512,
-            _ => return None,
-        })
-    }
-
-    pub fn uri(self) -> &'static str {
-        match self {
-            Self::RsaSha1 => "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-            Self::RsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-            Self::RsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-            Self::RsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-            Self::EcdsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-            Self::EcdsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-            Self::EcdsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-        }
-    }
-
-    pub fn digest(self) -> MessageDigest {
-        match self {
-            Self::RsaSha1 => MessageDigest::sha1(),
-            Self::RsaSha256 | Self::EcdsaSha256 => MessageDigest::sha256(),
-            Self::RsaSha384 | Self::EcdsaSha384 => MessageDigest::sha384(),
-            Self::RsaSha512 | Self::EcdsaSha512 => MessageDigest::sha512(),
-        }
-    }
-
-    fn is_ecdsa(self) -> bool {
-        matches!(
-            self,
-            Self::EcdsaSha256 | Self::EcdsaSha384 | Self::EcdsaSha512
-        )
-    }
-}
-
-/// A DigestMethod (XMLDSig §6.2, RFC 6931 §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigestAlg {
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl DigestAlg {
-    pub fn from_uri(uri: &str) -> Option<Self> {
-        Some(match uri {
-            "http://www.w3.org/2000/09/xmldsig#sha1" => Self::Sha1,
-            "http://www.w3.org/2001/04/xmlenc#sha256" => Self::Sha256,
-            "http://www.w3.org/2001/04/xmldsig-more#sha384" => Self::Sha384,
-            "http://www.w3.org/2001/04/xmlenc#sha512" => Self::Sha512,
-            _ => return None,
-        })
-    }
-
-    pub fn uri(self) -> &'static str {
-        match self {
-            Self::Sha1 => "http://www.w3.org/2000/09/xmldsig#sha1",
-            Self::Sha256 => "http://www.w3.org/2001/04/xmlenc#sha256",
-            Self::Sha384 => "http://www.w3.org/2001/04/xmldsig-more#sha384",
-            Self::Sha512 => "http://www.w3.org/2001/04/xmlenc#sha512",
-        }
-    }
-
-    fn md(self) -> MessageDigest {
-        match self {
-            Self::Sha1 => MessageDigest::sha1(),
-            Self::Sha256 => MessageDigest::sha256(),
-            Self::Sha384 => MessageDigest::sha384(),
-            Self::Sha512 => MessageDigest::sha512(),
-        }
-    }
-}
 
 /// Why a signature was not accepted. Each names the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -252,10 +161,10 @@ pub fn verify_enveloped(
         _ => return Err(DsigError::Multiple(doc.local(target).to_owned())),
     };
     let parts = SignatureParts::read(doc, sig)?;
-    if parts.alg == SigAlg::RsaSha1 && !allow_sha1 {
+    if parts.alg.uses_sha1() && !allow_sha1 {
         return Err(DsigError::Sha1NotAllowed);
     }
-    if parts.digest_alg == DigestAlg::Sha1 && !allow_sha1 {
+    if parts.digest_alg.is_sha1() && !allow_sha1 {
         return Err(DsigError::Sha1NotAllowed);
     }
     let id = doc.attr(target, "ID").ok_or(DsigError::NoId)?;
@@ -269,14 +178,11 @@ pub fn verify_enveloped(
     // SignedInfo first: it authenticates everything else we read from it.
     let mut si = Vec::with_capacity(1024);
     exc_c14n(doc, parts.signed_info, None, &parts.si_prefixes, &mut si);
-    let sig_bytes = if parts.alg.is_ecdsa() {
-        ecdsa_raw_to_der(&parts.signature_value)?
-    } else {
-        parts.signature_value.clone()
-    };
+    // An ECDSA SignatureValue is r || s (XMLDSig 1.1 §6.4.3); the key must
+    // be of the algorithm's type.
     let ok = keys
         .iter()
-        .any(|k| verify_one(k.pkey(), parts.alg, &si, &sig_bytes));
+        .any(|k| crypto::verify(k.pkey(), parts.alg, &si, &parts.signature_value));
     if !ok {
         return Err(DsigError::BadSignature);
     }
@@ -301,7 +207,9 @@ pub fn verify_enveloped(
             "canonical form of the signed element exceeds {budget} bytes"
         ))
     })?;
-    let digest = openssl::hash::hash(parts.digest_alg.md(), &content)
+    let digest = parts
+        .digest_alg
+        .hash(&content)
         .map_err(|_| DsigError::DigestMismatch)?;
     if digest.len() != parts.digest_value.len()
         || !openssl::memcmp::eq(&digest, &parts.digest_value)
@@ -313,33 +221,6 @@ pub fn verify_enveloped(
         signature: sig,
         alg: parts.alg,
     })
-}
-
-fn verify_one(key: &PKey<Public>, alg: SigAlg, data: &[u8], sig: &[u8]) -> bool {
-    let key_matches = match key.id() {
-        Id::RSA => !alg.is_ecdsa(),
-        Id::EC => alg.is_ecdsa(),
-        _ => false,
-    };
-    if !key_matches {
-        return false;
-    }
-    Verifier::new(alg.digest(), key)
-        .and_then(|mut v| v.verify_oneshot(sig, data))
-        .unwrap_or(false)
-}
-
-/// XMLDSig 1.1 §6.4.3: ECDSA SignatureValue is r || s, each half the length.
-fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, DsigError> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
-        return Err(DsigError::BadSignature);
-    }
-    let (r, s) = raw.split_at(raw.len() / 2);
-    let r = openssl::bn::BigNum::from_slice(r).map_err(|_| DsigError::BadSignature)?;
-    let s = openssl::bn::BigNum::from_slice(s).map_err(|_| DsigError::BadSignature)?;
-    openssl::ecdsa::EcdsaSig::from_private_components(r, s)
-        .and_then(|sig| sig.to_der())
-        .map_err(|_| DsigError::BadSignature)
 }
 
 /// The parts of a ds:Signature, read and shape-checked.
@@ -591,7 +472,9 @@ pub fn sign_enveloped(
         .collect();
     let mut content = Vec::new();
     exc_c14n(&doc, target, None, &incl, &mut content);
-    let digest = openssl::hash::hash(opts.digest.md(), &content)
+    let digest = opts
+        .digest
+        .hash(&content)
         .map_err(|e| DsigError::Sign(e.to_string()))?;
     let b64e = &base64::engine::general_purpose::STANDARD;
     let incl_el = if incl.is_empty() {
@@ -641,31 +524,10 @@ pub fn sign_enveloped(
         .ok_or_else(|| DsigError::Sign("SignatureValue lost".into()))?;
     let mut si = Vec::new();
     exc_c14n(&doc2, si_el, None, &[], &mut si);
-    let mut signer =
-        Signer::new(opts.alg.digest(), key).map_err(|e| DsigError::Sign(e.to_string()))?;
-    let mut sig = signer
-        .sign_oneshot_to_vec(&si)
-        .map_err(|e| DsigError::Sign(e.to_string()))?;
-    if opts.alg.is_ecdsa() {
-        sig = ecdsa_der_to_raw(&sig, key)?;
-    }
+    // ECDSA comes back as r || s (XMLDSig 1.1 §6.4.3).
+    let sig = crypto::sign(key, opts.alg, &si).map_err(|e| DsigError::Sign(e.to_string()))?;
     let (head, tail) = xml_split(&draft, doc2.el(sv_el).span.start_tag_end)?;
     Ok(format!("{head}{}{tail}", b64e.encode(&sig)))
-}
-
-fn ecdsa_der_to_raw(der: &[u8], key: &PKey<Private>) -> Result<Vec<u8>, DsigError> {
-    let sig =
-        openssl::ecdsa::EcdsaSig::from_der(der).map_err(|e| DsigError::Sign(e.to_string()))?;
-    let half = (key.bits() as usize).div_ceil(8) as i32;
-    let r = sig
-        .r()
-        .to_vec_padded(half)
-        .map_err(|e| DsigError::Sign(e.to_string()))?;
-    let s = sig
-        .s()
-        .to_vec_padded(half)
-        .map_err(|e| DsigError::Sign(e.to_string()))?;
-    Ok([r, s].concat())
 }
 
 fn xml_split(s: &str, at: usize) -> Result<(&str, &str), DsigError> {
