@@ -7,6 +7,7 @@ mod ha;
 pub mod oidc;
 mod oidc_flow;
 pub mod pages;
+pub mod ratelimit;
 
 mod saml;
 mod session;
