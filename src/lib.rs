@@ -13,6 +13,7 @@ pub mod hook;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod logsafe;
 pub mod oidc;
 pub mod outbound;
 pub mod routes;

@@ -10,6 +10,7 @@ mod ha;
 mod headers;
 mod oidc;
 pub mod pages;
+pub mod ratelimit;
 mod saml;
 mod session;
 
