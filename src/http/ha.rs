@@ -407,7 +407,7 @@ async fn redeem(
         ));
     }
     let claims = Claims {
-        iss: st.config.public_url.clone(),
+        iss: st.config.public_url.to_string(),
         aud: inst.id.clone(),
         sub: username.clone(),
         name: entry.name,

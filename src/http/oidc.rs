@@ -150,7 +150,7 @@ pub(super) async fn alive(st: &AppState, g: &Grant) -> Result<bool, AppError> {
 pub(super) fn id_token(st: &AppState, g: &Grant, now: i64) -> Result<String, AppError> {
     let mfa: Vec<&str> = crate::identity::DEFAULT_MFA_CONTEXTS.to_vec();
     let mut c = claims::profile_claims(&g.identity, &g.sub, &g.scopes, g.email_verified);
-    c.insert("iss".into(), st.config.public_url.clone().into());
+    c.insert("iss".into(), st.config.public_url.to_string().into());
     c.insert("aud".into(), g.client_id.clone().into());
     c.insert("iat".into(), now.into());
     c.insert("exp".into(), (now + ID_TOKEN_SECS).into());
@@ -177,7 +177,7 @@ async fn discovery(st: web::Data<AppState>) -> HttpResponse {
     let u = |p: &str| st.config.url(p);
     let algs = st.oidc_keys.algs(st.clock.now().unix_timestamp());
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(serde_json::json!({
-        "issuer": st.config.public_url,
+        "issuer": st.config.public_url.as_str(),
         "authorization_endpoint": u(routes::OIDC_AUTHORIZE),
         "token_endpoint": u(routes::OIDC_TOKEN),
         "userinfo_endpoint": u(routes::OIDC_USERINFO),

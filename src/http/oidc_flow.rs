@@ -104,7 +104,7 @@ async fn authorize(
     req: HttpRequest,
     raw: &[u8],
 ) -> Result<HttpResponse, AppError> {
-    let iss = st.config.public_url.clone();
+    let iss = st.config.public_url.to_string();
     let now = st.clock.now().unix_timestamp();
     let resume: Resume = parse(raw)?;
     let (v, fresh_after) = match resume.resume {
