@@ -1,7 +1,7 @@
 //! Command-line interface: `serve`, `check-config`, `metadata`, `inspect`.
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::keys::SpKeys;
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
@@ -195,7 +195,7 @@ pub fn main() -> ExitCode {
 }
 
 fn load(path: Option<&Path>) -> Result<Config, ExitCode> {
-    config::load(path, &env_map()).map_err(|e| {
+    crate::outbound::metadata::load_config(path, &env_map()).map_err(|e| {
         eprintln!("configuration has {} problem(s):", e.problems.len());
         for l in e.lines() {
             eprintln!("  {l}");

@@ -5,7 +5,7 @@
 //! exits 1. It never prints the code, the secret or the token.
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::ha::read_secret;
+use crate::config::ha::parse_secret;
 use crate::ha::token;
 use std::path::Path;
 use std::process::ExitCode;
@@ -41,7 +41,9 @@ fn verify(a: &HookArgs<'_>) -> Result<String, String> {
     if !(a.hub.starts_with("https://") || a.hub.starts_with("http://")) {
         return Err(format!("--hub '{}' is not an http(s) URL", a.hub));
     }
-    let secret = read_secret(a.secret_file)?;
+    let secret = std::fs::read(a.secret_file)
+        .map_err(|e| format!("cannot read '{}': {e}", a.secret_file.display()))
+        .and_then(|raw| parse_secret(a.secret_file, raw))?;
     let secret_str = std::str::from_utf8(&secret).map_err(|_| "secret is not text".to_string())?;
     let agent = crate::outbound::agent(a.timeout);
     let body = serde_json::json!({ "instance": a.instance, "username": username, "code": code })

@@ -1,7 +1,7 @@
 //! The `[[ha]]` sections: one per Home Assistant instance that logs people in
 //! through its `command_line` auth provider.
 
-use super::{check_base_url, check_id, parse_duration_or, Problems};
+use super::{check_base_url, check_id, parse_duration_or, Problems, Source};
 use crate::ha::policy::{AdminMfa, Policy, UsernameRule};
 use crate::identity::DEFAULT_MFA_CONTEXTS;
 use serde::Deserialize;
@@ -82,6 +82,7 @@ pub(super) fn load(
     r: RawHa,
     key: &dyn Fn(&str) -> String,
     rel: &dyn Fn(&str) -> PathBuf,
+    src: &dyn Source,
     idp_ids: &[String],
     p: &mut Problems,
 ) -> Option<HaInstance> {
@@ -93,7 +94,7 @@ pub(super) fn load(
     let external_url = match r.external_url.as_deref().map(check_base_url) {
         Some(Ok(u)) => u,
         Some(Err(m)) => {
-            p.add(key("external_url"), m);
+            p.add(key("external_url"), m.to_string());
             String::new()
         }
         None => {
@@ -107,7 +108,7 @@ pub(super) fn load(
     let internal_url = match r.internal_url.as_deref().map(check_base_url) {
         Some(Ok(u)) => u,
         Some(Err(m)) => {
-            p.add(key("internal_url"), m);
+            p.add(key("internal_url"), m.to_string());
             String::new()
         }
         None => external_url.clone(),
@@ -120,10 +121,17 @@ pub(super) fn load(
             );
             Vec::new()
         }
-        Some(f) => read_secret(&rel(f)).unwrap_or_else(|m| {
-            p.add(key("hook_secret_file"), m);
-            Vec::new()
-        }),
+        Some(f) => {
+            let path = rel(f);
+            let secret = src
+                .read(&path)
+                .map_err(|e| format!("cannot read '{}': {e}", path.display()))
+                .and_then(|raw| parse_secret(&path, raw));
+            secret.unwrap_or_else(|m| {
+                p.add(key("hook_secret_file"), m);
+                Vec::new()
+            })
+        }
     };
     let username_raw = r.username.unwrap_or_else(|| "username_local".into());
     let username = UsernameRule::parse(&username_raw).unwrap_or_else(|| {
@@ -185,10 +193,9 @@ pub(super) fn load(
     })
 }
 
-/// Reads a hook secret: the file's content without surrounding whitespace,
-/// at least 16 bytes.
-pub fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
-    let raw = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+/// A hook secret from the content of the file at `path` (named in
+/// messages): the text without surrounding whitespace, at least 16 bytes.
+pub fn parse_secret(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, String> {
     let text = String::from_utf8(raw).map_err(|_| format!("'{}' is not text", path.display()))?;
     let secret = text.trim().as_bytes().to_vec();
     if secret.len() < 16 {

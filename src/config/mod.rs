@@ -1,11 +1,18 @@
 //! Configuration: a TOML file (optional) plus `SAMLHUB_*` environment
 //! overrides, read into raw structs that keep unknown keys, then validated
 //! into [`Config`] with every problem collected before any is reported.
-//! IdP metadata is loaded and its certificates checked here, once, so the
-//! request path never parses keys.
+//! IdP metadata is parsed and its certificates checked here, once, so the
+//! request path never parses keys. Reading files and fetching metadata is
+//! the caller's [`Source`]; this module does no I/O of its own.
 
 pub mod ha;
 pub mod oidc;
+pub mod source;
+mod urls;
+
+pub use source::{Fallback, FetchError, FetchedMetadata, MetadataRequest, Source};
+pub(crate) use urls::check_base_url;
+pub use urls::{PublicUrl, UrlError};
 
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
@@ -104,7 +111,7 @@ impl Idp {
 pub struct Config {
     pub file: Option<PathBuf>,
     /// Base of every URL we publish, without a trailing slash.
-    pub public_url: String,
+    pub public_url: PublicUrl,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub store: StoreSpec,
@@ -120,8 +127,9 @@ pub struct Config {
 }
 
 impl Config {
+    /// `path` under [`Config::public_url`].
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.public_url, path)
+        self.public_url.join(path)
     }
     pub fn acs_url(&self) -> String {
         self.url(crate::routes::SAML_ACS)
@@ -130,7 +138,7 @@ impl Config {
         self.url(crate::routes::SAML_METADATA)
     }
     pub fn https(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.public_url.is_https()
     }
     pub fn idp(&self, id: &str) -> Option<&Idp> {
         self.idps.iter().find(|i| i.id == id)
@@ -165,15 +173,20 @@ impl Problems {
     }
 }
 
-/// Loads and validates. `env` is the process environment (passed in for tests).
-pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+/// Loads and validates. `env` is the process environment (passed in for
+/// tests); `src` reads the config file, metadata files and `metadata_url`s.
+pub fn load(
+    file: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    src: &dyn Source,
+) -> Result<Config, ConfigError> {
     let source_name = file
         .map(|f| f.display().to_string())
         .unwrap_or_else(|| "(defaults)".into());
     let mut p = Problems(Vec::new());
     let mut raw = match file {
         None => RawConfig::default(),
-        Some(f) => match std::fs::read_to_string(f) {
+        Some(f) => match read_text(src, f) {
             Err(e) => {
                 p.add("(file)", format!("cannot read: {e}"));
                 RawConfig::default()
@@ -232,13 +245,10 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
         );
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
-    let public_url = match raw.public_url.as_deref() {
-        None => format!("http://{listen}"),
-        Some(u) => check_base_url(u).unwrap_or_else(|m| {
-            p.add("public_url", m);
-            String::new()
-        }),
-    };
+    let listen_url = format!("http://{listen}");
+    let public_url = PublicUrl::parse(raw.public_url.as_deref().unwrap_or(&listen_url))
+        .map_err(|m| p.add("public_url", m.to_string()))
+        .ok();
     let data_dir = raw
         .data_dir
         .as_deref()
@@ -257,7 +267,10 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
             p.add("entity_id", format!("'{e}' is not a URI"));
             e
         }
-        None => format!("{public_url}{}", crate::routes::SAML_METADATA),
+        None => public_url
+            .as_ref()
+            .map(|u| u.join(crate::routes::SAML_METADATA))
+            .unwrap_or_default(),
     };
     let session_lifetime = parse_duration_or(
         &mut p,
@@ -269,13 +282,13 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
     let mut warnings = Vec::new();
     let mut idps = Vec::new();
     let raw_idps = if file.is_none() && raw.idp.is_empty() {
-        discover_idps(&data_dir)
+        discover_idps(src, &data_dir)
     } else {
         raw.idp
     };
     for (i, r) in raw_idps.into_iter().enumerate() {
         let key = |k: &str| format!("idp[{i}].{k}");
-        if let Some(idp) = load_idp(r, &key, &rel, &data_dir, &mut p, &mut warnings) {
+        if let Some(idp) = load_idp(r, &key, &rel, src, &data_dir, &mut p, &mut warnings) {
             if idps.iter().any(|x: &Idp| x.id == idp.id) {
                 p.add(key("id"), format!("'{}' is used by two IdPs", idp.id));
             }
@@ -286,7 +299,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
     let mut has = Vec::new();
     for (i, r) in raw.ha.into_iter().enumerate() {
         let key = |k: &str| format!("ha[{i}].{k}");
-        if let Some(h) = ha::load(r, &key, &rel, &idp_ids, &mut p) {
+        if let Some(h) = ha::load(r, &key, &rel, src, &idp_ids, &mut p) {
             if has.iter().any(|x: &ha::HaInstance| x.id == h.id) {
                 p.add(
                     key("id"),
@@ -300,12 +313,15 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
         .oidc
         .map(|o| oidc::load(o, &idp_ids, &mut p))
         .unwrap_or_default();
-    if !p.0.is_empty() {
-        return Err(ConfigError {
-            source_name,
-            problems: p.0,
-        });
-    }
+    let public_url = match public_url {
+        Some(u) if p.0.is_empty() => u,
+        _ => {
+            return Err(ConfigError {
+                source_name,
+                problems: p.0,
+            })
+        }
+    };
     Ok(Config {
         file: file.map(Path::to_path_buf),
         public_url,
@@ -321,6 +337,16 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Confi
     })
 }
 
+/// A file's content as UTF-8 text.
+fn read_text(src: &dyn Source, path: &Path) -> std::io::Result<String> {
+    String::from_utf8(src.read(path)?).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     span.map(|s| {
         let line = text
@@ -333,12 +359,12 @@ fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
 }
 
 /// With no config file, each `<data>/idp/*.xml` becomes an IdP named after the file.
-fn discover_idps(data_dir: &Path) -> Vec<RawIdp> {
-    let Ok(rd) = std::fs::read_dir(data_dir.join("idp")) else {
+fn discover_idps(src: &dyn Source, data_dir: &Path) -> Vec<RawIdp> {
+    let Ok(entries) = src.list(&data_dir.join("idp")) else {
         return Vec::new();
     };
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let mut files: Vec<PathBuf> = entries
+        .into_iter()
         .filter(|p| p.extension().is_some_and(|x| x == "xml"))
         .collect();
     files.sort();
@@ -356,7 +382,7 @@ fn discover_idps(data_dir: &Path) -> Vec<RawIdp> {
                     }
                 })
                 .collect();
-            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            let text = read_text(src, &f).unwrap_or_default();
             let profile = if text.contains("https://sts.windows.net/") {
                 "entra"
             } else {
@@ -377,6 +403,7 @@ fn load_idp(
     r: RawIdp,
     key: &dyn Fn(&str) -> String,
     rel: &dyn Fn(&str) -> PathBuf,
+    src: &dyn Source,
     data_dir: &Path,
     p: &mut Problems,
     warnings: &mut Vec<String>,
@@ -426,7 +453,7 @@ fn load_idp(
         }
         (Some(f), None) => {
             let path = rel(f);
-            match std::fs::read(&path) {
+            match src.read(&path) {
                 Ok(x) => Some((x, "metadata_file")),
                 Err(e) => {
                     p.add(
@@ -439,19 +466,27 @@ fn load_idp(
         }
         (None, Some(u)) => match check_base_url(u) {
             Err(m) => {
-                p.add(key("metadata_url"), m);
+                p.add(key("metadata_url"), m.to_string());
                 None
             }
-            Ok(_) => match fetch_metadata(u, &data_dir.join("idp-cache").join(format!("{id}.xml")))
-            {
-                Ok((x, note)) => {
-                    if let Some(n) = note {
-                        warnings.push(format!("{}: {n}", key("metadata_url")));
+            Ok(_) => match src.fetch_metadata(MetadataRequest {
+                idp_id: &id,
+                url: u,
+                data_dir,
+            }) {
+                Ok(f) => {
+                    if let Some(fb) = f.fallback {
+                        warnings.push(format!(
+                            "{}: fetch failed ({}); using the copy saved at {}",
+                            key("metadata_url"),
+                            fb.reason,
+                            fb.saved_at.display()
+                        ));
                     }
-                    Some((x, "metadata_url"))
+                    Some((f.xml, "metadata_url"))
                 }
-                Err(m) => {
-                    p.add(key("metadata_url"), m);
+                Err(e) => {
+                    p.add(key("metadata_url"), e.to_string());
                     None
                 }
             },
@@ -492,49 +527,6 @@ fn load_idp(
     })
 }
 
-/// Fetches metadata over HTTP(S), keeping a copy; falls back to that copy
-/// (with a warning) when the fetch fails.
-fn fetch_metadata(u: &str, cache: &Path) -> Result<(Vec<u8>, Option<String>), String> {
-    let agent = crate::outbound::agent(Duration::from_secs(15));
-    let fetched = agent
-        .get(u)
-        .call()
-        .map_err(|e| e.to_string())
-        .and_then(|r| {
-            if r.status().as_u16() == 200 {
-                Ok(r)
-            } else {
-                Err(format!("HTTP {}", r.status().as_u16()))
-            }
-        })
-        .and_then(|mut r| {
-            r.body_mut()
-                .with_config()
-                .limit(crate::xml::Limits::METADATA.max_bytes as u64)
-                .read_to_vec()
-                .map_err(|e| e.to_string())
-        });
-    match fetched {
-        Ok(x) => {
-            if let Some(dir) = cache.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = std::fs::write(cache, &x);
-            Ok((x, None))
-        }
-        Err(e) => match std::fs::read(cache) {
-            Ok(x) => Ok((
-                x,
-                Some(format!(
-                    "fetch failed ({e}); using the copy saved at {}",
-                    cache.display()
-                )),
-            )),
-            Err(_) => Err(format!("cannot fetch '{u}': {e}")),
-        },
-    }
-}
-
 /// Ids (`[[idp]] id`, `[[ha]] id`) appear in URLs and store keys: lowercase
 /// letters, digits, '-' and '_' only.
 pub(crate) fn check_id(p: &mut Problems, key: String, id: &str) {
@@ -548,20 +540,6 @@ pub(crate) fn check_id(p: &mut Problems, key: String, id: &str) {
             format!("'{id}' must be non-empty lowercase letters, digits, '-' or '_'"),
         );
     }
-}
-
-/// An absolute http(s) URL without query or fragment; trailing '/' removed.
-pub(crate) fn check_base_url(u: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(u).map_err(|e| format!("'{u}' is not a valid URL ({e})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(format!(
-            "'{u}' must be an http:// or https:// URL with a host"
-        ));
-    }
-    if parsed.fragment().is_some() {
-        return Err(format!("'{u}' must not have a #fragment"));
-    }
-    Ok(u.trim_end_matches('/').to_owned())
 }
 
 fn parse_store(s: &str, rel: &dyn Fn(&str) -> PathBuf) -> Result<StoreSpec, String> {
@@ -619,41 +597,4 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("60s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("8h"), Some(Duration::from_secs(28800)));
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_duration(""), None);
-    }
-
-    #[test]
-    fn collects_every_problem() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("c.toml");
-        std::fs::write(
-            &f,
-            "public_url = 'ftp://x'\nbogus = 1\nstore = 'mysql://x'\n[[idp]]\nid = 'a'\nmetadata_file = 'nope.xml'\ncolour = 'red'\n",
-        )
-        .unwrap();
-        let mut env = BTreeMap::new();
-        env.insert("SAMLHUB_NOPE".to_string(), "1".to_string());
-        let e = load(Some(&f), &env).unwrap_err();
-        let keys: Vec<&str> = e.problems.iter().map(|(k, _)| k.as_str()).collect();
-        for k in [
-            "bogus",
-            "public_url",
-            "store",
-            "idp[0].colour",
-            "idp[0].metadata_file",
-            "SAMLHUB_NOPE",
-        ] {
-            assert!(keys.contains(&k), "{k} missing from {keys:?}");
-        }
-    }
-}
+mod tests;

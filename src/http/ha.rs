@@ -305,7 +305,7 @@ async fn redeem(
     let t = login::redeem(
         &st.store,
         &inst.login(),
-        &st.config.public_url.to_string(),
+        st.config.public_url.as_str(),
         &b.username,
         &b.code,
         st.now(),

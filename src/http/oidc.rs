@@ -27,7 +27,7 @@ async fn discovery(st: web::Data<AppState>) -> HttpResponse {
     let u = |p: &str| st.config.url(p);
     let algs = st.oidc_keys.algs(st.now());
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(serde_json::json!({
-        "issuer": st.config.public_url,
+        "issuer": st.config.public_url.as_str(),
         "authorization_endpoint": u(routes::OIDC_AUTHORIZE),
         "token_endpoint": u(routes::OIDC_TOKEN),
         "userinfo_endpoint": u(routes::OIDC_USERINFO),
@@ -146,7 +146,7 @@ fn back_to_client(
         if let Some(s) = state {
             q.append_pair("state", s);
         }
-        q.append_pair("iss", &st.config.public_url.to_string());
+        q.append_pair("iss", st.config.public_url.as_str());
     }
     Ok(HttpResponse::Found()
         .insert_header(("Location", u.to_string()))
@@ -190,7 +190,7 @@ async fn token_endpoint(
     let issued = token::exchange(&st.store, &st.config.oidc, client, &f, now).await?;
     let idt = token::id_token(
         &issued,
-        &st.config.public_url.to_string(),
+        st.config.public_url.as_str(),
         st.oidc_keys.signer(now),
         now,
     )?;

@@ -221,3 +221,36 @@ fn environment_overrides_are_checked_too() {
     let run = check_config(&cfg, &[("SAMLHUB_PUBLIC_URL", "https://sso.example.org")]);
     assert_eq!(run.code, Some(0), "{run}");
 }
+
+#[test]
+fn public_url_with_query_or_fragment_is_refused() {
+    let d = Dir::new();
+    write_good_idp(&d);
+    for (url, needle) in [
+        (
+            "https://sso.example.org/?tenant=a",
+            "must not have a ?query",
+        ),
+        ("https://sso.example.org/#top", "must not have a #fragment"),
+    ] {
+        let cfg = d.config(&format!("public_url = \"{url}\"\n"), good_idp_table());
+        let run = check_config(&cfg, &[]);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert_problem(&run, &cfg, "public_url", url);
+        assert_problem(&run, &cfg, "public_url", needle);
+
+        // The same through the environment.
+        let cfg = d.config("", good_idp_table());
+        let run = check_config(&cfg, &[("SAMLHUB_PUBLIC_URL", url)]);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert_problem(&run, &cfg, "public_url", needle);
+    }
+
+    // A trailing slash is still fine.
+    let cfg = d.config(
+        "public_url = \"https://sso.example.org/\"\n",
+        good_idp_table(),
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+}

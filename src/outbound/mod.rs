@@ -1,6 +1,9 @@
 //! Outbound HTTP, built one way: a time limit on the whole exchange, no
 //! automatic redirects, statuses returned rather than raised, and TLS checked
 //! against the system's trust store (so a home-lab CA installed there works).
+//! [`metadata`] fetches and caches IdP metadata for configuration loading.
+
+pub mod metadata;
 
 use std::time::Duration;
 
