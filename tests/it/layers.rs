@@ -66,7 +66,7 @@ fn domains_import_neither_actix_nor_redis_nor_http() {
             "ha",
             "session.rs",
             "identity.rs",
-            "crypto.rs",
+            "crypto",
             "config",
             "store/records.rs",
         ],
