@@ -4,6 +4,7 @@ pub const INDEX: &str = "/";
 pub const HEALTH: &str = "/healthz";
 pub const SAML_LOGIN: &str = "/saml/login";
 pub const SAML_ACS: &str = "/saml/acs";
+pub const SAML_CONTINUE: &str = "/saml/continue";
 pub const SAML_METADATA: &str = "/saml/metadata";
 pub const SESSION: &str = "/session";
 pub const LOGOUT: &str = "/logout";

@@ -51,6 +51,8 @@ pub(crate) fn check_base_url(u: &str) -> Result<String, UrlError> {
 pub struct PublicUrl {
     text: String,
     https: bool,
+    /// The ASCII serialisation of its origin (RFC 6454 §6.2).
+    origin: String,
 }
 
 impl PublicUrl {
@@ -66,6 +68,7 @@ impl PublicUrl {
         Ok(PublicUrl {
             text: u.trim_end_matches('/').to_owned(),
             https: parsed.scheme() == "https",
+            origin: parsed.origin().ascii_serialization(),
         })
     }
 
@@ -77,6 +80,11 @@ impl PublicUrl {
     /// `path` (which starts with '/') under this base.
     pub fn join(&self, path: &str) -> String {
         format!("{}{path}", self.text)
+    }
+
+    /// The origin browsers name in `Origin` headers, e.g. `https://sso.example.org`.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Browsers reach the hub over TLS (cookies may be `Secure`).

@@ -26,6 +26,9 @@ pub enum AppError {
     Login(#[from] LoginError),
     #[error("no session")]
     NoSession,
+    /// A state-changing request from another site (Fetch Metadata / Origin).
+    #[error("cross-site request refused: {0}")]
+    CrossSite(String),
     #[error(transparent)]
     Oidc(#[from] OAuthError),
     #[error(transparent)]
@@ -117,6 +120,12 @@ impl AppError {
                 "Not signed in",
                 "You are not signed in.".into(),
             ),
+            Self::CrossSite(_) => page(
+                S::FORBIDDEN,
+                "cross_site",
+                "Request refused",
+                "This request came from another site, so nothing was changed. Use the button on this site's own page.".into(),
+            ),
             Self::Oidc(e) => oauth_class(e),
             Self::Ha(e) => ha_class(e),
             Self::Redeem(e) => match e {
@@ -192,6 +201,19 @@ fn login_class(e: &LoginError) -> Class {
             "replay",
             "Sign-in already used",
             "This sign-in answer was already used. Start a new sign-in.".into(),
+        ),
+        LoginError::OtherBrowser(_) => page(
+            S::FORBIDDEN,
+            "other_browser",
+            "Sign-in not accepted",
+            "This sign-in was started in another browser, so it was not accepted and nothing changed here. If you meant to sign in, start again from this browser's front page.".into(),
+        ),
+        LoginError::ContinueExpired => page(
+            S::FORBIDDEN,
+            "unknown_relay_state",
+            "Sign-in expired",
+            "This sign-in took too long or was already completed. Start again from the front page."
+                .into(),
         ),
         LoginError::Store(_) => store_down(),
         LoginError::Internal(_) => internal(),

@@ -6,7 +6,7 @@ use super::error::{AppError, JsonError};
 use super::{pages, session, AppState};
 use crate::oidc::authorize::{self, AuthorizeParams, Current, IdpFacts, Outcome, Source};
 use crate::oidc::error::OAuthError;
-use crate::oidc::{grant, token};
+use crate::oidc::{grant, logout, token};
 use crate::routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -235,6 +235,8 @@ struct EndSession {
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
     client_id: Option<String>,
+    /// Set by our own confirmation form.
+    confirm: Option<String>,
 }
 
 /// RP-initiated logout 1.0: end the samlhub session, then go back only to a
@@ -257,13 +259,34 @@ async fn end_session_post(
 }
 
 async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpResponse, AppError> {
+    let now = st.now();
+    let hint = q
+        .id_token_hint
+        .as_deref()
+        .and_then(|t| st.oidc_keys.verify_hint(t, now));
+    if let Some((_, s)) = session::current(st, req).await? {
+        let cookie = req
+            .cookie(session::SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        let ask = !logout::hint_is_for(hint.as_ref(), &s.identity)
+            && !logout::confirmed(&cookie, q.confirm.as_deref());
+        if ask {
+            return Ok(HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(pages::confirm_sign_out(&pages::SignOutForm {
+                    action: routes::OIDC_END_SESSION,
+                    confirm: &logout::confirm_token(&cookie),
+                    post_logout_redirect_uri: q.post_logout_redirect_uri.as_deref(),
+                    state: q.state.as_deref(),
+                    client_id: q.client_id.as_deref(),
+                })));
+        }
+    }
     let gone = session::end(st, req).await?;
-    let hinted = q.id_token_hint.as_deref().and_then(|t| {
-        st.oidc_keys
-            .verify_hint(t, st.now())
-            .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned))
-    });
-    let target = crate::oidc::logout::post_logout_target(
+    let hinted = hint.and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned));
+    let target = logout::post_logout_target(
         &st.config.oidc,
         q.client_id.as_deref(),
         hinted.as_deref(),

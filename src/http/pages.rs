@@ -23,8 +23,11 @@ var t=document.getElementById('t');var left=parseInt(t.getAttribute('data-left')
 var i=setInterval(function(){left--;if(left<=0){t.textContent='now: get a new code';clearInterval(i);return;}\
 t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);},1000);})();";
 
+/// Submits the sign-in continuation form at once.
+pub const CONTINUE_SCRIPT: &str = "document.getElementById('continue').submit();";
+
 /// Every inline script a page may carry.
-pub const SCRIPTS: &[&str] = &[HA_SCRIPT];
+pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT];
 
 fn layout(title: &str, body: &str) -> String {
     format!(
@@ -143,5 +146,58 @@ pub fn signed_out() -> String {
     layout(
         "Signed out",
         "<p>You are signed out of samlhub.</p><p><a href=\"/\">Front page</a></p>",
+    )
+}
+
+/// The same-site second hop of a login: posts the ticket to `/saml/continue`
+/// at once (or on a click without script), so the browser's own login cookie
+/// comes along.
+pub fn continue_login(ticket: &str) -> String {
+    layout(
+        "Signing in",
+        &format!(
+            "<form id=\"continue\" method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"ticket\" value=\"{t}\">\
+<p>Finishing your sign-in…</p><noscript><p><button class=\"btn\" type=\"submit\">Continue</button></p></noscript></form>\
+<script>{CONTINUE_SCRIPT}</script>",
+            action = crate::routes::SAML_CONTINUE,
+            t = h(ticket)
+        ),
+    )
+}
+
+/// The fields of the sign-out confirmation form.
+pub struct SignOutForm<'a> {
+    pub action: &'a str,
+    pub confirm: &'a str,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+}
+
+/// RP-Initiated Logout without a valid hint: ask before signing out.
+pub fn confirm_sign_out(f: &SignOutForm<'_>) -> String {
+    let hidden = |name: &str, v: Option<&str>| {
+        v.map(|v| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                h(name),
+                h(v)
+            )
+        })
+        .unwrap_or_default()
+    };
+    layout(
+        "Sign out?",
+        &format!(
+            "<p>An application asked to sign you out of samlhub. This also signs you out of every application you entered through it.</p>\
+<form method=\"post\" action=\"{action}\">{c}{r}{s}{i}\
+<p><button class=\"btn\" type=\"submit\">Sign out</button> <a class=\"btn\" href=\"/\">Stay signed in</a></p></form>",
+            action = h(f.action),
+            c = hidden("confirm", Some(f.confirm)),
+            r = hidden("post_logout_redirect_uri", f.post_logout_redirect_uri),
+            s = hidden("state", f.state),
+            i = hidden("client_id", f.client_id),
+        ),
     )
 }

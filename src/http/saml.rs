@@ -1,17 +1,52 @@
-//! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect) and the
-//! ACS (HTTP-POST). The flow itself is `saml::sp`.
+//! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect), the
+//! ACS (HTTP-POST) and the same-site second hop. The flow itself, with the
+//! browser binding, is `saml::sp`; here is only the login cookie: under
+//! https `__Host-samlhub_login` with `SameSite=None; Secure`, so it comes
+//! along on the IdP's cross-site POST; under http `samlhub_login` with
+//! `SameSite=Lax`, which it does not, so the ACS continues through
+//! `/saml/continue`.
 
 use super::error::AppError;
-use super::{session, AppState};
+use super::{pages, session, AppState};
 use crate::routes;
 use crate::saml::sp;
-use actix_web::{web, HttpResponse};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(routes::SAML_METADATA, web::get().to(metadata))
         .route(routes::SAML_LOGIN, web::get().to(login))
-        .route(routes::SAML_ACS, web::post().to(acs));
+        .route(routes::SAML_ACS, web::post().to(acs))
+        .route(routes::SAML_CONTINUE, web::post().to(continue_login));
+}
+
+fn login_cookie_name(st: &AppState) -> &'static str {
+    if st.config.https() {
+        "__Host-samlhub_login"
+    } else {
+        "samlhub_login"
+    }
+}
+
+/// The login cookie this request carries, if it has the right shape.
+fn login_secret(st: &AppState, req: &HttpRequest) -> Option<String> {
+    req.cookie(login_cookie_name(st))
+        .map(|c| c.value().to_owned())
+        .filter(|v| sp::is_browser_secret(v))
+}
+
+fn login_cookie(st: &AppState, value: String) -> Cookie<'static> {
+    let secs = i64::try_from(sp::PENDING_TTL.as_secs()).unwrap_or(600);
+    let b = Cookie::build(login_cookie_name(st), value)
+        .path("/")
+        .http_only(true)
+        .max_age(actix_web::cookie::time::Duration::seconds(secs));
+    if st.config.https() {
+        b.secure(true).same_site(SameSite::None).finish()
+    } else {
+        b.same_site(SameSite::Lax).finish()
+    }
 }
 
 async fn metadata(st: web::Data<AppState>) -> HttpResponse {
@@ -30,22 +65,32 @@ struct LoginQuery {
 
 async fn login(
     st: web::Data<AppState>,
+    req: HttpRequest,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
+    // One secret per browser, kept across parallel logins in several tabs.
+    let secret = match login_secret(&st, &req) {
+        Some(s) => s,
+        None => sp::new_browser_secret()?,
+    };
     let idp = sp::choose_idp(&st.config, q.idp.as_deref())?;
     let return_to = q.return_to.unwrap_or_else(|| routes::SESSION.to_owned());
     let begun = sp::begin(
         &st.store,
         &st.config,
         &st.keys.signing.key,
-        idp,
-        return_to,
-        q.force_authn.as_deref() == Some("1"),
+        sp::Start {
+            idp,
+            return_to,
+            force_authn: q.force_authn.as_deref() == Some("1"),
+            browser_secret: &secret,
+        },
         st.clock.now(),
     )
     .await?;
     Ok(HttpResponse::Found()
+        .cookie(login_cookie(&st, secret))
         .insert_header(("Location", begun.redirect_url))
         .insert_header(("Cache-Control", "no-store"))
         .finish())
@@ -59,18 +104,52 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
-async fn acs(st: web::Data<AppState>, form: web::Form<AcsForm>) -> Result<HttpResponse, AppError> {
-    let now = st.clock.now();
-    let done = sp::finish(
+async fn acs(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<AcsForm>,
+) -> Result<HttpResponse, AppError> {
+    let outcome = sp::finish(
         &st.store,
         &st.config,
         &st.keys.decryption,
         form.relay_state.as_deref(),
         form.saml_response.as_deref(),
-        now,
+        login_secret(&st, &req).as_deref(),
+        st.clock.now(),
     )
     .await?;
-    let cookie = session::start(&st, done.identity).await?;
+    match outcome {
+        sp::AcsOutcome::Done(done) => signed_in(&st, *done).await,
+        sp::AcsOutcome::Continue { ticket } => Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(pages::continue_login(&ticket))),
+    }
+}
+
+#[derive(Deserialize)]
+struct ContinueForm {
+    ticket: Option<String>,
+}
+
+/// The same-site second hop: the browser's own login cookie must match.
+async fn continue_login(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ContinueForm>,
+) -> Result<HttpResponse, AppError> {
+    let done = sp::complete(
+        &st.store,
+        form.ticket.as_deref(),
+        login_secret(&st, &req).as_deref(),
+    )
+    .await?;
+    signed_in(&st, done).await
+}
+
+async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
+    let cookie = session::start(st, done.identity).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header(("Location", done.return_to))

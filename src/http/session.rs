@@ -143,7 +143,33 @@ async fn show_page(st: &AppState, req: &HttpRequest) -> Result<HttpResponse, App
         .body(pages::session(&s.identity, idp_name)))
 }
 
+/// Whether a state-changing POST came from this site: Fetch Metadata's
+/// `Sec-Fetch-Site` when the browser sends it, else `Origin` (RFC 6454 §7)
+/// compared with the public URL's origin. Programs that send neither (curl,
+/// a script) are not a cross-site threat and pass.
+pub fn same_site(st: &AppState, req: &HttpRequest) -> Result<(), AppError> {
+    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("Sec-Fetch-Site") {
+        return match site {
+            "same-origin" | "same-site" | "none" => Ok(()),
+            other => Err(AppError::CrossSite(format!(
+                "Sec-Fetch-Site: {}",
+                crate::logsafe::esc(other)
+            ))),
+        };
+    }
+    match header("Origin") {
+        None => Ok(()),
+        Some(o) if o == st.config.public_url.origin() => Ok(()),
+        Some(o) => Err(AppError::CrossSite(format!(
+            "Origin: {}",
+            crate::logsafe::esc(o)
+        ))),
+    }
+}
+
 async fn logout(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    same_site(&st, &req)?;
     let gone = end(&st, &req).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(gone)

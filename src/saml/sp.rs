@@ -3,6 +3,15 @@
 //! HTTP-Redirect AuthnRequest; [`finish`] takes the pending request back at
 //! the ACS, validates the response against the IdP chosen when the login
 //! started, and consumes the assertion exactly once.
+//!
+//! Each login is bound to the browser that started it (login CSRF, RFC 6749
+//! §10.12 applied to the SP): [`begin`] stores the SHA-256 of a secret that
+//! the HTTP layer keeps in an HttpOnly cookie. At the ACS the cookie must
+//! match when the browser sends it. A browser that does not send it on the
+//! IdP's cross-site POST (a `SameSite=Lax` cookie under plain http) gets a
+//! second, same-site hop: [`finish`] parks the verified result under a
+//! one-time ticket, and [`complete`] releases it only to the browser whose
+//! cookie matches. The replay and single-use checks are unchanged.
 
 use crate::config::{Config, Idp};
 use crate::identity::Identity;
@@ -25,8 +34,23 @@ pub struct Pending {
     pub request_id: String,
     pub idp: String,
     pub return_to: String,
+    /// SHA-256 of the login cookie of the browser that started the login.
+    #[serde(default)]
+    pub browser: String,
 }
 crate::json_record!(Pending, Kind::Pending);
+
+/// A verified login waiting for its browser's same-site second hop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verified {
+    pub identity: Identity,
+    pub return_to: String,
+    pub browser: String,
+}
+crate::json_record!(Verified, Kind::Verified);
+
+/// How long a verified login waits for the second hop.
+pub const VERIFIED_TTL: Duration = Duration::from_secs(120);
 
 /// Why a login could not start or finish.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +71,10 @@ pub enum LoginError {
     Replay { assertion: String, idp: String },
     #[error("request '{0}' was already answered by another assertion")]
     AlreadyAnswered(String),
+    #[error("the login was started in another browser ({0})")]
+    OtherBrowser(&'static str),
+    #[error("the sign-in to continue is unknown, expired or already used")]
+    ContinueExpired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("building the AuthnRequest: {0}")]
@@ -93,17 +121,32 @@ pub struct Begun {
     pub handle: String,
 }
 
+/// What a login is started with.
+pub struct Start<'a> {
+    pub idp: &'a Idp,
+    /// A path on this site to go to afterwards.
+    pub return_to: String,
+    /// Ask the IdP for a fresh sign-in (SAML Core §3.4.1 ForceAuthn).
+    pub force_authn: bool,
+    /// The secret of this browser's login cookie.
+    pub browser_secret: &'a str,
+}
+
 /// Records the pending request and builds the AuthnRequest redirect
 /// (SAML Bindings §3.4; RelayState is an opaque handle, §3.4.3).
 pub async fn begin<S: Store>(
     store: &S,
     cfg: &Config,
     signing_key: &PKey<Private>,
-    idp: &Idp,
-    return_to: String,
-    force_authn: bool,
+    start: Start<'_>,
     now: OffsetDateTime,
 ) -> Result<Begun, LoginError> {
+    let Start {
+        idp,
+        return_to,
+        force_authn,
+        browser_secret,
+    } = start;
     check_return_to(&return_to)?;
     let rng = |e: crate::crypto::RngError| LoginError::Internal(e.to_string());
     // 160 random bits; the leading '_' makes it an NCName (SAML Core §1.3.4).
@@ -113,6 +156,7 @@ pub async fn begin<S: Store>(
         request_id: request_id.clone(),
         idp: idp.id.clone(),
         return_to,
+        browser: crate::crypto::sha256_hex(browser_secret),
     };
     records::put(store, &Key::of(&[&handle]), &pending, PENDING_TTL).await?;
     let acs = cfg.acs_url();
@@ -138,6 +182,34 @@ pub struct Finished {
     pub return_to: String,
 }
 
+/// What the ACS does with a verified response.
+pub enum AcsOutcome {
+    /// The browser proved it started the login: sign it in.
+    Done(Box<Finished>),
+    /// The browser sent no login cookie: continue same-site with `ticket`.
+    Continue { ticket: String },
+}
+
+/// A fresh secret for the login cookie.
+pub fn new_browser_secret() -> Result<String, LoginError> {
+    crate::crypto::random_token(32).map_err(|e| LoginError::Internal(e.to_string()))
+}
+
+/// Whether a cookie value has the shape of a secret we issue.
+pub fn is_browser_secret(v: &str) -> bool {
+    v.len() == 43
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `secret` is the one whose hash a pending login recorded.
+fn same_browser(recorded: &str, secret: &str) -> bool {
+    let h = crate::crypto::sha256_hex(secret);
+    !recorded.is_empty()
+        && recorded.len() == h.len()
+        && openssl::memcmp::eq(recorded.as_bytes(), h.as_bytes())
+}
+
 /// Whether `handle` has the shape of a handle we issue (22 base64url chars).
 fn is_handle(handle: &str) -> bool {
     handle.len() == 22
@@ -155,8 +227,9 @@ pub async fn finish<S: Store>(
     decryption_keys: &[PKey<Private>],
     relay_state: Option<&str>,
     encoded: Option<&str>,
+    browser: Option<&str>,
     now: OffsetDateTime,
-) -> Result<Finished, LoginError> {
+) -> Result<AcsOutcome, LoginError> {
     let encoded = encoded.ok_or(LoginError::NoResponse)?;
     // RelayState is our opaque handle (SAML Bindings §3.5.3); IdP-initiated
     // (unsolicited) login is not enabled, so it is required.
@@ -171,6 +244,11 @@ pub async fn finish<S: Store>(
     let pending: Pending = records::get(store, &Key::of(&[handle]))
         .await?
         .ok_or_else(|| LoginError::RelayState("unknown or expired".into()))?;
+    // A browser that sends a login cookie must be the one that started the
+    // login; this is checked before anything is consumed.
+    if browser.is_some_and(|b| !same_browser(&pending.browser, b)) {
+        return Err(LoginError::OtherBrowser("cookie does not match at the ACS"));
+    }
     // The IdP is the one chosen when the login started, never the Issuer.
     let idp = cfg.idp(&pending.idp).ok_or_else(|| {
         LoginError::RelayState(format!("IdP '{}' is no longer configured", pending.idp))
@@ -213,10 +291,44 @@ pub async fn finish<S: Store>(
         accepted.signed_assertion,
         accepted.encrypted
     );
-    Ok(Finished {
+    if browser.is_some() {
+        return Ok(AcsOutcome::Done(Box::new(Finished {
+            identity: accepted.identity,
+            return_to: pending.return_to,
+        })));
+    }
+    let ticket =
+        crate::crypto::random_token(32).map_err(|e| LoginError::Internal(e.to_string()))?;
+    let parked = Verified {
         identity: accepted.identity,
         return_to: pending.return_to,
-    })
+        browser: pending.browser,
+    };
+    records::put(store, &Key::secret(&ticket), &parked, VERIFIED_TTL).await?;
+    Ok(AcsOutcome::Continue { ticket })
+}
+
+/// The same-site second hop: releases a verified login to the browser whose
+/// login cookie matches the one that started it; the ticket works once.
+pub async fn complete<S: Store>(
+    store: &S,
+    ticket: Option<&str>,
+    browser: Option<&str>,
+) -> Result<Finished, LoginError> {
+    let ticket = ticket
+        .filter(|t| is_browser_secret(t))
+        .ok_or(LoginError::ContinueExpired)?;
+    let v: Verified = records::take(store, &Key::secret(ticket))
+        .await?
+        .ok_or(LoginError::ContinueExpired)?;
+    match browser {
+        Some(b) if same_browser(&v.browser, b) => Ok(Finished {
+            identity: v.identity,
+            return_to: v.return_to,
+        }),
+        Some(_) => Err(LoginError::OtherBrowser("cookie does not match")),
+        None => Err(LoginError::OtherBrowser("no login cookie")),
+    }
 }
 
 #[cfg(test)]

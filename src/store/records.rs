@@ -6,6 +6,7 @@
 //! | kind | key | value | lives |
 //! |---|---|---|---|
 //! | [`Kind::Pending`] | `pending:<RelayState handle>` | JSON | the login window (10 min) |
+//! | [`Kind::Verified`] | `verified:<sha256(ticket)>` | JSON | 2 min (the same-site second hop) |
 //! | [`Kind::Answered`] | `answered:<AuthnRequest ID>` | marker | the login window |
 //! | [`Kind::Replay`] | `replay:<idp>:<sha256(Assertion ID)>` | marker | until the assertion could no longer be accepted |
 //! | [`Kind::Session`] | `session:<sha256(cookie)>` | JSON | session lifetime, capped by SessionNotOnOrAfter |
@@ -34,6 +35,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Pending,
+    Verified,
     Answered,
     Replay,
     Session,
@@ -54,6 +56,7 @@ impl Kind {
     pub const fn prefix(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Verified => "verified",
             Self::Answered => "answered",
             Self::Replay => "replay",
             Self::Session => "session",

@@ -727,7 +727,8 @@ fn end_session_redirects_only_to_a_registered_uri_and_ends_the_session() {
     let flow = rig.drive(&mut b, &rig.authorize_url(&pr), 5);
     assert_redirect_error(&rig, &flow, CONF_REDIRECT, "login_required");
 
-    // The registered one named through client_id instead of a hint.
+    // The registered one named through client_id instead of a hint: without
+    // a hint the person confirms first (RP-Initiated Logout §2), then goes.
     let mut b = rig.signed_in_browser(5);
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
@@ -735,7 +736,13 @@ fn end_session_redirects_only_to_a_registered_uri_and_ends_the_session() {
             ("post_logout_redirect_uri", CONF_LOGOUT),
         ])
         .finish();
-    let p = b.get(&rig.url(&format!("/oidc/end_session?{q}")));
+    let ask = b.get(&rig.url(&format!("/oidc/end_session?{q}")));
+    assert_eq!(ask.status, 200, "{}", ask.head());
+    assert!(session_alive(&mut b), "ended before the person confirmed");
+    let p = b.post_form(
+        &rig.url("/oidc/end_session"),
+        &crate::peers::browser::hidden_inputs(&ask.body),
+    );
     assert_eq!(p.status, 302, "{}", p.head());
     assert!(!session_alive(&mut b));
     // Another client's id cannot unlock CONF's logout URI.
@@ -746,7 +753,11 @@ fn end_session_redirects_only_to_a_registered_uri_and_ends_the_session() {
             ("post_logout_redirect_uri", CONF_LOGOUT),
         ])
         .finish();
-    let p = b.get(&rig.url(&format!("/oidc/end_session?{q}")));
+    let ask = b.get(&rig.url(&format!("/oidc/end_session?{q}")));
+    let p = b.post_form(
+        &rig.url("/oidc/end_session"),
+        &crate::peers::browser::hidden_inputs(&ask.body),
+    );
     assert!(p.header("location").is_none(), "{:?}", p.location);
 }
 
