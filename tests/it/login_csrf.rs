@@ -6,8 +6,8 @@
 //! (`__Host-` cookie, `SameSite=None; Secure`).
 
 use crate::gen::{sign, Signing, Spec, TestIdp};
-use crate::peers::browser::{hidden_inputs, query_param, Browser, Page};
-use crate::peers::samlhub::Samlhub;
+use crate::peers::browser::{hidden_inputs, Browser, Page};
+use crate::peers::samlhub::{login_request, Samlhub};
 use base64::Engine as _;
 use samlhub::saml::dsig::SignOptions;
 
@@ -49,20 +49,9 @@ fn rig(https: bool) -> Rig {
 /// Starts a login in `b`; returns (RelayState, request ID, login cookie
 /// header as the browser would send it).
 fn start_login(rig: &Rig, b: &mut Browser) -> (String, String, Page) {
-    use std::io::Read as _;
     let page = b.get(&format!("{}/saml/login?idp=test", rig.hub.base_url()));
     assert_eq!(page.status, 302, "{}", page.head());
-    let loc = page.location.clone().unwrap();
-    let relay = query_param(&loc, "RelayState").unwrap();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(query_param(&loc, "SAMLRequest").unwrap())
-        .unwrap();
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(raw.as_slice())
-        .read_to_string(&mut xml)
-        .unwrap();
-    let at = xml.find(" ID=\"").unwrap() + 5;
-    let id = xml[at..at + xml[at..].find('"').unwrap()].to_owned();
+    let (relay, id) = login_request(&page.location.clone().unwrap());
     (relay, id, page)
 }
 

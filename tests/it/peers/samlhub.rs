@@ -127,24 +127,28 @@ impl Samlhub {
     /// Starts an SP-initiated login at IdP `idp` in `b` and returns the
     /// RelayState and the AuthnRequest's ID from the redirect to the IdP.
     pub fn begin_login(&self, b: &mut super::browser::Browser, idp: &str) -> (String, String) {
-        use base64::Engine as _;
-        use std::io::Read as _;
         let page = b.get(&format!("{}/saml/login?idp={idp}", self.base_url()));
         assert_eq!(page.status, 302, "login: {}", page.head());
-        let loc = page.location.clone().unwrap();
-        let relay_state = super::browser::query_param(&loc, "RelayState").unwrap();
-        let req = super::browser::query_param(&loc, "SAMLRequest").unwrap();
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(req)
-            .unwrap();
-        let mut xml = String::new();
-        flate2::read::DeflateDecoder::new(raw.as_slice())
-            .read_to_string(&mut xml)
-            .unwrap();
-        let start = xml.find(" ID=\"").unwrap() + 5;
-        let len = xml[start..].find('"').unwrap();
-        (relay_state, xml[start..start + len].to_owned())
+        login_request(&page.location.clone().unwrap())
     }
+}
+
+/// The RelayState and AuthnRequest ID of an HTTP-Redirect login URL.
+pub fn login_request(location: &str) -> (String, String) {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let relay_state = super::browser::query_param(location, "RelayState").unwrap();
+    let req = super::browser::query_param(location, "SAMLRequest").unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(req)
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(raw.as_slice())
+        .read_to_string(&mut xml)
+        .unwrap();
+    let start = xml.find(" ID=\"").unwrap() + 5;
+    let len = xml[start..].find('"').unwrap();
+    (relay_state, xml[start..start + len].to_owned())
 }
 
 impl Drop for Samlhub {
