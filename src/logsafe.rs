@@ -62,13 +62,32 @@ fn write_escape(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
     }
 }
 
+/// Characters of a whole log message rendered before truncating.
+pub const MAX_LINE_CHARS: usize = 4000;
+
+/// A whole message that may embed untrusted values (an error's text),
+/// escaped like [`Esc`] with the longer bound [`MAX_LINE_CHARS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscLine<'a>(pub &'a str);
+
+impl fmt::Display for EscLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(f, self.0, MAX_LINE_CHARS)
+    }
+}
+
 impl fmt::Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
+        render(f, self.0, MAX_CHARS)
+    }
+}
+
+fn render(f: &mut fmt::Formatter<'_>, s: &str, max: usize) -> fmt::Result {
+    {
         // Start of the clean run not yet written.
         let mut clean = 0;
         for (n, (i, c)) in s.char_indices().enumerate() {
-            if n == MAX_CHARS {
+            if n == max {
                 f.write_str(s.get(clean..i).unwrap_or_default())?;
                 return write!(f, "…(+{} bytes)", s.len().saturating_sub(i));
             }

@@ -355,8 +355,12 @@ fn builder(status: StatusCode, corr: &str) -> HttpResponseBuilder {
     r
 }
 
-fn log(e: &AppError, code: &str, corr: &str) {
-    match e {
+fn log(err: &AppError, code: &str, corr: &str) {
+    // Error texts quote what the client sent (an IdP id, a client id, a
+    // redirect URI): the whole message is escaped for the log.
+    let text = err.to_string();
+    let e = crate::logsafe::EscLine(&text);
+    match err {
         AppError::NoSession => log::debug!("[{corr}] {e}"),
         AppError::Internal(_)
         | AppError::Store(_)

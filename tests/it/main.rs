@@ -20,6 +20,7 @@ mod ha_hook;
 mod ha_policy;
 mod ha_selftest;
 mod layers;
+mod log_injection;
 mod login_csrf;
 mod metadata_schema;
 mod oidc_apache;
