@@ -18,4 +18,6 @@ pub mod outbound;
 pub mod routes;
 pub mod saml;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod xml;
