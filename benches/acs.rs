@@ -11,9 +11,10 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use openssl::pkey::PKey;
-use samlhub::saml::dsig::{sign_enveloped, SignOptions, TrustedKey};
+use samlhub::saml::dsig::TrustedKey;
 use samlhub::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
 use samlhub::saml::response::{validate, Expect, IdpTrust, InResponseTo};
+use samlhub::saml::sign::{sign_enveloped, SignOptions};
 use time::OffsetDateTime;
 
 const IDP: &str = "https://idp.bench.test/";

@@ -14,20 +14,15 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-#![allow(dead_code)]
 
-#[path = "../tests/it/gen.rs"]
-mod gen;
-#[path = "../tests/it/peers/mod.rs"]
-mod peers;
-
-use gen::TestIdp;
-use peers::browser::Browser;
-use peers::redis::RedisServer;
-use peers::samlhub::{Samlhub, BIN};
+use samlhub::testing::idp::{sign_in, TestIdp};
+use samlhub::testing::peers::browser::Browser;
+use samlhub::testing::peers::hub::Samlhub;
+use samlhub::testing::peers::redis::RedisServer;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+const BIN: &str = env!("CARGO_BIN_EXE_samlhub");
 const SECRET: &str = "bench-secret-0123456789abcdef0123";
 
 fn summary(name: &str, mut d: Vec<Duration>) {
@@ -64,7 +59,7 @@ fn main() {
     let redis = std::env::var_os("BENCH_REDIS").map(|_| RedisServer::start());
 
     let idp = TestIdp::new("bench");
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let md = hub.dir().join("idp.xml");
     std::fs::write(&md, idp.metadata_xml()).unwrap();
     let secret = hub.dir().join("ha.secret");
@@ -84,7 +79,7 @@ fn main() {
 
     // One SAML login for a session.
     let mut b = Browser::new();
-    let r = gen::sign_in(&hub, &idp, "test", &mut b, |_| {});
+    let r = sign_in(&hub, &idp, "test", &mut b, |_| {});
     assert_eq!(r.status, 303, "login: {}", r.head());
 
     let mut next_code = || {

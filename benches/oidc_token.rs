@@ -12,18 +12,12 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-#![allow(dead_code)]
-
-#[path = "../tests/it/gen.rs"]
-mod gen;
-#[path = "../tests/it/peers/mod.rs"]
-mod peers;
 
 use base64::Engine as _;
-use gen::TestIdp;
-use peers::browser::{query_param, Browser};
-use peers::redis::RedisServer;
-use peers::samlhub::Samlhub;
+use samlhub::testing::idp::{sign_in, TestIdp};
+use samlhub::testing::peers::browser::{query_param, Browser};
+use samlhub::testing::peers::hub::Samlhub;
+use samlhub::testing::peers::redis::RedisServer;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-client-secret-0123456789abcdef";
@@ -42,7 +36,7 @@ fn main() {
     let redis = std::env::var_os("BENCH_REDIS").map(|_| RedisServer::start());
 
     let idp = TestIdp::new("oidc-bench");
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(env!("CARGO_BIN_EXE_samlhub"));
     let md = hub.dir().join("idp.xml");
     std::fs::write(&md, idp.metadata_xml()).unwrap();
     let store = redis
@@ -59,7 +53,7 @@ fn main() {
     let base = hub.base_url();
 
     let mut b = Browser::new();
-    let r = gen::sign_in(&hub, &idp, "test", &mut b, |_| {});
+    let r = sign_in(&hub, &idp, "test", &mut b, |_| {});
     assert_eq!(r.status, 303, "login: {}", r.head());
 
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD

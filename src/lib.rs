@@ -20,4 +20,6 @@ pub mod routes;
 pub mod saml;
 pub mod session;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod xml;

@@ -1,8 +1,8 @@
 #![no_main]
-//! See `samlhub_fuzz::harness::redirect_decode`.
+//! See `samlhub::testing::fuzz::redirect_decode`.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = samlhub_fuzz::harness::redirect_decode(data);
+    let _ = samlhub::testing::fuzz::redirect_decode(data);
 });

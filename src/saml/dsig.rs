@@ -1,5 +1,6 @@
 //! XML Signature as SAML profiles it (SAML Core §5.4), verified over the one
-//! parsed tree, plus an enveloped signer for our own documents and fixtures.
+//! parsed tree. The matching signer for test documents is `saml::sign`
+//! (tests and the `test-support` feature only).
 //!
 //! Accepted shape, and nothing else: the Signature is a direct child of the
 //! signed element; SignedInfo uses exc-c14n (without comments); exactly one
@@ -9,15 +10,14 @@
 //! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
 
 use crate::crypto;
-use crate::xml::{exc_c14n, exc_c14n_bounded, ns, parse, Document, ElemId, Limits, XmlError};
-use base64::Engine;
-use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
+use crate::xml::{exc_c14n, exc_c14n_bounded, ns, Document, ElemId, XmlError};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Public};
 
 /// The SignatureMethod and DigestMethod tables (XMLDSig §6.2, §6.4), shared
 /// with the Redirect binding.
 pub use crate::crypto::{DigestAlg, SigAlg};
 
-const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+pub(super) const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const ALG_EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
 
 /// SignedInfo is canonicalised before its signature can be checked, so its
@@ -423,124 +423,12 @@ fn b64(text: &str, what: &'static str) -> Result<Vec<u8>, DsigError> {
     super::b64_decode_lenient(text).ok_or(DsigError::Base64(what))
 }
 
-/// How [`sign_enveloped`] signs.
-#[derive(Debug, Clone)]
-pub struct SignOptions<'a> {
-    pub alg: SigAlg,
-    pub digest: DigestAlg,
-    /// InclusiveNamespaces PrefixList for the Reference transform.
-    pub inclusive_prefixes: &'a [&'a str],
-    /// DER certificate to put in KeyInfo (informational only for verifiers).
-    pub cert_der: Option<&'a [u8]>,
-}
-
-impl Default for SignOptions<'_> {
-    fn default() -> Self {
-        Self {
-            alg: SigAlg::RsaSha256,
-            digest: DigestAlg::Sha256,
-            inclusive_prefixes: &[],
-            cert_der: None,
-        }
-    }
-}
-
-/// Signs the element whose `ID` is `id` with an enveloped signature placed
-/// after its Issuer child (or first, when it has none), as SAML Core §5.4
-/// and the schema order require. Returns the new document text.
-pub fn sign_enveloped(
-    xml: &str,
-    id: &str,
-    key: &PKey<Private>,
-    opts: &SignOptions<'_>,
-) -> Result<String, DsigError> {
-    let doc = parse(xml.as_bytes(), &Limits::METADATA)?;
-    let target = doc
-        .by_id(id)
-        .ok_or_else(|| DsigError::Sign(format!("no element with ID '{id}'")))?;
-    let at = doc
-        .children(target)
-        .next()
-        .filter(|c| doc.local(*c) == "Issuer")
-        .map(|c| doc.el(c).span.end)
-        .unwrap_or(doc.el(target).span.start_tag_end);
-
-    let incl: Vec<String> = opts
-        .inclusive_prefixes
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut content = Vec::new();
-    exc_c14n(&doc, target, None, &incl, &mut content);
-    let digest = opts
-        .digest
-        .hash(&content)
-        .map_err(|e| DsigError::Sign(e.to_string()))?;
-    let b64e = &base64::engine::general_purpose::STANDARD;
-    let incl_el = if incl.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<ec:InclusiveNamespaces xmlns:ec=\"{}\" PrefixList=\"{}\"/>",
-            ns::EXC_C14N,
-            incl.join(" ")
-        )
-    };
-    let signed_info = format!(
-        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{c}\"/><ds:SignatureMethod Algorithm=\"{sm}\"/>\
-         <ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"{env}\"/>\
-         <ds:Transform Algorithm=\"{c}\">{incl_el}</ds:Transform></ds:Transforms>\
-         <ds:DigestMethod Algorithm=\"{dm}\"/><ds:DigestValue>{dv}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
-        c = ns::EXC_C14N,
-        sm = opts.alg.uri(),
-        env = ALG_ENVELOPED,
-        dm = opts.digest.uri(),
-        dv = b64e.encode(digest),
-    );
-    let key_info = opts
-        .cert_der
-        .map(|d| format!("<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>", b64e.encode(d)))
-        .unwrap_or_default();
-    let (head, tail) = xml_split(doc.source(), at)?;
-    let draft = format!(
-        "{head}<ds:Signature xmlns:ds=\"{}\">{signed_info}<ds:SignatureValue></ds:SignatureValue>{key_info}</ds:Signature>{tail}",
-        ns::DSIG
-    );
-
-    // Canonicalise SignedInfo in its final place, then sign it.
-    let doc2 = parse(draft.as_bytes(), &Limits::METADATA)?;
-    let target2 = doc2
-        .by_id(id)
-        .ok_or_else(|| DsigError::Sign("target lost".into()))?;
-    let sig_el = doc2
-        .children_named(target2, ns::DSIG, "Signature")
-        .next()
-        .ok_or_else(|| DsigError::Sign("signature lost".into()))?;
-    let si_el = doc2
-        .child(sig_el, ns::DSIG, "SignedInfo")
-        .ok_or_else(|| DsigError::Sign("SignedInfo lost".into()))?;
-    let sv_el = doc2
-        .child(sig_el, ns::DSIG, "SignatureValue")
-        .ok_or_else(|| DsigError::Sign("SignatureValue lost".into()))?;
-    let mut si = Vec::new();
-    exc_c14n(&doc2, si_el, None, &[], &mut si);
-    // ECDSA comes back as r || s (XMLDSig 1.1 §6.4.3).
-    let sig = crypto::sign(key, opts.alg, &si).map_err(|e| DsigError::Sign(e.to_string()))?;
-    let (head, tail) = xml_split(&draft, doc2.el(sv_el).span.start_tag_end)?;
-    Ok(format!("{head}{}{tail}", b64e.encode(&sig)))
-}
-
-fn xml_split(s: &str, at: usize) -> Result<(&str, &str), DsigError> {
-    if s.is_char_boundary(at) {
-        Ok(s.split_at(at))
-    } else {
-        Err(DsigError::Sign("bad insertion offset".into()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::saml::sign::{sign_enveloped, SignOptions};
+    use crate::xml::{parse, Limits};
+    use openssl::pkey::Private;
     use openssl::rsa::Rsa;
 
     fn key() -> (PKey<Private>, TrustedKey) {

@@ -7,6 +7,8 @@ pub mod dsig;
 pub mod mapping;
 pub mod metadata;
 pub mod response;
+#[cfg(any(test, feature = "test-support"))]
+pub mod sign;
 pub mod sp;
 
 /// Decodes base64 that may be broken across lines, as XML Signature values,

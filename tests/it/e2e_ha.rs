@@ -46,7 +46,7 @@ fn rust_hook(id: &str, hub: &str, secret: &std::path::Path, instance: &str) -> H
 /// `rust`, `python`, `wrongsecret`, `fakekey` and `fakeaud`, plus `quick`
 /// for an instance whose codes live 2 s.
 fn rig(store: Option<&str>) -> Rig {
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let mut sp = SspSp::new(&hub.entity_id(), &hub.acs_url());
     sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
     let ssp = SimpleSamlPhp::start(&[sp]);

@@ -11,12 +11,12 @@
 
 use crate::peers::browser::{Browser, Page, SamlPost};
 use crate::peers::redis::RedisServer;
-use crate::peers::samlhub::Samlhub;
+use crate::peers::samlhub::{Samlhub, BIN};
 use crate::peers::simplesamlphp::{SimpleSamlPhp, SspSp};
 
 /// One hub wired to one SimpleSAMLphp whose SP entry is shaped by `tweak`.
 fn setup(tweak: impl Fn(&mut SspSp), store: Option<&str>) -> (SimpleSamlPhp, Samlhub) {
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let mut sp = SspSp::new(&hub.entity_id(), &hub.acs_url());
     sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
     tweak(&mut sp);

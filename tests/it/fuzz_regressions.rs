@@ -1,12 +1,10 @@
 //! Replays the fuzz inputs kept in the repository through the very functions
-//! the fuzz targets call (`fuzz/src/harness.rs`, included below), without
-//! cargo-fuzz: every file under `fuzz/regressions/<target>/` (inputs that once
-//! crashed, hung or exhausted memory) and under `fuzz/seeds/<target>/` (the
-//! starting corpus). Each must return, without panicking.
+//! the fuzz targets call (`samlhub::testing::fuzz`), without cargo-fuzz:
+//! every file under `fuzz/regressions/<target>/` (inputs that once crashed,
+//! hung or exhausted memory) and under `fuzz/seeds/<target>/` (the starting
+//! corpus). Each must return, without panicking.
 
-#[path = "../../fuzz/src/harness.rs"]
-mod harness;
-
+use samlhub::testing::fuzz as harness;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 

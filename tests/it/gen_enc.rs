@@ -11,13 +11,13 @@
 )] // test code: failing loudly is the point
 #![allow(dead_code)]
 
-use crate::gen::{random_id, NS_DS, NS_SAML};
 use base64::Engine as _;
 use openssl::encrypt::Encrypter;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Public};
 use openssl::rsa::Padding;
 use openssl::symm::{encrypt_aead, Cipher, Crypter, Mode};
+use samlhub::testing::idp::{random_id, NS_DS, NS_SAML};
 
 pub const NS_XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
 pub const NS_XENC11: &str = "http://www.w3.org/2009/xmlenc11#";

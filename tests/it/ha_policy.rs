@@ -2,10 +2,10 @@
 //! one username per person (never merged), admin MFA (refuse or demote), and
 //! local_only, read back from the token the hook would receive.
 
-use crate::gen::{Attr, TestIdp};
 use crate::peers::browser::Browser;
-use crate::peers::samlhub::Samlhub;
+use crate::peers::samlhub::{Samlhub, BIN};
 use samlhub::ha::token::{verify, Group};
+use samlhub::testing::idp::{Attr, TestIdp};
 
 const SECRET: &str = "policy-secret-0123456789abcdefgh";
 const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
@@ -18,7 +18,7 @@ struct Rig {
 
 fn rig() -> Rig {
     let idp = TestIdp::new("policy");
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let md = hub.dir().join("idp.xml");
     std::fs::write(&md, idp.metadata_xml()).unwrap();
     let secret = hub.dir().join("ha.secret");
@@ -43,7 +43,7 @@ admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\nlocal_only_groups = [
 /// A browser signed in as NameID `subject` with uid `uid` in `groups`.
 fn login(rig: &Rig, subject: &str, uid: &str, groups: &[&str], context: &str) -> Browser {
     let mut b = Browser::new();
-    let r = crate::gen::sign_in(&rig.hub, &rig.idp, "test", &mut b, |spec| {
+    let r = samlhub::testing::idp::sign_in(&rig.hub, &rig.idp, "test", &mut b, |spec| {
         spec.name_id = subject.into();
         spec.attributes = vec![
             Attr::new("uid", &[uid]),

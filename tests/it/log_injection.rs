@@ -2,9 +2,9 @@
 //! URI, an HA instance, a username) reach the hub's log only escaped, so
 //! control characters cannot rewrite an operator's terminal or forge lines.
 
-use crate::gen::TestIdp;
 use crate::peers::browser::Browser;
-use crate::peers::samlhub::Samlhub;
+use crate::peers::samlhub::{Samlhub, BIN};
+use samlhub::testing::idp::TestIdp;
 
 /// ESC, CSI clear-screen, colour, CR, BEL, NUL, a fake log line.
 const NASTY: &str = "%1b%5b2J%1b%5b31mX%0dY%07%00%0a%5bERROR%5d%20forged";
@@ -12,7 +12,7 @@ const NASTY: &str = "%1b%5b2J%1b%5b31mX%0dY%07%00%0a%5bERROR%5d%20forged";
 #[test]
 fn control_characters_in_user_input_are_logged_escaped() {
     let idp = TestIdp::new("logs");
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let md = hub.dir().join("idp.xml");
     std::fs::write(&md, idp.metadata_xml()).unwrap();
     let secret = hub.dir().join("ha.secret");

@@ -5,11 +5,12 @@
 //! cookie does not come along on the IdP's POST) and under an https one
 //! (`__Host-` cookie, `SameSite=None; Secure`).
 
-use crate::gen::{sign, Signing, Spec, TestIdp};
-use crate::peers::browser::{hidden_inputs, Browser, Page};
-use crate::peers::samlhub::{login_request, Samlhub};
+use crate::peers::browser::{hidden_inputs, query_param, Browser, Page};
+use crate::peers::samlhub::{Samlhub, BIN};
 use base64::Engine as _;
-use samlhub::saml::dsig::SignOptions;
+use samlhub::saml::sign::SignOptions;
+use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
+use samlhub::testing::peers::hub::request_id_of;
 
 struct Rig {
     idp: TestIdp,
@@ -20,7 +21,7 @@ struct Rig {
 
 fn rig(https: bool) -> Rig {
     let idp = TestIdp::new("csrf");
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let md = hub.dir().join("idp.xml");
     std::fs::write(&md, idp.metadata_xml()).unwrap();
     let idp_toml = format!(
@@ -51,7 +52,11 @@ fn rig(https: bool) -> Rig {
 fn start_login(rig: &Rig, b: &mut Browser) -> (String, String, Page) {
     let page = b.get(&format!("{}/saml/login?idp=test", rig.hub.base_url()));
     assert_eq!(page.status, 302, "{}", page.head());
-    let (relay, id) = login_request(&page.location.clone().unwrap());
+    let loc = page.location.clone().unwrap();
+    let (relay, id) = (
+        query_param(&loc, "RelayState").unwrap(),
+        request_id_of(&loc),
+    );
     (relay, id, page)
 }
 

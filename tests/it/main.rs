@@ -14,7 +14,6 @@ mod e2e_ha;
 mod e2e_ssp;
 mod encrypted;
 mod fuzz_regressions;
-mod gen;
 mod gen_enc;
 mod ha_hook;
 mod ha_policy;

@@ -127,7 +127,7 @@ fn check_sp_metadata(xml: &str, data_dir: &Path, entity_id: &str, acs_url: &str)
 
 #[test]
 fn metadata_command_output_is_schema_valid() {
-    let hub = Samlhub::prepare();
+    let hub = Samlhub::prepare(BIN);
     hub.write_config("");
     let cfg = hub.config_path();
     let out = run_cli(&["metadata", "--config", cfg.to_str().unwrap()]);
@@ -139,7 +139,7 @@ fn metadata_command_output_is_schema_valid() {
 
 #[test]
 fn served_metadata_is_schema_valid() {
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     hub.write_config("");
     hub.start();
     let (status, served) = http_get(&format!("{}/saml/metadata", hub.base_url()));

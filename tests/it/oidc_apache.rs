@@ -13,7 +13,7 @@
 use crate::oidc_rig::expected_sub;
 use crate::peers::apache_oidc::{ApacheOidc, RpSettings};
 use crate::peers::browser::Browser;
-use crate::peers::samlhub::Samlhub;
+use crate::peers::samlhub::{Samlhub, BIN};
 use crate::peers::simplesamlphp::{SimpleSamlPhp, SspSp};
 use samlhub::config::oidc::secret_hash;
 
@@ -28,7 +28,7 @@ fn value<'a>(page: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn apache_mod_auth_openidc_logs_alice_in_through_simplesamlphp() {
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let mut sp = SspSp::new(&hub.entity_id(), &hub.acs_url());
     sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
     let ssp = SimpleSamlPhp::start(&[sp]);

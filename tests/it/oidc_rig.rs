@@ -10,14 +10,14 @@
 )]
 #![allow(dead_code)]
 
-use crate::gen::{sign, Signing, Spec, TestIdp};
 use crate::peers::browser::{query_param, Browser, Page};
 use crate::peers::redis::RedisServer;
-use crate::peers::samlhub::Samlhub;
+use crate::peers::samlhub::{Samlhub, BIN};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use samlhub::config::oidc::secret_hash;
-use samlhub::saml::dsig::SignOptions;
+use samlhub::saml::sign::SignOptions;
+use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
 use std::io::Read as _;
 use time::OffsetDateTime;
 
@@ -84,7 +84,7 @@ impl Rig {
 
     fn start_full(redis: bool, two_idps: bool, before_start: impl FnOnce(&Samlhub)) -> Rig {
         let idp = TestIdp::new("oidc");
-        let mut hub = Samlhub::prepare();
+        let mut hub = Samlhub::prepare(BIN);
         let md = hub.dir().join("idp.xml");
         std::fs::write(&md, idp.metadata_xml()).unwrap();
         let redis = redis.then(RedisServer::start);

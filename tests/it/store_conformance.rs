@@ -1,6 +1,12 @@
 //! One conformance suite for the [`Store`] contract (see `src/store/mod.rs`),
 //! run against every backend, plus backend-specific checks: durability and
 //! locking of the embedded file, and fail-closed/recovery behaviour of Redis.
+//!
+//! Every check of the shared contract is its own test per backend, on a
+//! fresh store (a temp file, or a `redis-server` of its own: it starts in
+//! about 0.1 s), so one broken rule does not hide the others:
+//! `store_conformance::embedded::take_is_atomic`,
+//! `store_conformance::redis::take_is_atomic`, and so on.
 
 // Test code: failing loudly is the point.
 #![allow(
@@ -10,12 +16,12 @@
     clippy::indexing_slicing
 )]
 
-use crate::peers::redis::RedisServer;
 use samlhub::clock::FixedClock;
-use samlhub::store::{EmbeddedStore, RedisStore, Store, StoreError};
+use samlhub::store::Store;
+use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(600);
 const SHORT: Duration = Duration::from_millis(300);
@@ -39,143 +45,209 @@ impl Time {
     }
 }
 
+/// A fresh store under test, how time passes for it, and what keeps it
+/// alive (its temp dir, or its `redis-server`); dropped in that order.
+struct Backend<S> {
+    store: Arc<S>,
+    time: Time,
+    _keep: Box<dyn Any>,
+}
+
+/// One test per check of the shared contract, in the module it is invoked
+/// in, each on a fresh store from that module's `backend()`. A new check
+/// goes into `checks` and into this list, and so runs on every backend.
+macro_rules! conformance_tests {
+    () => {
+        conformance_tests!(
+            missing_key_is_absent,
+            put_get_round_trip_is_binary_safe,
+            put_overwrites,
+            put_many_writes_every_entry,
+            take_returns_once,
+            put_if_absent_keeps_the_first_value,
+            delete_removes_and_tolerates_missing_keys,
+            put_if_absent_is_atomic,
+            take_is_atomic,
+            expired_entries_are_absent,
+        );
+    };
+    ($($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let backend = backend();
+                super::checks::$check(&backend).await;
+            }
+        )+
+    };
+}
+
 /// The shared contract. Every assertion here runs against every backend.
-async fn conformance<S: Store>(store: &Arc<S>, time: &Time) {
-    // get of a missing key
-    assert_eq!(store.get("conf:missing").await.unwrap(), None);
-    assert_eq!(store.take("conf:missing").await.unwrap(), None);
+mod checks {
+    use super::{race, Backend, LONG, PAST_SHORT, SHORT};
+    use samlhub::store::Store;
 
-    // put / get round trip, binary-safe, empty value allowed
-    let binary = [0u8, 1, 0xff, b'\r', b'\n', 0x80];
-    store.put("conf:bin", &binary, LONG).await.unwrap();
-    assert_eq!(
-        store.get("conf:bin").await.unwrap().as_deref(),
-        Some(&binary[..])
-    );
-    store.put("conf:empty", b"", LONG).await.unwrap();
-    assert_eq!(store.get("conf:empty").await.unwrap(), Some(Vec::new()));
-    // get does not consume
-    assert_eq!(
-        store.get("conf:bin").await.unwrap().as_deref(),
-        Some(&binary[..])
-    );
-
-    // put overwrites
-    store.put("conf:over", b"first", LONG).await.unwrap();
-    store.put("conf:over", b"second", LONG).await.unwrap();
-    assert_eq!(
-        store.get("conf:over").await.unwrap().as_deref(),
-        Some(&b"second"[..])
-    );
-
-    // put_many writes every entry, overwriting, each with its own TTL
-    store.put("conf:many:b", b"old", LONG).await.unwrap();
-    store
-        .put_many(&[
-            ("conf:many:a", b"A", LONG),
-            ("conf:many:b", b"B", LONG),
-            ("conf:many:c", b"", LONG),
-        ])
-        .await
-        .unwrap();
-    for (k, v) in [
-        ("conf:many:a", &b"A"[..]),
-        ("conf:many:b", b"B"),
-        ("conf:many:c", b""),
-    ] {
-        assert_eq!(store.get(k).await.unwrap().as_deref(), Some(v), "{k}");
+    pub async fn missing_key_is_absent<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        assert_eq!(store.get("conf:missing").await.unwrap(), None);
+        assert_eq!(store.take("conf:missing").await.unwrap(), None);
     }
-    store.put_many(&[]).await.unwrap();
 
-    // take returns once, then None
-    store.put("conf:take", b"once", LONG).await.unwrap();
-    assert_eq!(
-        store.take("conf:take").await.unwrap().as_deref(),
-        Some(&b"once"[..])
-    );
-    assert_eq!(store.take("conf:take").await.unwrap(), None);
-    assert_eq!(store.get("conf:take").await.unwrap(), None);
+    /// put / get round trip, binary-safe, empty value allowed; get does not
+    /// consume.
+    pub async fn put_get_round_trip_is_binary_safe<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        let binary = [0u8, 1, 0xff, b'\r', b'\n', 0x80];
+        store.put("conf:bin", &binary, LONG).await.unwrap();
+        assert_eq!(
+            store.get("conf:bin").await.unwrap().as_deref(),
+            Some(&binary[..])
+        );
+        store.put("conf:empty", b"", LONG).await.unwrap();
+        assert_eq!(store.get("conf:empty").await.unwrap(), Some(Vec::new()));
+        assert_eq!(
+            store.get("conf:bin").await.unwrap().as_deref(),
+            Some(&binary[..])
+        );
+    }
 
-    // put_if_absent: true, then false; the first value stays
-    assert!(store.put_if_absent("conf:pia", b"a", LONG).await.unwrap());
-    assert!(!store.put_if_absent("conf:pia", b"b", LONG).await.unwrap());
-    assert_eq!(
-        store.get("conf:pia").await.unwrap().as_deref(),
-        Some(&b"a"[..])
-    );
+    pub async fn put_overwrites<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        store.put("conf:over", b"first", LONG).await.unwrap();
+        store.put("conf:over", b"second", LONG).await.unwrap();
+        assert_eq!(
+            store.get("conf:over").await.unwrap().as_deref(),
+            Some(&b"second"[..])
+        );
+    }
 
-    // delete, and delete of a missing key
-    store.put("conf:del", b"x", LONG).await.unwrap();
-    store.delete("conf:del").await.unwrap();
-    assert_eq!(store.get("conf:del").await.unwrap(), None);
-    store.delete("conf:del").await.unwrap();
-    assert!(store.put_if_absent("conf:del", b"y", LONG).await.unwrap());
-
-    // concurrent put_if_absent: exactly one winner
-    let wins = race(store, |s, i| async move {
-        s.put_if_absent("conf:race-pia", format!("v{i}").as_bytes(), LONG)
+    /// put_many writes every entry, overwriting, each with its own TTL.
+    pub async fn put_many_writes_every_entry<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        store.put("conf:many:b", b"old", LONG).await.unwrap();
+        store
+            .put_many(&[
+                ("conf:many:a", b"A", LONG),
+                ("conf:many:b", b"B", LONG),
+                ("conf:many:c", b"", LONG),
+            ])
             .await
-            .unwrap()
-    })
-    .await;
-    assert_eq!(
-        wins.iter().filter(|w| **w).count(),
-        1,
-        "put_if_absent winners: {wins:?}"
-    );
+            .unwrap();
+        for (k, v) in [
+            ("conf:many:a", &b"A"[..]),
+            ("conf:many:b", b"B"),
+            ("conf:many:c", b""),
+        ] {
+            assert_eq!(store.get(k).await.unwrap().as_deref(), Some(v), "{k}");
+        }
+        store.put_many(&[]).await.unwrap();
+    }
 
-    // concurrent take: exactly one Some
-    store.put("conf:race-take", b"prize", LONG).await.unwrap();
-    let got = race(store, |s, _| async move {
-        s.take("conf:race-take").await.unwrap()
-    })
-    .await;
-    let somes: Vec<_> = got.iter().flatten().collect();
-    assert_eq!(somes, vec![&b"prize".to_vec()], "take results: {got:?}");
+    /// take returns once, then None.
+    pub async fn take_returns_once<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        store.put("conf:take", b"once", LONG).await.unwrap();
+        assert_eq!(
+            store.take("conf:take").await.unwrap().as_deref(),
+            Some(&b"once"[..])
+        );
+        assert_eq!(store.take("conf:take").await.unwrap(), None);
+        assert_eq!(store.get("conf:take").await.unwrap(), None);
+    }
 
-    // expiry: expired entries are never returned and count as absent
-    store.put("conf:exp-put", b"p", SHORT).await.unwrap();
-    assert!(store
-        .put_if_absent("conf:exp-pia", b"q", SHORT)
-        .await
-        .unwrap());
-    store.put("conf:exp-take", b"t", SHORT).await.unwrap();
-    store.put("conf:exp-keep", b"k", LONG).await.unwrap();
-    store
-        .put_many(&[
-            ("conf:exp-many-short", b"s", SHORT),
-            ("conf:exp-many-long", b"l", LONG),
-        ])
-        .await
-        .unwrap();
-    assert!(!store
-        .put_if_absent("conf:exp-pia", b"r", SHORT)
-        .await
-        .unwrap());
-    assert_eq!(
-        store.get("conf:exp-put").await.unwrap().as_deref(),
-        Some(&b"p"[..])
-    );
-    time.pass(PAST_SHORT).await;
-    assert_eq!(store.get("conf:exp-put").await.unwrap(), None);
-    assert_eq!(store.get("conf:exp-many-short").await.unwrap(), None);
-    assert_eq!(
-        store.get("conf:exp-many-long").await.unwrap().as_deref(),
-        Some(&b"l"[..])
-    );
-    assert_eq!(store.take("conf:exp-take").await.unwrap(), None);
-    assert!(store
-        .put_if_absent("conf:exp-pia", b"s", LONG)
-        .await
-        .unwrap());
-    assert_eq!(
-        store.get("conf:exp-pia").await.unwrap().as_deref(),
-        Some(&b"s"[..])
-    );
-    assert_eq!(
-        store.get("conf:exp-keep").await.unwrap().as_deref(),
-        Some(&b"k"[..])
-    );
+    /// put_if_absent: true, then false; the first value stays.
+    pub async fn put_if_absent_keeps_the_first_value<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        assert!(store.put_if_absent("conf:pia", b"a", LONG).await.unwrap());
+        assert!(!store.put_if_absent("conf:pia", b"b", LONG).await.unwrap());
+        assert_eq!(
+            store.get("conf:pia").await.unwrap().as_deref(),
+            Some(&b"a"[..])
+        );
+    }
+
+    /// delete, and delete of a missing key.
+    pub async fn delete_removes_and_tolerates_missing_keys<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        store.put("conf:del", b"x", LONG).await.unwrap();
+        store.delete("conf:del").await.unwrap();
+        assert_eq!(store.get("conf:del").await.unwrap(), None);
+        store.delete("conf:del").await.unwrap();
+        assert!(store.put_if_absent("conf:del", b"y", LONG).await.unwrap());
+    }
+
+    /// Concurrent put_if_absent: exactly one winner.
+    pub async fn put_if_absent_is_atomic<S: Store>(b: &Backend<S>) {
+        let wins = race(&b.store, |s, i| async move {
+            s.put_if_absent("conf:race-pia", format!("v{i}").as_bytes(), LONG)
+                .await
+                .unwrap()
+        })
+        .await;
+        assert_eq!(
+            wins.iter().filter(|w| **w).count(),
+            1,
+            "put_if_absent winners: {wins:?}"
+        );
+    }
+
+    /// Concurrent take: exactly one Some.
+    pub async fn take_is_atomic<S: Store>(b: &Backend<S>) {
+        b.store.put("conf:race-take", b"prize", LONG).await.unwrap();
+        let got = race(&b.store, |s, _| async move {
+            s.take("conf:race-take").await.unwrap()
+        })
+        .await;
+        let somes: Vec<_> = got.iter().flatten().collect();
+        assert_eq!(somes, vec![&b"prize".to_vec()], "take results: {got:?}");
+    }
+
+    /// Expired entries are never returned and count as absent.
+    pub async fn expired_entries_are_absent<S: Store>(b: &Backend<S>) {
+        let store = &b.store;
+        store.put("conf:exp-put", b"p", SHORT).await.unwrap();
+        assert!(store
+            .put_if_absent("conf:exp-pia", b"q", SHORT)
+            .await
+            .unwrap());
+        store.put("conf:exp-take", b"t", SHORT).await.unwrap();
+        store.put("conf:exp-keep", b"k", LONG).await.unwrap();
+        store
+            .put_many(&[
+                ("conf:exp-many-short", b"s", SHORT),
+                ("conf:exp-many-long", b"l", LONG),
+            ])
+            .await
+            .unwrap();
+        assert!(!store
+            .put_if_absent("conf:exp-pia", b"r", SHORT)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.get("conf:exp-put").await.unwrap().as_deref(),
+            Some(&b"p"[..])
+        );
+        b.time.pass(PAST_SHORT).await;
+        assert_eq!(store.get("conf:exp-put").await.unwrap(), None);
+        assert_eq!(store.get("conf:exp-many-short").await.unwrap(), None);
+        assert_eq!(
+            store.get("conf:exp-many-long").await.unwrap().as_deref(),
+            Some(&b"l"[..])
+        );
+        assert_eq!(store.take("conf:exp-take").await.unwrap(), None);
+        assert!(store
+            .put_if_absent("conf:exp-pia", b"s", LONG)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.get("conf:exp-pia").await.unwrap().as_deref(),
+            Some(&b"s"[..])
+        );
+        assert_eq!(
+            store.get("conf:exp-keep").await.unwrap().as_deref(),
+            Some(&b"k"[..])
+        );
+    }
 }
 
 /// Runs `op` in RACERS tasks on the multi-thread runtime, released together.
@@ -207,226 +279,266 @@ fn fixed_clock() -> FixedClock {
     FixedClock::new(time::OffsetDateTime::from_unix_timestamp(1_893_456_000).unwrap())
 }
 
-fn open_embedded(path: &std::path::Path, clock: &FixedClock) -> Result<EmbeddedStore, StoreError> {
-    EmbeddedStore::open(path, Arc::new(clock.clone()))
-}
-
 // ---------------------------------------------------------------- embedded
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn embedded_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = fixed_clock();
-    let path = dir.path().join("nested/dir/state.redb");
-    let store = Arc::new(open_embedded(&path, &clock).unwrap());
-    conformance(&store, &Time::Fixed(clock)).await;
+mod embedded {
+    use super::{fixed_clock, Backend, Time, LONG, PAST_SHORT, SHORT};
+    use samlhub::clock::FixedClock;
+    use samlhub::store::{EmbeddedStore, Store, StoreError};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn open_embedded(
+        path: &std::path::Path,
+        clock: &FixedClock,
+    ) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open(path, Arc::new(clock.clone()))
+    }
+
+    /// A store in a directory that does not exist yet, on a pinned clock.
+    fn backend() -> Backend<EmbeddedStore> {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = fixed_clock();
+        let store = open_embedded(&dir.path().join("nested/dir/state.redb"), &clock).unwrap();
+        Backend {
+            store: Arc::new(store),
+            time: Time::Fixed(clock),
+            _keep: Box::new(dir),
+        }
+    }
+
+    conformance_tests!();
 
     #[cfg(unix)]
-    {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn file_is_private_to_the_owner() {
         use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/state.redb");
+        let store = open_embedded(&path, &fixed_clock()).unwrap();
+        store.put("conf:mode", b"v", LONG).await.unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "store file mode {mode:o}");
     }
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_replay_key_survives_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.redb");
-    let clock = fixed_clock();
-    let store = open_embedded(&path, &clock).unwrap();
-    assert!(store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
-    drop(store);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replay_key_survives_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let clock = fixed_clock();
+        let store = open_embedded(&path, &clock).unwrap();
+        assert!(store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
+        drop(store);
 
-    let store = open_embedded(&path, &clock).unwrap();
-    assert!(!store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
-    // ...and expiry still applies after the restart.
-    clock.advance(time::Duration::try_from(LONG).unwrap());
-    assert!(store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_sweep_removes_expired_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = fixed_clock();
-    let store = open_embedded(&dir.path().join("state.redb"), &clock).unwrap();
-    for key in ["a", "b", "c"] {
-        store.put(key, b"short", SHORT).await.unwrap();
+        let store = open_embedded(&path, &clock).unwrap();
+        assert!(!store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
+        // ...and expiry still applies after the restart.
+        clock.advance(time::Duration::try_from(LONG).unwrap());
+        assert!(store.put_if_absent("replay:abc", b"", LONG).await.unwrap());
     }
-    store.put("long", b"long", LONG).await.unwrap();
-    assert_eq!(store.sweep_expired().unwrap(), 0);
 
-    clock.advance(time::Duration::try_from(PAST_SHORT).unwrap());
-    assert_eq!(store.sweep_expired().unwrap(), 3);
-    assert_eq!(store.sweep_expired().unwrap(), 0);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sweep_removes_expired_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = fixed_clock();
+        let store = open_embedded(&dir.path().join("state.redb"), &clock).unwrap();
+        for key in ["a", "b", "c"] {
+            store.put(key, b"short", SHORT).await.unwrap();
+        }
+        store.put("long", b"long", LONG).await.unwrap();
+        assert_eq!(store.sweep_expired().unwrap(), 0);
 
-    // Really gone, not just hidden: turning the clock back finds nothing.
-    clock.advance(-time::Duration::try_from(PAST_SHORT).unwrap());
-    assert_eq!(store.get("a").await.unwrap(), None);
-    assert_eq!(
-        store.get("long").await.unwrap().as_deref(),
-        Some(&b"long"[..])
-    );
-}
+        clock.advance(time::Duration::try_from(PAST_SHORT).unwrap());
+        assert_eq!(store.sweep_expired().unwrap(), 3);
+        assert_eq!(store.sweep_expired().unwrap(), 0);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_background_sweeper_runs_and_stops_with_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = fixed_clock();
-    let store = open_embedded(&dir.path().join("state.redb"), &clock).unwrap();
-    store.put("gone", b"x", SHORT).await.unwrap();
-    let sweeper = store.spawn_sweeper(Duration::from_millis(20));
+        // Really gone, not just hidden: turning the clock back finds nothing.
+        clock.advance(-time::Duration::try_from(PAST_SHORT).unwrap());
+        assert_eq!(store.get("a").await.unwrap(), None);
+        assert_eq!(
+            store.get("long").await.unwrap().as_deref(),
+            Some(&b"long"[..])
+        );
+    }
 
-    clock.advance(time::Duration::try_from(PAST_SHORT).unwrap());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    clock.advance(-time::Duration::try_from(PAST_SHORT).unwrap());
-    assert_eq!(
-        store.get("gone").await.unwrap(),
-        None,
-        "sweeper did not remove it"
-    );
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_sweeper_runs_and_stops_with_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = fixed_clock();
+        let store = open_embedded(&dir.path().join("state.redb"), &clock).unwrap();
+        store.put("gone", b"x", SHORT).await.unwrap();
+        let sweeper = store.spawn_sweeper(Duration::from_millis(20));
 
-    drop(store);
-    tokio::time::timeout(Duration::from_secs(2), sweeper)
-        .await
-        .expect("sweeper outlived the store")
-        .unwrap();
-}
+        clock.advance(time::Duration::try_from(PAST_SHORT).unwrap());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        clock.advance(-time::Duration::try_from(PAST_SHORT).unwrap());
+        assert_eq!(
+            store.get("gone").await.unwrap(),
+            None,
+            "sweeper did not remove it"
+        );
 
-#[test]
-fn embedded_second_open_fails_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.redb");
-    let clock = fixed_clock();
-    let _first = open_embedded(&path, &clock).unwrap();
+        drop(store);
+        tokio::time::timeout(Duration::from_secs(2), sweeper)
+            .await
+            .expect("sweeper outlived the store")
+            .unwrap();
+    }
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (path2, clock2) = (path.clone(), clock.clone());
-    std::thread::spawn(move || {
-        let _ = tx.send(open_embedded(&path2, &clock2).map(|_| ()));
-    });
-    let second = rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("second open hung instead of failing");
-    match second {
-        Err(StoreError::Unavailable(msg)) => assert!(
-            msg.contains("store file") && msg.contains("is in use by another samlhub process"),
-            "{msg}"
-        ),
-        other => panic!("second open: {other:?}"),
+    #[test]
+    fn second_open_fails_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let clock = fixed_clock();
+        let _first = open_embedded(&path, &clock).unwrap();
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (path2, clock2) = (path.clone(), clock.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(open_embedded(&path2, &clock2).map(|_| ()));
+        });
+        let second = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("second open hung instead of failing");
+        match second {
+            Err(StoreError::Unavailable(msg)) => assert!(
+                msg.contains("store file") && msg.contains("is in use by another samlhub process"),
+                "{msg}"
+            ),
+            other => panic!("second open: {other:?}"),
+        }
     }
 }
 
 // ------------------------------------------------------------------- redis
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_conforms() {
-    let server = RedisServer::start();
-    let store = Arc::new(RedisStore::new(&server.url()).unwrap());
-    conformance(&store, &Time::Real).await;
+mod redis {
+    use super::{Backend, Time, LONG};
+    use crate::peers::redis::RedisServer;
+    use samlhub::store::{RedisStore, Store, StoreError};
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
-    // Keys live under the `samlhub:` prefix, with a Redis-side TTL.
-    store.put("conf:prefixed", b"v", LONG).await.unwrap();
-    let client = redis::Client::open(server.url()).unwrap();
-    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
-    let pttl: i64 = redis::cmd("PTTL")
-        .arg("samlhub:conf:prefixed")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    assert!(pttl > 0 && pttl <= 600_000, "PTTL {pttl}");
-    let bare: Option<Vec<u8>> = redis::cmd("GET")
-        .arg("conf:prefixed")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    assert_eq!(bare, None);
-}
+    /// A store on a `redis-server` of its own.
+    fn backend() -> Backend<RedisStore> {
+        let server = RedisServer::start();
+        Backend {
+            store: Arc::new(RedisStore::new(&server.url()).unwrap()),
+            time: Time::Real,
+            _keep: Box::new(server),
+        }
+    }
 
-#[test]
-fn redis_url_is_checked_without_connecting() {
-    assert!(RedisStore::new("http://127.0.0.1:6379/").is_err());
-    assert!(RedisStore::new("not a url").is_err());
-    // Nothing listens on this port; construction still succeeds.
-    let port = crate::peers::free_port();
-    assert!(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).is_ok());
-}
+    conformance_tests!();
 
-/// Every operation once; each must be `Err(Unavailable)` within 3 s.
-async fn assert_all_unavailable(store: &RedisStore) {
-    let results = [
-        (
-            "put_if_absent",
-            timed("put_if_absent", store.put_if_absent("k", b"v", LONG))
-                .await
-                .map(drop),
-        ),
-        ("put", timed("put", store.put("k", b"v", LONG)).await),
-        ("get", timed("get", store.get("k")).await.map(drop)),
-        ("take", timed("take", store.take("k")).await.map(drop)),
-        ("delete", timed("delete", store.delete("k")).await),
-    ];
-    for (op, result) in results {
+    /// Keys live under the `samlhub:` prefix, with a Redis-side TTL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_are_prefixed_and_expire_in_redis() {
+        let server = RedisServer::start();
+        let store = RedisStore::new(&server.url()).unwrap();
+        store.put("conf:prefixed", b"v", LONG).await.unwrap();
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+        let pttl: i64 = ::redis::cmd("PTTL")
+            .arg("samlhub:conf:prefixed")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!(pttl > 0 && pttl <= 600_000, "PTTL {pttl}");
+        let bare: Option<Vec<u8>> = ::redis::cmd("GET")
+            .arg("conf:prefixed")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(bare, None);
+    }
+
+    #[test]
+    fn url_is_checked_without_connecting() {
+        assert!(RedisStore::new("http://127.0.0.1:6379/").is_err());
+        assert!(RedisStore::new("not a url").is_err());
+        // Nothing listens on this port; construction still succeeds.
+        let port = crate::peers::free_port();
+        assert!(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).is_ok());
+    }
+
+    /// Every operation once; each must be `Err(Unavailable)` within 3 s.
+    async fn assert_all_unavailable(store: &RedisStore) {
+        let results = [
+            (
+                "put_if_absent",
+                timed("put_if_absent", store.put_if_absent("k", b"v", LONG))
+                    .await
+                    .map(drop),
+            ),
+            ("put", timed("put", store.put("k", b"v", LONG)).await),
+            ("get", timed("get", store.get("k")).await.map(drop)),
+            ("take", timed("take", store.take("k")).await.map(drop)),
+            ("delete", timed("delete", store.delete("k")).await),
+        ];
+        for (op, result) in results {
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{op}: {result:?}"
+            );
+        }
+    }
+
+    /// Awaits `fut`, asserting it took less than 3 s.
+    async fn timed<T>(what: &str, fut: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = fut.await;
         assert!(
-            matches!(result, Err(StoreError::Unavailable(_))),
-            "{op}: {result:?}"
+            started.elapsed() < Duration::from_secs(3),
+            "{what} took {:?}",
+            started.elapsed()
         );
+        out
     }
-}
 
-/// Awaits `fut`, asserting it took less than 3 s.
-async fn timed<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    let started = Instant::now();
-    let out = fut.await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{what} took {:?}",
-        started.elapsed()
-    );
-    out
-}
+    /// All operations succeed, the very first one included.
+    async fn assert_all_work(store: &RedisStore, key: &str) {
+        assert_eq!(store.get(key).await.unwrap(), None);
+        assert!(store.put_if_absent(key, b"v", LONG).await.unwrap());
+        store.put(key, b"w", LONG).await.unwrap();
+        assert_eq!(store.get(key).await.unwrap().as_deref(), Some(&b"w"[..]));
+        assert_eq!(store.take(key).await.unwrap().as_deref(), Some(&b"w"[..]));
+        store.delete(key).await.unwrap();
+    }
 
-/// All operations succeed, the very first one included.
-async fn assert_all_work(store: &RedisStore, key: &str) {
-    assert_eq!(store.get(key).await.unwrap(), None);
-    assert!(store.put_if_absent(key, b"v", LONG).await.unwrap());
-    store.put(key, b"w", LONG).await.unwrap();
-    assert_eq!(store.get(key).await.unwrap().as_deref(), Some(&b"w"[..]));
-    assert_eq!(store.take(key).await.unwrap().as_deref(), Some(&b"w"[..]));
-    store.delete(key).await.unwrap();
-}
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn down_fails_closed_and_recovers() {
+        let mut server = RedisServer::start();
+        let store = RedisStore::new(&server.url()).unwrap();
+        assert_all_work(&store, "before").await;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_down_fails_closed_and_recovers() {
-    let mut server = RedisServer::start();
-    let store = RedisStore::new(&server.url()).unwrap();
-    assert_all_work(&store, "before").await;
+        server.stop();
+        for _ in 0..2 {
+            assert_all_unavailable(&store).await;
+        }
 
-    server.stop();
-    for _ in 0..2 {
+        server.restart();
+        assert_all_work(&store, "after").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn down_at_startup_fails_closed_then_connects() {
+        let mut server = RedisServer::start();
+        server.stop();
+        let store = RedisStore::new(&server.url()).unwrap();
         assert_all_unavailable(&store).await;
+
+        server.restart();
+        assert_all_work(&store, "late").await;
     }
 
-    server.restart();
-    assert_all_work(&store, "after").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_down_at_startup_fails_closed_then_connects() {
-    let mut server = RedisServer::start();
-    server.stop();
-    let store = RedisStore::new(&server.url()).unwrap();
-    assert_all_unavailable(&store).await;
-
-    server.restart();
-    assert_all_work(&store, "late").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restart_while_idle_goes_unnoticed() {
-    let mut server = RedisServer::start();
-    let store = RedisStore::new(&server.url()).unwrap();
-    assert_all_work(&store, "before").await;
-    server.restart();
-    assert_all_work(&store, "after").await;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn restart_while_idle_goes_unnoticed() {
+        let mut server = RedisServer::start();
+        let store = RedisStore::new(&server.url()).unwrap();
+        assert_all_work(&store, "before").await;
+        server.restart();
+        assert_all_work(&store, "after").await;
+    }
 }

@@ -19,17 +19,17 @@
     clippy::indexing_slicing
 )]
 
-use crate::gen::{sign, Signing, Spec, TestIdp};
-use crate::peers::browser::{query_param, Browser};
-use crate::peers::samlhub::{run_cli, Samlhub};
+use crate::peers::browser::Browser;
+use crate::peers::samlhub::{run_cli, Samlhub, BIN};
 use crate::peers::simplesamlphp::{SimpleSamlPhp, SspSp};
 use crate::peers::xmlsec::{xmlsec1_verify, xmlsec1_verify_xpath};
 use crate::tamper::{corpus, now, Env, Expect, How};
-use base64::Engine as _;
-use samlhub::saml::dsig::{DigestAlg, SigAlg, SignOptions};
+use samlhub::saml::dsig::{DigestAlg, SigAlg};
 use samlhub::saml::response::fmt_time;
+use samlhub::saml::sign::SignOptions;
+use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
+use samlhub::testing::peers::hub::request_id_of;
 use std::collections::BTreeSet;
-use std::io::Read as _;
 use std::path::Path;
 use time::OffsetDateTime;
 
@@ -292,21 +292,6 @@ fn xmlsec1_agrees_on_every_valid_generated_fixture() {
     );
 }
 
-/// The AuthnRequest ID inside a Redirect-binding URL.
-fn request_id_of(url: &str) -> String {
-    let req = query_param(url, "SAMLRequest").unwrap();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(req)
-        .unwrap();
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(raw.as_slice())
-        .read_to_string(&mut xml)
-        .unwrap();
-    let start = xml.find(" ID=\"").unwrap() + 5;
-    let len = xml[start..].find('"').unwrap();
-    xml[start..start + len].to_owned()
-}
-
 #[test]
 fn xmlsec1_agrees_on_signed_simplesamlphp_captures() {
     let settings = [
@@ -314,7 +299,7 @@ fn xmlsec1_agrees_on_signed_simplesamlphp_captures() {
         ("assertion", false, true),
         ("response", true, false),
     ];
-    let mut hubs: Vec<Samlhub> = settings.iter().map(|_| Samlhub::prepare()).collect();
+    let mut hubs: Vec<Samlhub> = settings.iter().map(|_| Samlhub::prepare(BIN)).collect();
     let sps: Vec<SspSp> = hubs
         .iter()
         .zip(settings)

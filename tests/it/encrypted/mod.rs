@@ -10,14 +10,14 @@
 mod ssp;
 mod tamper;
 
-use crate::gen::{sign, Signing, Spec, TestIdp, NS_SAML};
 use crate::gen_enc::{encrypt_assertion, Content, Encryption, KeyPlace, Transport};
 use crate::peers::browser::{Browser, Page};
 use crate::peers::pki::TestKey;
-use crate::peers::samlhub::{run_cli, Samlhub};
+use crate::peers::samlhub::{run_cli, Samlhub, BIN};
 use base64::Engine as _;
-use samlhub::saml::dsig::SignOptions;
 use samlhub::saml::response::fmt_time;
+use samlhub::saml::sign::SignOptions;
+use samlhub::testing::idp::{sign, Signing, Spec, TestIdp, NS_SAML};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use time::OffsetDateTime;
@@ -86,7 +86,7 @@ impl Rig {
     /// `previous`: a key to install as `sp-encryption-previous.key`.
     fn start(previous: Option<&TestKey>) -> Rig {
         let idp = TestIdp::new("encrypted");
-        let mut hub = Samlhub::prepare();
+        let mut hub = Samlhub::prepare(BIN);
         if let Some(k) = previous {
             k.write_to(&hub.data_dir(), "sp-encryption-previous");
         }

@@ -4,7 +4,7 @@
 //! needed; with only the Assertion signed, `allow_cbc` decides.
 
 use crate::peers::browser::{Browser, SamlPost};
-use crate::peers::samlhub::Samlhub;
+use crate::peers::samlhub::{Samlhub, BIN};
 use crate::peers::simplesamlphp::{SimpleSamlPhp, SspSp};
 use base64::Engine as _;
 
@@ -12,7 +12,7 @@ use base64::Engine as _;
 /// hub's encryption certificate: `ssp` (defaults) and `ssp-cbc`
 /// (`allow_cbc = true`).
 fn setup(sign_response: bool) -> (SimpleSamlPhp, Samlhub) {
-    let mut hub = Samlhub::prepare();
+    let mut hub = Samlhub::prepare(BIN);
     let pem = std::fs::read(hub.data_dir().join("sp-encryption.crt")).unwrap();
     let der = openssl::x509::X509::from_pem(&pem)
         .unwrap()

@@ -262,7 +262,7 @@ fn conditions() -> Vec<Case> {
                 signed_after(e, &s, Signing::Assertion, |x| {
                     replace_once(
                         x,
-                        crate::gen::CM_BEARER,
+                        samlhub::testing::idp::CM_BEARER,
                         "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key",
                     )
                 })

@@ -25,13 +25,13 @@ mod parser;
 mod signature;
 mod wrapping;
 
-use crate::gen::{cert_der, random_id, sign, Attr, Signing, Spec, TestIdp};
 use crate::peers::browser::{Browser, Page};
 use crate::peers::pki::TestKey;
-use crate::peers::samlhub::{run_cli, Samlhub};
+use crate::peers::samlhub::{run_cli, Samlhub, BIN};
 use base64::Engine as _;
-use samlhub::saml::dsig::SignOptions;
 use samlhub::saml::response::fmt_time;
+use samlhub::saml::sign::SignOptions;
+use samlhub::testing::idp::{cert_der, random_id, sign, Attr, Signing, Spec, TestIdp};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -375,7 +375,7 @@ impl Rig {
         let evil = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         evil.set_nonblocking(true).unwrap();
         let env = Env::new(evil.local_addr().unwrap().port());
-        let mut hub = Samlhub::prepare();
+        let mut hub = Samlhub::prepare(BIN);
         let md_path = hub.dir().join("idp-metadata.xml");
         let md_other_path = hub.dir().join("idp-other-metadata.xml");
         let md_tenant_b_path = hub.dir().join("idp-tenant-b-metadata.xml");

@@ -400,7 +400,7 @@ fn lookalike_before(e: &Env, s: &Spec, lookalike: &str) -> String {
 fn evil_unprefixed(s: &Spec, uri: &str) -> String {
     evil_assertion(s)
         .replace(
-            &format!("xmlns:saml=\"{}\"", crate::gen::NS_SAML),
+            &format!("xmlns:saml=\"{}\"", samlhub::testing::idp::NS_SAML),
             &format!("xmlns=\"{uri}\""),
         )
         .replace("<saml:", "<")
@@ -449,7 +449,7 @@ fn namespaces() -> Vec<Case> {
                 let x = e.signed(&s, Signing::Assertion);
                 let a = assertion_span(&x);
                 let asrt = x[a.clone()].replacen(
-                    &format!("xmlns:saml=\"{}\"", crate::gen::NS_SAML),
+                    &format!("xmlns:saml=\"{}\"", samlhub::testing::idp::NS_SAML),
                     "xmlns:saml=\"urn:example:not-saml\"",
                     1,
                 );
@@ -478,7 +478,7 @@ fn namespaces() -> Vec<Case> {
             NAMESPACES,
             How::Doc(|e, s| {
                 let evil = evil_assertion(&s).replacen(
-                    &format!("xmlns:saml=\"{}\"", crate::gen::NS_SAML),
+                    &format!("xmlns:saml=\"{}\"", samlhub::testing::idp::NS_SAML),
                     "xmlns:saml=\"urn:example:not-saml\"",
                     1,
                 );
@@ -502,7 +502,7 @@ fn namespaces() -> Vec<Case> {
             COUNT2,
             NAMESPACES,
             How::Doc(|e, s| {
-                let evil = evil_unprefixed(&s, crate::gen::NS_SAML);
+                let evil = evil_unprefixed(&s, samlhub::testing::idp::NS_SAML);
                 lookalike_before(e, &s, &evil)
             }),
         ),
@@ -515,7 +515,7 @@ fn namespaces() -> Vec<Case> {
                 let x = e.signed(&s, Signing::Assertion);
                 replace_once(
                     &x,
-                    &format!("xmlns:xs=\"{}\"", crate::gen::NS_XS),
+                    &format!("xmlns:xs=\"{}\"", samlhub::testing::idp::NS_XS),
                     "xmlns:xs=\"urn:example:not-xsd\"",
                 )
             }),
@@ -534,7 +534,7 @@ fn namespaces() -> Vec<Case> {
                 let x = sign(&s.to_xml(), &s, Signing::Assertion, &e.idp.key, &opts);
                 replace_once(
                     &x,
-                    &format!("xmlns:xs=\"{}\"", crate::gen::NS_XS),
+                    &format!("xmlns:xs=\"{}\"", samlhub::testing::idp::NS_XS),
                     "xmlns:xs=\"urn:example:not-xsd\"",
                 )
             }),

@@ -1,19 +1,15 @@
-//! A reproducible SAML Response generator for the acceptance tests: a test
-//! IdP (key, certificate, metadata), a [`Spec`] of every field a valid
-//! Response carries, its XML, and enveloped signing with samlhub's own signer.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code: failing loudly is the point
-#![allow(dead_code)]
+//! A reproducible SAML Response generator for the acceptance tests and
+//! benchmarks: a test IdP (key, certificate, metadata), a [`Spec`] of every
+//! field a valid Response carries, its XML, enveloped signing with samlhub's
+//! own signer, and a whole SP-initiated sign-in against a running hub.
 
-use crate::peers::pki::TestKey;
+use crate::saml::response::fmt_time;
+use crate::saml::sign::{sign_enveloped, SignOptions};
+use crate::testing::peers::browser::{Browser, Page};
+use crate::testing::peers::hub::Samlhub;
+use crate::testing::pki::TestKey;
+use crate::xml::escape;
 use base64::Engine as _;
-use samlhub::saml::dsig::{sign_enveloped, SignOptions};
-use samlhub::saml::response::fmt_time;
-use samlhub::xml::escape;
 use time::{Duration, OffsetDateTime};
 
 pub const NS_SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -285,12 +281,12 @@ pub fn sign(xml: &str, spec: &Spec, how: Signing, key: &TestKey, opts: &SignOpti
 /// SP-initiated login, answers it with a both-signed response shaped by
 /// `tweak`, and returns the ACS's answer (303 when accepted).
 pub fn sign_in(
-    hub: &crate::peers::samlhub::Samlhub,
+    hub: &Samlhub,
     idp: &TestIdp,
     idp_id: &str,
-    b: &mut crate::peers::browser::Browser,
+    b: &mut Browser,
     tweak: impl FnOnce(&mut Spec),
-) -> crate::peers::browser::Page {
+) -> Page {
     let (relay, req_id) = hub.begin_login(b, idp_id);
     #[allow(clippy::disallowed_methods)]
     let now = OffsetDateTime::now_utc();

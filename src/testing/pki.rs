@@ -1,12 +1,6 @@
-//! Test PKI (owned by the peers harness): self-signed RSA keys and X.509
+//! Test PKI (shared by tests and benchmarks): self-signed RSA keys and X.509
 //! certificates generated at test time with the openssl crate, cached per
 //! (CN, bits) for the whole test process because RSA keygen is slow.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test harness: failing loudly is the point
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

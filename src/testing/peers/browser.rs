@@ -1,13 +1,7 @@
-//! Scripted browser (owned by the peers harness): a ureq agent with a cookie
+//! Scripted browser (shared by tests and benchmarks): a ureq agent with a cookie
 //! store that never follows redirects on its own, small HTML form scraping
 //! helpers, and `ssp_login`, which drives SimpleSAMLphp's login page up to
 //! (not including) the auto-POST of the SAMLResponse.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test harness: failing loudly is the point
 
 use std::time::Duration;
 

@@ -1,20 +1,22 @@
-//! What each fuzz target runs. `tests/it/fuzz_regressions.rs` includes this
-//! file too, so the committed regression and seed inputs go through exactly
-//! the code the fuzzer ran, in the normal `cargo test`.
+//! What each fuzz target runs. The targets under `fuzz/` call these
+//! functions, and `tests/it/fuzz_regressions.rs` replays the committed
+//! regression and seed inputs through them, so those go through exactly the
+//! code the fuzzer ran, in the normal `cargo test`.
 //!
 //! The IdP keys under `fuzz/keys/` are TEST-ONLY keys, committed so runs are
 //! reproducible; nothing outside the fuzz harness and its tests trusts them.
 //! Time is fixed at [`NOW_UNIX`] so the seed response stays valid.
 
-use openssl::pkey::{PKey, Private};
-use samlhub::saml::binding::{self, decode_redirect, verify_redirect_signature, BindingError};
-use samlhub::saml::dsig::{sign_enveloped, DigestAlg, SigAlg, SignOptions, TrustedKey};
-use samlhub::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
-use samlhub::saml::metadata::{self, IdpMetadata, MetadataError};
-use samlhub::saml::response::{
+use crate::saml::binding::{self, decode_redirect, verify_redirect_signature, BindingError};
+use crate::saml::dsig::{DigestAlg, SigAlg, TrustedKey};
+use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
+use crate::saml::metadata::{self, IdpMetadata, MetadataError};
+use crate::saml::response::{
     fmt_time, validate, Accepted, Expect, IdpTrust, InResponseTo, ResponseError,
 };
-use samlhub::xml::{exc_c14n, ns, parse, ElemId, Limits};
+use crate::saml::sign::{sign_enveloped, SignOptions};
+use crate::xml::{exc_c14n, ns, parse, ElemId, Limits};
+use openssl::pkey::{PKey, Private};
 use std::sync::OnceLock;
 use time::{Duration, OffsetDateTime};
 
@@ -27,9 +29,9 @@ pub const REQUEST_ID: &str = "_fuzz0request0000000000000000000000000001";
 pub const RESPONSE_ID: &str = "_fuzz0response000000000000000000000000001";
 pub const ASSERTION_ID: &str = "_fuzz0assertion00000000000000000000000001";
 
-const RSA_KEY_PEM: &[u8] = include_bytes!("../keys/TEST-ONLY-idp-rsa2048.key.pem");
-const RSA_CERT_PEM: &[u8] = include_bytes!("../keys/TEST-ONLY-idp-rsa2048.crt.pem");
-const EC_KEY_PEM: &[u8] = include_bytes!("../keys/TEST-ONLY-idp-p256.key.pem");
+const RSA_KEY_PEM: &[u8] = include_bytes!("../../fuzz/keys/TEST-ONLY-idp-rsa2048.key.pem");
+const RSA_CERT_PEM: &[u8] = include_bytes!("../../fuzz/keys/TEST-ONLY-idp-rsa2048.crt.pem");
+const EC_KEY_PEM: &[u8] = include_bytes!("../../fuzz/keys/TEST-ONLY-idp-p256.key.pem");
 
 /// The test IdP: its keys and what the SP trusts about it.
 pub struct Fixture {

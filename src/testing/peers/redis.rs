@@ -1,14 +1,6 @@
 //! A real `redis-server` on a free loopback port, with no persistence, in a
 //! temporary working directory. Stopped (killed and reaped) on drop.
 
-// Test code: failing loudly is the point.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use super::{free_port, ProcessGroup};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,3 +1,0 @@
-//! Shared code of the fuzz targets (see `harness`).
-
-pub mod harness;

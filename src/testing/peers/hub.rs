@@ -1,0 +1,168 @@
+//! The samlhub binary under test, run as a real process: a temp data dir with
+//! pre-made SP keys (so peers can be told our certificate before we start),
+//! a config on a free loopback port, start/stop/restart, and its log.
+//!
+//! The library cannot know where cargo put the binary; tests and benchmarks
+//! pass `env!("CARGO_BIN_EXE_samlhub")` to [`Samlhub::prepare`].
+
+use super::{free_port, wait_for_http, ProcessGroup};
+use crate::testing::pki::TestKey;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub struct Samlhub {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    sp_key: TestKey,
+    proc: Option<ProcessGroup>,
+    starts: u32,
+}
+
+impl Samlhub {
+    /// A data dir with SP signing/encryption keys, and a port, for the
+    /// samlhub binary at `bin`; not started.
+    pub fn prepare(bin: impl Into<PathBuf>) -> Samlhub {
+        let dir = tempfile::Builder::new()
+            .prefix("samlhub-it-")
+            .tempdir()
+            .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let sp_key = TestKey::generate("samlhub-sp-signing", 2048);
+        sp_key.write_to(&data, "sp-signing");
+        TestKey::generate("samlhub-sp-encryption", 2048).write_to(&data, "sp-encryption");
+        Samlhub {
+            bin: bin.into(),
+            dir,
+            port: free_port(),
+            sp_key,
+            proc: None,
+            starts: 0,
+        }
+    }
+
+    /// The binary this hub runs.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    pub fn entity_id(&self) -> String {
+        format!("{}/saml/metadata", self.base_url())
+    }
+    pub fn acs_url(&self) -> String {
+        format!("{}/saml/acs", self.base_url())
+    }
+    pub fn sp_key(&self) -> &TestKey {
+        &self.sp_key
+    }
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("samlhub.toml")
+    }
+
+    /// Writes the config: listen/public_url/data_dir, then `body` (store, [[idp]]…).
+    pub fn write_config(&self, body: &str) {
+        let text = format!(
+            "listen = \"127.0.0.1:{p}\"\npublic_url = \"http://127.0.0.1:{p}\"\ndata_dir = \"{d}\"\n{body}\n",
+            p = self.port,
+            d = self.data_dir().display()
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// Starts the hub and waits until /healthz answers.
+    pub fn start(&mut self) {
+        assert!(self.proc.is_none(), "already running");
+        self.starts += 1;
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("samlhub-{}.log", self.starts)))
+                .unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(self.config_path())
+            .env("RUST_LOG", "info")
+            .env_remove("SAMLHUB_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let mut pg = ProcessGroup::spawn("samlhub", cmd);
+        let url = format!("{}/healthz", self.base_url());
+        if let Err(e) = wait_for_http(&url, Duration::from_secs(20)) {
+            let status = pg.try_exit_status();
+            panic!(
+                "samlhub did not start ({e}, exit {status:?}); log:\n{}",
+                self.log()
+            );
+        }
+        self.proc = Some(pg);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start();
+    }
+
+    /// Everything the hub logged in all its runs.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        for i in 1..=self.starts {
+            s.push_str(
+                &std::fs::read_to_string(self.dir.path().join(format!("samlhub-{i}.log")))
+                    .unwrap_or_default(),
+            );
+        }
+        s
+    }
+}
+
+impl Samlhub {
+    /// Starts an SP-initiated login at IdP `idp` in `b` and returns the
+    /// RelayState and the AuthnRequest's ID from the redirect to the IdP.
+    pub fn begin_login(&self, b: &mut super::browser::Browser, idp: &str) -> (String, String) {
+        let page = b.get(&format!("{}/saml/login?idp={idp}", self.base_url()));
+        assert_eq!(page.status, 302, "login: {}", page.head());
+        let loc = page.location.clone().unwrap();
+        let relay_state = super::browser::query_param(&loc, "RelayState").unwrap();
+        (relay_state, request_id_of(&loc))
+    }
+}
+
+/// The AuthnRequest ID inside a Redirect-binding URL.
+pub fn request_id_of(url: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let req = super::browser::query_param(url, "SAMLRequest").unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(req)
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(raw.as_slice())
+        .read_to_string(&mut xml)
+        .unwrap();
+    let start = xml.find(" ID=\"").unwrap() + 5;
+    let len = xml[start..].find('"').unwrap();
+    xml[start..start + len].to_owned()
+}
+
+impl Drop for Samlhub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
