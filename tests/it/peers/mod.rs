@@ -1,12 +1,13 @@
 //! Real third-party peers for the integration tests.
 //!
 //! Shared helpers (owned by the peers harness): `free_port`, `ProcessGroup`
-//! (a child in its own process group, killed as a group on drop) and
-//! `wait_for_http`. Every peer binds 127.0.0.1 only.
+//! (a child in its own process group, killed as a group on drop),
+//! `wait_for_http` and `on_path`. Every peer binds 127.0.0.1 only.
 #![allow(dead_code)]
 
 pub mod apache_oidc;
 pub mod browser;
+pub mod chromium;
 pub mod homeassistant;
 pub mod pki;
 pub mod redis;
@@ -104,6 +105,13 @@ impl Drop for ProcessGroup {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether `program` is a file in one of the `PATH` directories.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
 }
 
 /// Polls `url` with GET until it answers 200 or `timeout` passes. Errors carry

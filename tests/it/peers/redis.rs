@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-use super::{free_port, ProcessGroup};
+use super::{free_port, on_path, ProcessGroup};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
@@ -109,12 +109,6 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
 }
 
 /// One inline `PING`; true on `+PONG`.
