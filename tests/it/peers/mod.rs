@@ -8,10 +8,12 @@
 #![allow(dead_code)]
 
 pub mod apache_oidc;
+pub mod chromium;
 pub mod homeassistant;
 pub mod samlhub;
 pub mod simplesamlphp;
 pub mod xmlsec;
 
+pub use ::samlhub::testing::peers::redis::on_path;
 pub use ::samlhub::testing::peers::{browser, free_port, redis, wait_for_http, ProcessGroup};
 pub use ::samlhub::testing::pki;
