@@ -322,10 +322,13 @@ pub async fn complete<S: Store>(
         .await?
         .ok_or(LoginError::ContinueExpired)?;
     match browser {
-        Some(b) if same_browser(&v.browser, b) => Ok(Finished {
-            identity: v.identity,
-            return_to: v.return_to,
-        }),
+        Some(b) if same_browser(&v.browser, b) => {
+            log::info!("login: completed through the same-site second hop");
+            Ok(Finished {
+                identity: v.identity,
+                return_to: v.return_to,
+            })
+        }
         Some(_) => Err(LoginError::OtherBrowser("cookie does not match")),
         None => Err(LoginError::OtherBrowser("no login cookie")),
     }

@@ -10,6 +10,7 @@
 
 mod c14n_diff;
 mod check_config;
+mod chromium_login;
 mod chromium_selftest;
 mod e2e_ha;
 mod e2e_ssp;

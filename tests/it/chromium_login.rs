@@ -1,0 +1,147 @@
+//! Login CSRF with a real browser: headless Chromium signs in through a real
+//! SimpleSAMLphp IdP on another site, under an http public URL, where the
+//! `SameSite=Lax` login cookie stays behind on the IdP's cross-site POST and
+//! the login completes through the same-site second hop. Then a page on a
+//! third site auto-posts an attacker's fresh SAMLResponse and RelayState to
+//! the ACS from the victim's browser: refused with a clear page, and the
+//! victim's session is unchanged. Skips (with a message) when Chromium
+//! cannot run here.
+
+use crate::peers::browser::Browser;
+use crate::peers::chromium::Chromium;
+use crate::peers::samlhub::{Samlhub, BIN};
+use crate::peers::simplesamlphp::{SimpleSamlPhp, SspSp};
+use std::time::Duration;
+
+/// The hub as the browser sees it: `hub.test` maps to 127.0.0.1 in the
+/// harness's Chromium, a different site from the IdP at 127.0.0.1.
+fn hub_url(hub: &Samlhub) -> String {
+    hub.base_url().replace("127.0.0.1", "hub.test")
+}
+
+fn start() -> Option<(Chromium, SimpleSamlPhp, Samlhub)> {
+    let chromium = Chromium::start()?;
+    let mut hub = Samlhub::prepare(BIN);
+    let public = hub_url(&hub);
+    let mut sp = SspSp::new(
+        &format!("{public}/saml/metadata"),
+        &format!("{public}/saml/acs"),
+    );
+    sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
+    let ssp = SimpleSamlPhp::start(&[sp]);
+    let text = format!(
+        "listen = \"{}\"\npublic_url = \"{public}\"\ndata_dir = \"{}\"\n\
+[[idp]]\nid = \"ssp\"\nmetadata_url = \"{}\"\nprofile = \"generic\"\n",
+        hub.base_url().trim_start_matches("http://"),
+        hub.data_dir().display(),
+        ssp.metadata_url()
+    );
+    std::fs::write(hub.config_path(), text).unwrap();
+    hub.start();
+    Some((chromium, ssp, hub))
+}
+
+/// Signs alice in at the IdP's form in Chromium; returns the hub page reached.
+fn browser_login(c: &Chromium, hub: &Samlhub, ssp: &SimpleSamlPhp, user: &str, pass: &str) {
+    c.goto(&format!(
+        "{}/saml/login?idp=ssp&return_to=/session",
+        hub_url(hub)
+    ));
+    assert!(
+        c.wait_until(Duration::from_secs(15), |c| c
+            .find("input[name=password]")
+            .is_some()),
+        "no IdP login form at {}:\n{}",
+        c.current_url(),
+        c.page_source()
+    );
+    assert!(
+        c.current_url().starts_with(ssp.base_url()),
+        "{}",
+        c.current_url()
+    );
+    c.fill("input[name=username]", user);
+    c.fill("input[name=password]", pass);
+    c.submit("input[name=password]");
+}
+
+fn session_json(c: &Chromium, hub: &Samlhub) -> String {
+    c.goto(&format!("{}/session?format=json", hub_url(hub)));
+    c.body_text()
+}
+
+#[test]
+fn chromium_login_over_http_and_a_forged_acs_post_is_refused() {
+    let Some((c, ssp, hub)) = start() else {
+        return;
+    };
+    browser_login(&c, &hub, &ssp, "alice", "alicepass");
+    c.wait_for_url(
+        &format!("{}/session", hub_url(&hub)),
+        Duration::from_secs(20),
+    );
+    let me = session_json(&c, &hub);
+    assert!(me.contains("\"username\":\"alice\""), "{me}\n{}", hub.log());
+    let login = c.all_cookies();
+    let lc = login
+        .iter()
+        .find(|k| k.name == "samlhub_login")
+        .unwrap_or_else(|| panic!("no login cookie: {login:?}"));
+    assert_eq!(lc.same_site, "Lax", "{lc:?}");
+    assert!(lc.http_only);
+    // The IdP's POST came without the Lax cookie: the second hop was taken.
+    assert!(
+        hub.log()
+            .contains("login: completed through the same-site second hop"),
+        "{}",
+        hub.log()
+    );
+
+    // The attacker signs in at the IdP as bob in their own browser and
+    // keeps the answer instead of posting it.
+    let mut attacker = Browser::new();
+    let started = attacker.get(&format!(
+        "{}/saml/login?idp=ssp&return_to=/session",
+        hub.base_url()
+    ));
+    let post = attacker.ssp_login(started, "bob", "bobpass");
+    let inputs: String = post
+        .form()
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                samlhub::xml::escape(k),
+                samlhub::xml::escape(v)
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><body><form id=\"f\" method=\"post\" action=\"{}/saml/acs\">{inputs}</form>\
+<script>document.getElementById('f').submit()</script></body>",
+        hub_url(&hub)
+    );
+    // The attacker's page, on a third site, opened in the victim's browser.
+    let evil = format!(
+        "data:text/html;base64,{}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, page)
+    );
+    c.goto(&evil);
+    assert!(
+        c.wait_until(Duration::from_secs(15), |c| c
+            .page_source()
+            .contains("another browser")),
+        "not refused; at {}:\n{}\n{}",
+        c.current_url(),
+        c.page_source(),
+        hub.log()
+    );
+    let shot = hub.dir().join("forged-acs.png");
+    c.screenshot_png(&shot);
+    let me = session_json(&c, &hub);
+    assert!(
+        me.contains("\"username\":\"alice\""),
+        "the victim's session changed: {me}"
+    );
+    assert!(hub.log().contains("other_browser"), "{}", hub.log());
+}
