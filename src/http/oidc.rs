@@ -81,21 +81,17 @@ async fn authorize_post(
     authorize_endpoint(&st, &req, &body).await
 }
 
-#[derive(Deserialize)]
-struct Resume {
-    resume: Option<String>,
-}
-
 async fn authorize_endpoint(
     st: &AppState,
     req: &HttpRequest,
     raw: &[u8],
 ) -> Result<HttpResponse, AppError> {
-    let malformed = |e: String| OAuthError::AuthorizePage(format!("malformed parameters ({e})"));
-    let resume: Resume = parse(raw).map_err(malformed)?;
-    let source = match resume.resume {
-        Some(handle) => Source::Resumed(Box::new(grant::unpark(&st.store, &handle).await?)),
-        None => Source::Fresh(Box::new(parse::<AuthorizeParams>(raw).map_err(malformed)?)),
+    let params: AuthorizeParams =
+        parse(raw).map_err(|e| OAuthError::AuthorizePage(format!("malformed parameters ({e})")))?;
+    // Parsed once: either a request parked during a login, or a fresh one.
+    let source = match &params.resume {
+        Some(handle) => Source::Resumed(Box::new(grant::unpark(&st.store, handle).await?)),
+        None => Source::Fresh(Box::new(params)),
     };
     let current = session::current(st, req).await?;
     let ids: Vec<&str> = st.config.idps.iter().map(|i| i.id.as_str()).collect();

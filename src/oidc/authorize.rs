@@ -25,6 +25,8 @@ pub struct AuthorizeParams {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// Not OIDC: our handle for a request parked during a SAML login.
+    pub resume: Option<String>,
 }
 
 /// A request that may proceed.
@@ -298,10 +300,15 @@ pub async fn authorize<S: crate::store::Store>(
 ) -> Result<Outcome, crate::oidc::error::OAuthError> {
     use crate::oidc::error::OAuthError;
     use crate::oidc::grant;
-    let (v, fresh_after) = match source {
-        Source::Resumed(p) => (p.req, Some(p.created)),
+    let (v, client, fresh_after) = match source {
+        Source::Resumed(p) => {
+            let client = settings.client(&p.req.client_id).ok_or_else(|| {
+                OAuthError::AuthorizePage("the client is no longer registered".into())
+            })?;
+            (p.req, client, Some(p.created))
+        }
         Source::Fresh(params) => match validate(&params, settings) {
-            Ok((v, _)) => (v, None),
+            Ok((v, client)) => (v, client, None),
             Err(AuthzError::Page(why)) => return Err(OAuthError::AuthorizePage(why)),
             Err(AuthzError::Redirect {
                 redirect_uri,
@@ -318,9 +325,6 @@ pub async fn authorize<S: crate::store::Store>(
             }
         },
     };
-    let client = settings
-        .client(&v.client_id)
-        .ok_or_else(|| OAuthError::AuthorizePage("the client is no longer registered".into()))?;
     let needs_login = match &current {
         None => true,
         Some(c) => {

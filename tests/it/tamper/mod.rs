@@ -362,6 +362,11 @@ pub(crate) struct Rig {
     pub env: Env,
     evil: TcpListener,
     files: AtomicUsize,
+    /// The login cookie of the browser that started each login, by
+    /// RelayState: posts stand in for the IdP's cross-site POST (which the
+    /// login cookie does not accompany under http) and then complete the
+    /// same-site second hop as that browser.
+    login_cookies: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A started SP-initiated login.
@@ -399,6 +404,7 @@ impl Rig {
             env,
             evil,
             files: AtomicUsize::new(0),
+            login_cookies: Default::default(),
         }
     }
 
@@ -422,7 +428,22 @@ impl Rig {
     /// GET /saml/login?idp=…; RelayState and the AuthnRequest ID.
     pub(crate) fn begin_at(&self, idp: &str) -> Login {
         let mut b = Browser::new();
-        let (relay_state, request_id) = self.hub.begin_login(&mut b, idp);
+        let page = b.get(&format!("{}/saml/login?idp={idp}", self.hub.base_url()));
+        assert_eq!(page.status, 302, "login: {}", page.head());
+        let loc = page.location.clone().unwrap();
+        let relay_state = crate::peers::browser::query_param(&loc, "RelayState").unwrap();
+        let request_id = samlhub::testing::peers::hub::request_id_of(&loc);
+        let cookie = page
+            .header_all("set-cookie")
+            .into_iter()
+            .find(|c| c.starts_with("samlhub_login="))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_owned();
+        self.login_cookies
+            .lock()
+            .unwrap()
+            .insert(relay_state.clone(), cookie);
         Login {
             relay_state,
             request_id,
@@ -454,7 +475,24 @@ impl Rig {
         if let Some(rs) = relay_state {
             form.push(("RelayState", rs.to_owned()));
         }
-        b.post_form(&self.acs(), &form)
+        let page = b.post_form(&self.acs(), &form);
+        if page.status != 200 || !page.body.contains("action=\"/saml/continue\"") {
+            return page;
+        }
+        // Accepted: the second hop, as the browser that started the login.
+        let ticket = crate::peers::browser::hidden_inputs(&page.body)
+            .into_iter()
+            .find(|(k, _)| k == "ticket")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let cookie = relay_state
+            .and_then(|rs| self.login_cookies.lock().unwrap().get(rs).cloned())
+            .unwrap_or_default();
+        b.post_form_with_headers(
+            &format!("{}/saml/continue", self.hub.base_url()),
+            &[("ticket", ticket.as_str())],
+            &[("Cookie", cookie.as_str())],
+        )
     }
 
     pub(crate) fn post(&self, xml: &str, relay_state: Option<&str>) -> Page {
