@@ -16,6 +16,7 @@ mod encrypted;
 mod fuzz_regressions;
 mod gen;
 mod gen_enc;
+mod ha_codes;
 mod ha_hook;
 mod ha_policy;
 mod ha_selftest;
