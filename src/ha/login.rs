@@ -3,7 +3,14 @@
 //! [`issue_code`] mints the one-time code the person types into HA, and
 //! [`redeem`] is what HA's `command_line` hook calls: it checks the code and
 //! returns the signed, short-lived token the hook verifies.
+//!
+//! A code's entry is removed only by the redeem that wins it (`take`) or by
+//! its expiry. Wrong codes never touch it; they spend the code's numbered
+//! tries (see [`super::attempts`]), so a wrong code racing a right one can
+//! never refuse the right one, and nobody can void a code faster than the
+//! backoff between tries allows.
 
+use super::attempts::{self, Claim, Previous};
 use super::code;
 use super::policy::{self, HaLogin, Policy, PolicyError};
 use super::token::{self, Claims, Group};
@@ -13,8 +20,6 @@ use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Failed attempts after which a code is void.
-pub const MAX_ATTEMPTS: u32 = 5;
 /// How long a username stays bound to the person who first used it.
 const BINDING_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -31,10 +36,12 @@ pub struct Instance<'a> {
 /// A code waiting for the hook, under `hacode:<instance>:<username>`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeEntry {
+    /// A random id naming this code's tries (not a secret; not the code).
+    #[serde(default)]
+    pub id: String,
     /// SHA-256 of the normalised code.
     pub hash: String,
     pub expires: i64,
-    pub attempts: u32,
     pub name: String,
     pub group: Group,
     pub local_only: bool,
@@ -94,34 +101,66 @@ pub async fn admit<S: Store>(
     Ok(login)
 }
 
-/// Mints a code for `login`, replacing any earlier one for that username.
+/// A freshly minted code and what became of the one it replaces.
+pub struct Issued {
+    /// The code to show; never logged.
+    pub code: String,
+    pub previous: Previous,
+}
+
+impl CodeEntry {
+    fn tries<'a>(&'a self, inst: &'a str, username: &'a str) -> attempts::Code<'a> {
+        attempts::Code {
+            instance: inst,
+            username,
+            id: &self.id,
+            expires: self.expires,
+        }
+    }
+}
+
+/// Mints a code for `login`, replacing any earlier one for that username,
+/// and reports whether the earlier one was tried or voided. The new code has
+/// fresh tries: issuing it resets the backoff.
 pub async fn issue_code<S: Store>(
     store: &S,
     inst: &Instance<'_>,
     login: &HaLogin,
     now: i64,
-) -> Result<String, HaError> {
-    let rnd =
-        crate::crypto::random_bytes(code::LEN).map_err(|e| HaError::Internal(e.to_string()))?;
+) -> Result<Issued, HaError> {
+    let internal = |e: crate::crypto::RngError| HaError::Internal(e.to_string());
+    let rnd = crate::crypto::random_bytes(code::LEN).map_err(internal)?;
     let c = code::from_random(&rnd).ok_or_else(|| HaError::Internal("code".into()))?;
     let normalized = code::normalize(&c).ok_or_else(|| HaError::Internal("code".into()))?;
     let lifetime = i64::try_from(inst.code_lifetime.as_secs()).unwrap_or(i64::MAX);
     let entry = CodeEntry {
+        id: crate::crypto::random_token(9).map_err(internal)?,
         hash: code::hash(&normalized),
         expires: now.saturating_add(lifetime),
-        attempts: 0,
         name: login.name.clone(),
         group: login.group,
         local_only: login.local_only,
     };
-    records::put(
+    let key = code_key(inst.id, &login.username);
+    let old = records::get(store, &key)
+        .await?
+        .filter(|old| now < old.expires);
+    let previous = attempts::take_previous(
         store,
-        &code_key(inst.id, &login.username),
-        &entry,
-        inst.code_lifetime,
+        inst.id,
+        &login.username,
+        old.as_ref()
+            .map(|o| o.tries(inst.id, &login.username))
+            .as_ref(),
     )
     .await?;
-    Ok(c)
+    records::put(store, &key, &entry, inst.code_lifetime).await?;
+    Ok(Issued { code: c, previous })
+}
+
+/// Constant-time equality of two code hashes.
+fn hash_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 
 /// Whether `presented` is the instance's hook secret (constant time).
@@ -142,38 +181,72 @@ pub async fn redeem<S: Store>(
     let username = policy::normalize_username(username);
     let key = code_key(inst.id, &username);
     let unavailable = RedeemError::Unavailable;
-    // Taking the entry makes each attempt atomic: two attempts can never
-    // both see the same code (store contract: take).
-    let Some(mut entry) = records::take(store, &key).await.map_err(unavailable)? else {
-        return Err(RedeemError::Refused(format!(
-            "instance '{}': no live code for '{username}' (never issued, used, expired or voided)",
-            inst.id
+    let refused = |why: String| RedeemError::Refused(format!("instance '{}': {why}", inst.id));
+    let Some(entry) = records::get(store, &key).await.map_err(unavailable)? else {
+        return Err(refused(format!(
+            "no live code for '{username}' (never issued, used or expired)"
         )));
     };
     if now >= entry.expires {
-        return Err(RedeemError::Refused(format!(
-            "instance '{}': code for '{username}' expired",
-            inst.id
+        return Err(refused(format!("code for '{username}' expired")));
+    }
+    // Something that cannot be a code cannot match: refuse it without
+    // spending a try.
+    let Some(typed) = code::normalize(typed).map(|c| code::hash(&c)) else {
+        return Err(refused(format!(
+            "'{username}': what was typed is not a code"
+        )));
+    };
+    let tries = entry.tries(inst.id, &username);
+    let n = match attempts::claim(store, &tries, now)
+        .await
+        .map_err(unavailable)?
+    {
+        Claim::Granted(n) => n,
+        Claim::Wait(secs) => {
+            return Err(refused(format!(
+                "'{username}' is backing off after failed tries: next try in {secs} s (code not checked)"
+            )))
+        }
+        Claim::Spent => {
+            return Err(refused(format!(
+                "code for '{username}' voided after {} failed tries",
+                attempts::MAX_TRIES
+            )))
+        }
+    };
+    if !hash_eq(&typed, &entry.hash) {
+        let voided = attempts::record_failure(store, &tries, n, now)
+            .await
+            .map_err(unavailable)?;
+        if voided {
+            log::warn!(
+                "ha: code voided after {} failed tries instance={} username={username}",
+                attempts::MAX_TRIES,
+                inst.id
+            );
+        }
+        return Err(refused(format!(
+            "wrong code for '{username}' (failed try {} of {})",
+            n + 1,
+            attempts::MAX_TRIES
         )));
     }
-    let typed = code::normalize(typed)
-        .map(|c| code::hash(&c))
-        .unwrap_or_default();
-    if typed.len() != entry.hash.len()
-        || !openssl::memcmp::eq(typed.as_bytes(), entry.hash.as_bytes())
-    {
-        entry.attempts += 1;
-        if entry.attempts < MAX_ATTEMPTS {
-            // If a new code was issued meanwhile, that one wins.
-            records::put_if_absent(store, &key, &entry, records::ttl_until(entry.expires, now))
+    // Right code: of all redeemers, the one whose take finds it wins.
+    let entry = match records::take(store, &key).await.map_err(unavailable)? {
+        Some(won) if hash_eq(&typed, &won.hash) => won,
+        Some(newer) => {
+            // A new code was issued meanwhile; it is not ours to use up.
+            let ttl = records::ttl_until(newer.expires, now);
+            records::put_if_absent(store, &key, &newer, ttl)
                 .await
                 .map_err(unavailable)?;
+            return Err(refused(format!(
+                "code for '{username}' was replaced by a newer one"
+            )));
         }
-        return Err(RedeemError::Refused(format!(
-            "instance '{}': wrong code for '{username}' (failed attempt {} of {MAX_ATTEMPTS})",
-            inst.id, entry.attempts
-        )));
-    }
+        None => return Err(refused(format!("code for '{username}' already used"))),
+    };
     let jti = crate::crypto::random_token(12).map_err(|e| RedeemError::Internal(e.to_string()))?;
     let claims = Claims {
         iss: issuer.to_owned(),
@@ -198,4 +271,236 @@ pub async fn redeem<S: Store>(
             .unwrap_or("")
     );
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, FixedClock};
+    use crate::ha::policy::{AdminMfa, UsernameRule};
+    use crate::store::EmbeddedStore;
+    use std::sync::Arc;
+
+    const SECRET: &[u8] = b"unit-test-hook-secret-0123456789";
+
+    struct Rig {
+        _dir: tempfile::TempDir,
+        clock: FixedClock,
+        store: Arc<EmbeddedStore>,
+        policy: Policy,
+    }
+
+    fn rig() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = FixedClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+        let store = EmbeddedStore::open(&dir.path().join("s.redb"), Arc::new(clock.clone()));
+        Rig {
+            _dir: dir,
+            clock,
+            store: Arc::new(store.unwrap()),
+            policy: Policy {
+                username: UsernameRule::Username,
+                admin_groups: vec![],
+                user_groups: vec![],
+                read_only_groups: vec![],
+                local_only_groups: vec![],
+                admin_mfa: AdminMfa::Off,
+                mfa_contexts: vec![],
+            },
+        }
+    }
+
+    impl Rig {
+        fn inst(&self) -> Instance<'_> {
+            Instance {
+                id: "home",
+                idps: &[],
+                policy: &self.policy,
+                // The longest the configuration allows.
+                code_lifetime: Duration::from_secs(900),
+                hook_secret: SECRET,
+            }
+        }
+        fn now(&self) -> i64 {
+            self.clock.now().unix_timestamp()
+        }
+        fn step(&self, secs: i64) {
+            self.clock.advance(time::Duration::seconds(secs));
+        }
+        async fn issue(&self) -> Issued {
+            let login = HaLogin {
+                username: "alice".into(),
+                name: "Alice".into(),
+                group: Group::Users,
+                local_only: false,
+                demoted: false,
+            };
+            issue_code(&*self.store, &self.inst(), &login, self.now())
+                .await
+                .unwrap()
+        }
+        async fn redeem(&self, code: &str) -> Result<String, String> {
+            redeem(
+                &*self.store,
+                &self.inst(),
+                "https://hub",
+                "Alice",
+                code,
+                self.now(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        }
+    }
+
+    impl Rig {
+        /// Spends every try of `c` on wrong codes, each as soon as it opens.
+        async fn spend_every_try(&self, c: &str) {
+            for n in 0..attempts::MAX_TRIES {
+                self.step(attempts::wait_before(n));
+                let got = self.redeem(&wrong(c, n as usize)).await;
+                let want = format!("failed try {} of {}", n + 1, attempts::MAX_TRIES);
+                assert!(refused_for(&got, &want), "{got:?}");
+            }
+        }
+    }
+
+    /// A well-formed code that is not `right`.
+    fn wrong(right: &str, i: usize) -> String {
+        let alt = if right.starts_with('0') { '1' } else { '0' };
+        format!("{alt}{:04}-{:05}", i % 10_000, i % 100_000)
+    }
+
+    fn refused_for(r: &Result<String, String>, why: &str) -> bool {
+        matches!(r, Err(e) if e.contains(why))
+    }
+
+    #[tokio::test]
+    async fn five_wrong_tries_leave_the_right_code_working() {
+        let r = rig();
+        let c = r.issue().await.code;
+        for i in 1..=5 {
+            let got = r.redeem(&wrong(&c, i)).await;
+            assert!(
+                refused_for(&got, &format!("failed try {i} of 20")),
+                "{got:?}"
+            );
+        }
+        let t = r.redeem(&c).await.unwrap();
+        let claims = token::verify(&t, SECRET, "home", "alice", r.now()).unwrap();
+        assert_eq!(claims.name, "Alice");
+        assert!(
+            refused_for(&r.redeem(&c).await, "no live code"),
+            "single use"
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_spends_no_try() {
+        let r = rig();
+        let c = r.issue().await.code;
+        for _ in 0..50 {
+            assert!(refused_for(&r.redeem("hunter2").await, "not a code"));
+        }
+        assert!(r.redeem(&c).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn backing_off_refuses_without_checking_and_voids_nothing() {
+        let r = rig();
+        let c = r.issue().await.code;
+        for i in 1..=6 {
+            assert!(r.redeem(&wrong(&c, i)).await.is_err());
+        }
+        // The seventh try opens 1 s after the sixth: even the right code waits.
+        let got = r.redeem(&c).await;
+        assert!(
+            refused_for(&got, "next try in 1 s (code not checked)"),
+            "{got:?}"
+        );
+        r.step(1);
+        assert!(r.redeem(&c).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_new_code_resets_the_backoff_and_reports_the_tries() {
+        let r = rig();
+        let c = r.issue().await.code;
+        for i in 1..=7 {
+            let _ = r.redeem(&wrong(&c, i)).await;
+        }
+        assert!(refused_for(&r.redeem(&c).await, "backing off"));
+        let again = r.issue().await;
+        assert_eq!(again.previous, Previous::Failed { tries: 6 });
+        assert!(again.previous.notice().unwrap().contains("6 time(s)"));
+        assert!(r.redeem(&again.code).await.is_ok(), "fresh tries at once");
+        assert_eq!(r.issue().await.previous, Previous::Quiet);
+    }
+
+    #[tokio::test]
+    async fn the_code_dies_after_max_failed_tries_and_the_next_page_says_so() {
+        let r = rig();
+        let c = r.issue().await.code;
+        r.spend_every_try(&c).await;
+        r.step(attempts::MAX_WAIT_SECS);
+        let got = r.redeem(&c).await;
+        assert!(refused_for(&got, "voided after 20 failed tries"), "{got:?}");
+        let again = r.issue().await;
+        assert_eq!(again.previous, Previous::Voided);
+        assert!(again.previous.notice().unwrap().contains("voided"));
+        assert!(r.redeem(&again.code).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_voided_code_is_reported_even_after_it_expired() {
+        let r = rig();
+        let c = r.issue().await.code;
+        r.spend_every_try(&c).await;
+        r.step(3600);
+        assert_eq!(r.issue().await.previous, Previous::Voided);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_wrong_and_right_redeems_never_refuse_the_right_one() {
+        let r = Arc::new(rig());
+        for round in 0..50 {
+            let c = r.issue().await.code;
+            let mut tasks = Vec::new();
+            for i in 0..attempts::FREE_FAILURES as usize {
+                let (r, w) = (Arc::clone(&r), wrong(&c, i));
+                tasks.push(tokio::spawn(async move { (false, r.redeem(&w).await) }));
+            }
+            let (r2, c2) = (Arc::clone(&r), c.clone());
+            tasks.push(tokio::spawn(async move { (true, r2.redeem(&c2).await) }));
+            for t in tasks {
+                let (right, got) = t.await.unwrap();
+                assert_eq!(right, got.is_ok(), "round {round}: {got:?}");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_burst_checks_a_code_more_than_max_tries_times() {
+        let r = Arc::new(rig());
+        let c = r.issue().await.code;
+        let mut checked = 0;
+        // Six tries open at once, then one per round (each wait is <= 60 s).
+        for round in 0..15 {
+            if round > 0 {
+                r.step(attempts::MAX_WAIT_SECS);
+            }
+            let tasks: Vec<_> = (0..40)
+                .map(|i| {
+                    let (r, w) = (Arc::clone(&r), wrong(&c, round * 100 + i));
+                    tokio::spawn(async move { r.redeem(&w).await })
+                })
+                .collect();
+            for t in tasks {
+                let got = t.await.unwrap();
+                checked += usize::from(refused_for(&got, "wrong code"));
+            }
+        }
+        assert_eq!(checked, attempts::MAX_TRIES as usize);
+        assert!(refused_for(&r.redeem(&c).await, "voided"));
+    }
 }

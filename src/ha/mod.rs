@@ -3,6 +3,7 @@
 //! short-lived token the hook verifies. No HTTP; `login` keeps its state
 //! through the `Store` trait and takes `now` as a parameter.
 
+pub mod attempts;
 pub mod code;
 pub mod login;
 pub mod policy;

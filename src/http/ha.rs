@@ -76,10 +76,10 @@ async fn admit_and_issue(
     st: &AppState,
     inst: &HaInstance,
     s: &Session,
-) -> Result<(HaLogin, String), AppError> {
+) -> Result<(HaLogin, login::Issued), AppError> {
     let login = login::admit(&st.store, &inst.login(), &s.identity).await?;
-    let c = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
-    Ok((login, c))
+    let issued = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
+    Ok((login, issued))
 }
 
 /// The session, or the redirect that gets one.
@@ -112,14 +112,15 @@ async fn page(
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
-    let (login, c) = admit_and_issue(&st, inst, &s).await?;
+    let (login, issued) = admit_and_issue(&st, inst, &s).await?;
     log::info!(
         "ha: code issued instance={} username={} group={}",
         inst.id,
         login.username,
         login.group.as_str()
     );
-    Ok(code_page(inst, &login, &c, None))
+    let notice = issued.previous.notice();
+    Ok(code_page(inst, &login, &issued.code, notice.as_deref()))
 }
 
 fn code_page(inst: &HaInstance, login: &HaLogin, c: &str, notice: Option<&str>) -> HttpResponse {
@@ -150,14 +151,15 @@ async fn one_click(
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
-    let (login, c) = admit_and_issue(&st, inst, &s).await?;
+    let (login, issued) = admit_and_issue(&st, inst, &s).await?;
+    let previous = issued.previous.notice();
     let flow = LoginFlow {
         internal_url: inst.internal_url.clone(),
         client_id: inst.client_id(),
         redirect_uri: format!("{}/?auth_callback=1", inst.external_url),
         provider_id: inst.provider_id.clone(),
         username: login.username.clone(),
-        password: c,
+        password: issued.code,
     };
     match web::block(move || flow.run()).await {
         Ok(Ok(ha_code)) => {
@@ -198,9 +200,13 @@ async fn one_click(
                 login.username
             );
             // The code sent to HA may have been used up; show a fresh one.
-            let c = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
-            let notice = format!("One-click sign-in did not work ({why}). Use this code instead.");
-            Ok(code_page(inst, &login, &c, Some(&notice)))
+            let again = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
+            let mut notice =
+                format!("One-click sign-in did not work ({why}). Use this code instead.");
+            if let Some(p) = previous {
+                notice = format!("{p} {notice}");
+            }
+            Ok(code_page(inst, &login, &again.code, Some(&notice)))
         }
     }
 }

@@ -19,7 +19,7 @@
 //! | [`Kind::OidcFamily`] | `oidc_family:<family id>` | marker | as the refresh token |
 //! | [`Kind::HaCode`] | `hacode:<instance>:<username>` | JSON | the code lifetime |
 //! | [`Kind::HaUser`] | `hauser:<instance>:<username>` | subject | 100 years |
-//! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` | JSON | the backoff window |
+//! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` (summary), `haback:<instance>:<username>:<code id>:<n>` (try n) | JSON | a day; a try as long as its code |
 //!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk

@@ -217,19 +217,18 @@ fn ha_login_with_both_hooks_roles_and_refusals() {
         "code survives refusals that never reached it"
     );
 
-    // 4. Five wrong attempts void the code: the sixth, right, fails.
+    // 4. Five wrong tries (someone who knows the username) void nothing:
+    // the right code still works after them.
     let (_, code) = ha_code(&mut alice, &rig, "home", "alice", "alicepass");
     for i in 1..=5 {
-        let reason = format!("instance 'home': wrong code for 'alice' (failed attempt {i} of 5)");
+        let reason = format!("instance 'home': wrong code for 'alice' (failed try {i} of 20)");
         refused_because(&rig, "wrong code", &reason, || {
             ha.login("rust", &user, &format!("0000{i}-00000"))
         });
     }
-    refused_because(
-        &rig,
-        "sixth attempt with the right code",
-        "instance 'home': no live code for 'alice'",
-        || ha.login("rust", &user, &code),
+    assert!(
+        ha.login("rust", &user, &code).is_ok(),
+        "the right code after five wrong ones"
     );
 
     // 5. Tokens from a hub with another key, or for another instance.

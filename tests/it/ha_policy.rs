@@ -7,16 +7,22 @@ use crate::peers::samlhub::{Samlhub, BIN};
 use samlhub::ha::token::{verify, Group};
 use samlhub::testing::idp::{Attr, TestIdp};
 
-const SECRET: &str = "policy-secret-0123456789abcdefgh";
-const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+pub(crate) const SECRET: &str = "policy-secret-0123456789abcdefgh";
+pub(crate) const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 const MFA: &str = "https://refeds.org/profile/mfa";
 
-struct Rig {
+pub(crate) struct Rig {
     idp: TestIdp,
-    hub: Samlhub,
+    pub(crate) hub: Samlhub,
 }
 
 fn rig() -> Rig {
+    rig_on(None)
+}
+
+/// The hub with two instances, `home` (demote) and `strict` (refuse), on
+/// the embedded store or on `store` (e.g. a Redis URL).
+pub(crate) fn rig_on(store: Option<&str>) -> Rig {
     let idp = TestIdp::new("policy");
     let mut hub = Samlhub::prepare(BIN);
     let md = hub.dir().join("idp.xml");
@@ -31,7 +37,10 @@ admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\nlocal_only_groups = [
         )
     };
     hub.write_config(&format!(
-        "[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n{}{}",
+        "{}[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n{}{}",
+        store
+            .map(|s| format!("store = \"{s}\"\n"))
+            .unwrap_or_default(),
         md.display(),
         ha("home", "demote"),
         ha("strict", "refuse")
@@ -41,7 +50,13 @@ admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\nlocal_only_groups = [
 }
 
 /// A browser signed in as NameID `subject` with uid `uid` in `groups`.
-fn login(rig: &Rig, subject: &str, uid: &str, groups: &[&str], context: &str) -> Browser {
+pub(crate) fn login(
+    rig: &Rig,
+    subject: &str,
+    uid: &str,
+    groups: &[&str],
+    context: &str,
+) -> Browser {
     let mut b = Browser::new();
     let r = samlhub::testing::idp::sign_in(&rig.hub, &rig.idp, "test", &mut b, |spec| {
         spec.name_id = subject.into();
@@ -63,7 +78,7 @@ fn login(rig: &Rig, subject: &str, uid: &str, groups: &[&str], context: &str) ->
 }
 
 /// `/ha` for `instance`: (status, error code, code on the page).
-fn ha_page(
+pub(crate) fn ha_page(
     b: &mut Browser,
     rig: &Rig,
     instance: &str,
