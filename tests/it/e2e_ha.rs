@@ -43,8 +43,8 @@ fn rust_hook(id: &str, hub: &str, secret: &std::path::Path, instance: &str) -> H
 }
 
 /// SimpleSAMLphp → samlhub (store as given) → HA with five hook providers:
-/// `rust`, `python`, `wrongsecret`, `fakekey` and `fakeaud`, plus `quick`
-/// for an instance whose codes live 2 s.
+/// `rust`, `python`, `wrongsecret`, `fakekey` and `fakeaud`. (A code's
+/// expiry is a rule about time: `inproc::ha` steps a clock for it.)
 fn rig(store: Option<&str>) -> Rig {
     let mut hub = Samlhub::prepare(BIN);
     let mut sp = SspSp::new(&hub.entity_id(), &hub.acs_url());
@@ -77,7 +77,6 @@ fn rig(store: Option<&str>) -> Rig {
             &secret,
             "home",
         ),
-        rust_hook("quick", &hub_url, &secret, "quick"),
     ]);
 
     let store_line = store
@@ -87,9 +86,7 @@ fn rig(store: Option<&str>) -> Rig {
         "{store_line}\
 [[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\n\
 [[ha]]\nid = \"home\"\nexternal_url = \"{ha}\"\nhook_secret_file = \"{s}\"\nprovider_id = \"rust\"\n\
-admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\n\
-[[ha]]\nid = \"quick\"\nexternal_url = \"{ha}\"\nhook_secret_file = \"{s}\"\nprovider_id = \"quick\"\n\
-admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\ncode_lifetime = \"2s\"\n",
+admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\n",
         md = ssp.metadata_url(),
         ha = ha.base_url(),
         s = secret.display(),
@@ -265,17 +262,7 @@ fn ha_login_with_both_hooks_roles_and_refusals() {
         || ha.login("fakeaud", "alice", "ABCDE-12345"),
     );
 
-    // 6. An expired code (this instance's codes live 2 s).
-    let (_, code) = ha_code(&mut alice, &rig, "quick", "alice", "alicepass");
-    std::thread::sleep(std::time::Duration::from_millis(3100));
-    refused_because(
-        &rig,
-        "expired code",
-        "instance 'quick': no live code for 'alice'",
-        || ha.login("quick", &user, &code),
-    );
-
-    // 7. bob (users) becomes system-users.
+    // 6. bob (users) becomes system-users.
     let mut bob = Browser::new();
     let (bu, bc) = ha_code(&mut bob, &rig, "home", "bob", "bobpass");
     assert_eq!(bu, "bob");
@@ -296,7 +283,7 @@ fn ha_login_with_both_hooks_roles_and_refusals() {
         "{bob_entry}"
     );
 
-    // 8. carol (no mapped group) is refused at /ha and gets no code.
+    // 7. carol (no mapped group) is refused at /ha and gets no code.
     let mut carol = Browser::new();
     let url = format!("{}/ha?instance=home", rig.hub.base_url());
     let first = carol.get(&url);
@@ -308,7 +295,7 @@ fn ha_login_with_both_hooks_roles_and_refusals() {
     assert_eq!(page.header("x-samlhub-error"), Some("ha_refused"));
     assert!(!page.body.contains("id=\"c\""), "no code for carol");
 
-    // 9. One-click web login: HA's own code in the redirect, used as the frontend does.
+    // 8. One-click web login: HA's own code in the redirect, used as the frontend does.
     let r = alice.get(&format!("{}/ha/login?instance=home", rig.hub.base_url()));
     assert_eq!(r.status, 302, "{}\n{}", r.head(), rig.hub.log());
     let loc = r.location.clone().unwrap();

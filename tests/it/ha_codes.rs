@@ -5,7 +5,7 @@
 //! The death of a code after all its tries takes nine minutes of real time;
 //! `src/ha/login.rs` shows it with a fixed clock.
 
-use crate::ha_policy::{ha_page, login, rig_on, Rig, PPT, SECRET};
+use crate::ha_rig::{ha_page, login, rig_on, Rig, PPT, SECRET};
 use crate::peers::redis::RedisServer;
 use std::sync::{Arc, Barrier};
 

@@ -171,7 +171,7 @@ fn golden(name: &str, served: serde_json::Value, base_url: &str) {
 
 #[test]
 fn golden_discovery_and_jwks_with_a_fixed_key() {
-    let rig = Rig::start_with(false, |hub| {
+    let rig = Rig::start_with(|hub| {
         let dir = hub.data_dir().join("oidc-keys");
         std::fs::create_dir_all(&dir).unwrap();
         for f in ["keys.json", "rs256-golden-test.pem"] {

@@ -11,7 +11,6 @@
 #![allow(dead_code)]
 
 use crate::peers::browser::{query_param, Browser, Page};
-use crate::peers::redis::RedisServer;
 use crate::peers::samlhub::{Samlhub, BIN};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -36,7 +35,7 @@ pub const OTHER_REDIRECT: &str = "https://other.example/cb";
 
 /// The id the test IdP has in the hub's config.
 pub const IDP: &str = "test";
-/// Another IdP, configured by [`Rig::start_with_two_idps`].
+/// A second IdP's id, for hubs that offer a choice.
 pub const SECOND_IDP: &str = "second";
 
 /// The `[oidc]` part of the config for the three clients.
@@ -62,54 +61,27 @@ pub fn now() -> OffsetDateTime {
 pub struct Rig {
     pub idp: TestIdp,
     pub hub: Samlhub,
-    pub redis: Option<RedisServer>,
 }
 
 impl Rig {
-    /// Embedded store.
     pub fn start() -> Rig {
-        Self::start_with(false, |_| {})
+        Self::start_with(|_| {})
     }
 
-    /// `redis` picks the Redis store (the test can then look at entries);
     /// `before_start` may place files in the data dir.
-    pub fn start_with(redis: bool, before_start: impl FnOnce(&Samlhub)) -> Rig {
-        Self::start_full(redis, false, before_start)
-    }
-
-    /// Also configures a second IdP (`SECOND_IDP`), so the hub has a choice.
-    pub fn start_with_two_idps() -> Rig {
-        Self::start_full(false, true, |_| {})
-    }
-
-    fn start_full(redis: bool, two_idps: bool, before_start: impl FnOnce(&Samlhub)) -> Rig {
+    pub fn start_with(before_start: impl FnOnce(&Samlhub)) -> Rig {
         let idp = TestIdp::new("oidc");
         let mut hub = Samlhub::prepare(BIN);
         let md = hub.dir().join("idp.xml");
         std::fs::write(&md, idp.metadata_xml()).unwrap();
-        let redis = redis.then(RedisServer::start);
-        let store = redis
-            .as_ref()
-            .map(|r| format!("store = \"{}\"\n", r.url()))
-            .unwrap_or_default();
-        let second = if two_idps {
-            let md2 = hub.dir().join("idp2.xml");
-            std::fs::write(&md2, TestIdp::new("oidc-second").metadata_xml()).unwrap();
-            format!(
-                "[[idp]]\nid = \"{SECOND_IDP}\"\ndisplay_name = \"Second IdP\"\nmetadata_file = \"{}\"\n\n",
-                md2.display()
-            )
-        } else {
-            String::new()
-        };
         hub.write_config(&format!(
-            "{store}[[idp]]\nid = \"{IDP}\"\ndisplay_name = \"Test IdP\"\nmetadata_file = \"{}\"\nemail_verified = true\n\n{second}{}",
+            "[[idp]]\nid = \"{IDP}\"\ndisplay_name = \"Test IdP\"\nmetadata_file = \"{}\"\nemail_verified = true\n\n{}",
             md.display(),
             clients_toml()
         ));
         before_start(&hub);
         hub.start();
-        Rig { idp, hub, redis }
+        Rig { idp, hub }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -203,23 +175,7 @@ impl Rig {
         pkce: Option<&Pkce>,
         extra: &[(&str, &str)],
     ) -> (String, Flow) {
-        let redirect = redirect_of(client);
-        let mut params: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("client_id", client),
-            ("redirect_uri", redirect),
-            ("scope", "openid profile email groups"),
-            ("state", "st-123"),
-            ("nonce", "n-456"),
-        ];
-        if let Some(p) = pkce {
-            params.push(("code_challenge", &p.challenge));
-            params.push(("code_challenge_method", "S256"));
-        }
-        for &(k, v) in extra {
-            params.retain(|&(pk, _)| pk != k);
-            params.push((k, v));
-        }
+        let params = code_params(client, pkce, extra);
         let flow = self.drive(b, &self.authorize_url(&params), 5);
         let code = flow.param("code").unwrap_or_else(|| {
             panic!(
@@ -236,14 +192,7 @@ impl Rig {
     /// POST /oidc/token with `form`, and Basic credentials if given.
     pub fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
         let mut b = Browser::new();
-        let auth = basic.map(|(id, secret)| {
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            format!(
-                "Basic {}",
-                STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-            )
-        });
+        let auth = basic.map(|(id, secret)| basic_auth(id, secret));
         let headers: Vec<(&str, &str)> =
             auth.iter().map(|a| ("Authorization", a.as_str())).collect();
         Reply::from(b.post_form_with_headers(&self.url("/oidc/token"), form, &headers))
@@ -251,36 +200,14 @@ impl Rig {
 
     /// Exchanges `code` for `client` with its usual authentication.
     pub fn exchange(&self, client: &str, code: &str, verifier: Option<&str>) -> Reply {
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_of(client)),
-        ];
-        if let Some(v) = verifier {
-            form.push(("code_verifier", v));
-        }
-        match secret_of(client) {
-            Some(s) => self.token(&form, Some((client, s))),
-            None => {
-                form.push(("client_id", client));
-                self.token(&form, None)
-            }
-        }
+        let (form, basic) = as_client(client, exchange_form(client, code, verifier));
+        self.token(&form, basic)
     }
 
     /// A refresh for `client` with its usual authentication.
     pub fn refresh(&self, client: &str, refresh_token: &str) -> Reply {
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ];
-        match secret_of(client) {
-            Some(s) => self.token(&form, Some((client, s))),
-            None => {
-                form.push(("client_id", client));
-                self.token(&form, None)
-            }
-        }
+        let (form, basic) = as_client(client, refresh_form(refresh_token));
+        self.token(&form, basic)
     }
 
     /// GET /oidc/userinfo with a Bearer token.
@@ -299,6 +226,83 @@ impl Rig {
         assert_eq!(p.status, 200, "{path}: {}", p.head());
         serde_json::from_str(&p.body).unwrap()
     }
+}
+
+/// The authorization request of the code flow for `client`; `extra` adds
+/// or overrides parameters.
+pub fn code_params<'a>(
+    client: &'a str,
+    pkce: Option<&'a Pkce>,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut params: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", redirect_of(client)),
+        ("scope", "openid profile email groups"),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+    ];
+    if let Some(p) = pkce {
+        params.push(("code_challenge", &p.challenge));
+        params.push(("code_challenge_method", "S256"));
+    }
+    for &(k, v) in extra {
+        params.retain(|&(pk, _)| pk != k);
+        params.push((k, v));
+    }
+    params
+}
+
+/// The token request redeeming `code` at `client`'s redirect URI.
+pub fn exchange_form<'a>(
+    client: &'a str,
+    code: &'a str,
+    verifier: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_of(client)),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    form
+}
+
+pub fn refresh_form(refresh_token: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ]
+}
+
+/// Form fields, in order.
+pub type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// `form` with `client`'s usual authentication: Basic credentials for a
+/// confidential client, `client_id` in the body for a public one.
+pub fn as_client<'a>(
+    client: &'a str,
+    mut form: Form<'a>,
+) -> (Form<'a>, Option<(&'a str, &'a str)>) {
+    match secret_of(client) {
+        Some(s) => (form, Some((client, s))),
+        None => {
+            form.push(("client_id", client));
+            (form, None)
+        }
+    }
+}
+
+/// `Basic` credentials as RFC 6749 §2.3.1 encodes them.
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
 }
 
 pub fn redirect_of(client: &str) -> &'static str {
