@@ -221,9 +221,10 @@ pub async fn redeem<S: Store>(
             .map_err(unavailable)?;
         if voided {
             log::warn!(
-                "ha: code voided after {} failed tries instance={} username={username}",
+                "ha: code voided after {} failed tries instance={} username={}",
                 attempts::MAX_TRIES,
-                inst.id
+                inst.id,
+                crate::logsafe::esc(&username)
             );
         }
         return Err(refused(format!(
@@ -264,7 +265,7 @@ pub async fn redeem<S: Store>(
     log::info!(
         "ha: code redeemed instance={} username={} group={} jti={}",
         inst.id,
-        username,
+        crate::logsafe::esc(&username),
         claims.group.as_str(),
         crate::crypto::sha256_hex(&claims.jti)
             .get(..8)

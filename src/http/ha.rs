@@ -12,7 +12,6 @@ use crate::session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde::Deserialize;
-use std::time::Duration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(routes::HA, web::get().to(page))
@@ -116,7 +115,7 @@ async fn page(
     log::info!(
         "ha: code issued instance={} username={} group={}",
         inst.id,
-        login.username,
+        crate::logsafe::esc(&login.username),
         login.group.as_str()
     );
     let notice = issued.previous.notice();
@@ -153,7 +152,7 @@ async fn one_click(
     };
     let (login, issued) = admit_and_issue(&st, inst, &s).await?;
     let previous = issued.previous.notice();
-    let flow = LoginFlow {
+    let flow = crate::outbound::ha_login::LoginFlow {
         internal_url: inst.internal_url.clone(),
         client_id: inst.client_id(),
         redirect_uri: format!("{}/?auth_callback=1", inst.external_url),
@@ -172,7 +171,7 @@ async fn one_click(
             log::info!(
                 "ha: one-click login instance={} username={}",
                 inst.id,
-                login.username
+                crate::logsafe::esc(&login.username)
             );
             Ok(HttpResponse::Found()
                 .insert_header((
@@ -195,9 +194,10 @@ async fn one_click(
                 Ok(Ok(_)) => String::new(),
             };
             log::warn!(
-                "ha: one-click login failed instance={} username={}: {why}",
+                "ha: one-click login failed instance={} username={}: {}",
                 inst.id,
-                login.username
+                crate::logsafe::esc(&login.username),
+                crate::logsafe::esc(&why)
             );
             // The code sent to HA may have been used up; show a fresh one.
             let again = login::issue_code(&st.store, &inst.login(), &login, st.now()).await?;
@@ -207,68 +207,6 @@ async fn one_click(
                 notice = format!("{p} {notice}");
             }
             Ok(code_page(inst, &login, &again.code, Some(&notice)))
-        }
-    }
-}
-
-/// HA's login flow, as its frontend drives it (POST /auth/login_flow, then
-/// the username/password step), run from the hub against HA's internal URL.
-struct LoginFlow {
-    internal_url: String,
-    client_id: String,
-    redirect_uri: String,
-    provider_id: Option<String>,
-    username: String,
-    password: String,
-}
-
-impl LoginFlow {
-    fn run(&self) -> Result<String, String> {
-        let agent = crate::outbound::agent(Duration::from_secs(15));
-        let post = |url: String, body: serde_json::Value| -> Result<serde_json::Value, String> {
-            let mut r = agent
-                .post(&url)
-                .header("Content-Type", "application/json")
-                .send(body.to_string())
-                .map_err(|e| format!("Home Assistant unreachable: {e}"))?;
-            let status = r.status().as_u16();
-            let text = r
-                .body_mut()
-                .read_to_string()
-                .map_err(|e| format!("reading HA's answer: {e}"))?;
-            if status != 200 {
-                return Err(format!("Home Assistant answered HTTP {status}"));
-            }
-            serde_json::from_str(&text)
-                .map_err(|_| "Home Assistant's answer is not JSON".to_string())
-        };
-        let start = post(
-            format!("{}/auth/login_flow", self.internal_url),
-            serde_json::json!({
-                "client_id": self.client_id,
-                "handler": ["command_line", self.provider_id],
-                "redirect_uri": self.redirect_uri,
-            }),
-        )?;
-        let flow_id = start
-            .get("flow_id")
-            .and_then(|f| f.as_str())
-            .ok_or("Home Assistant has no command_line login provider with that id")?;
-        let done = post(
-            format!("{}/auth/login_flow/{flow_id}", self.internal_url),
-            serde_json::json!({ "client_id": self.client_id, "username": self.username, "password": self.password }),
-        )?;
-        match (
-            done.get("type").and_then(|t| t.as_str()),
-            done.get("result").and_then(|r| r.as_str()),
-        ) {
-            (Some("create_entry"), Some(code)) => Ok(code.to_owned()),
-            _ => Err(format!(
-                "Home Assistant refused the login ({})",
-                done.get("errors")
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "no reason given".into())
-            )),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! against the system's trust store (so a home-lab CA installed there works).
 //! [`metadata`] fetches and caches IdP metadata for configuration loading.
 
+pub mod ha_login;
 pub mod metadata;
 
 use std::time::Duration;
