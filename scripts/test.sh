@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ensure_packages "${BUILD_PACKAGES[@]}" \
   simplesamlphp php-xml php-mbstring \
   redis-server xmlsec1 libxml2-utils opensaml-schemas xmltooling-schemas libapache2-mod-auth-openidc \
-  chromium chromium-driver
+  chromium chromium-driver socat
 
 export CARGO_TERM_COLOR=never
 echo "== cargo fmt --check"

@@ -4,11 +4,13 @@
 //! the login completes through the same-site second hop. Then a page on a
 //! third site auto-posts an attacker's fresh SAMLResponse and RelayState to
 //! the ACS from the victim's browser: refused with a clear page, and the
-//! victim's session is unchanged. Skips (with a message) when Chromium
-//! cannot run here.
+//! victim's session is unchanged. The same under an https public URL, with
+//! `socat` terminating TLS in front of the hub: there the `SameSite=None;
+//! Secure` login cookie comes along on the IdP's POST and no second hop is
+//! needed. Skips (with a message) when Chromium or socat cannot run here.
 
 use crate::peers::browser::Browser;
-use crate::peers::chromium::Chromium;
+use crate::peers::chromium::{Chromium, ChromiumOptions};
 use crate::peers::samlhub::{Samlhub, BIN};
 use crate::peers::simplesamlphp::{SimpleSamlPhp, SspSp};
 use std::time::Duration;
@@ -19,10 +21,52 @@ fn hub_url(hub: &Samlhub) -> String {
     hub.base_url().replace("127.0.0.1", "hub.test")
 }
 
+/// `socat` terminating TLS on 127.0.0.1:`port` in front of the hub.
+struct TlsFront {
+    _proc: crate::peers::ProcessGroup,
+    port: u16,
+}
+
+fn tls_front(hub: &Samlhub) -> Option<TlsFront> {
+    if !crate::peers::on_path("socat") {
+        eprintln!("[chromium_login] socat is not installed, skipping the https case");
+        return None;
+    }
+    let key = samlhub::testing::pki::TestKey::generate("hub.localhost", 2048);
+    let pem = hub.dir().join("front.pem");
+    std::fs::write(&pem, format!("{}{}", key.key_pem, key.cert_pem)).unwrap();
+    let port = crate::peers::free_port();
+    let hub_port = hub.base_url().rsplit(':').next().unwrap().to_owned();
+    let mut cmd = std::process::Command::new("socat");
+    cmd.arg(format!(
+        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},verify=0",
+        pem.display()
+    ))
+    .arg(format!("TCP:127.0.0.1:{hub_port}"))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let proc = crate::peers::ProcessGroup::spawn("socat", cmd);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(TlsFront { _proc: proc, port });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("socat did not listen on {port}");
+}
+
 fn start() -> Option<(Chromium, SimpleSamlPhp, Samlhub)> {
     let chromium = Chromium::start()?;
-    let mut hub = Samlhub::prepare(BIN);
+    let hub = Samlhub::prepare(BIN);
     let public = hub_url(&hub);
+    let (ssp, hub) = configure(hub, &public);
+    Some((chromium, ssp, hub))
+}
+
+/// SimpleSAMLphp knowing the hub under `public`, and the hub started with
+/// that public URL.
+fn configure(mut hub: Samlhub, public: &str) -> (SimpleSamlPhp, Samlhub) {
     let mut sp = SspSp::new(
         &format!("{public}/saml/metadata"),
         &format!("{public}/saml/acs"),
@@ -38,15 +82,12 @@ fn start() -> Option<(Chromium, SimpleSamlPhp, Samlhub)> {
     );
     std::fs::write(hub.config_path(), text).unwrap();
     hub.start();
-    Some((chromium, ssp, hub))
+    (ssp, hub)
 }
 
 /// Signs alice in at the IdP's form in Chromium; returns the hub page reached.
-fn browser_login(c: &Chromium, hub: &Samlhub, ssp: &SimpleSamlPhp, user: &str, pass: &str) {
-    c.goto(&format!(
-        "{}/saml/login?idp=ssp&return_to=/session",
-        hub_url(hub)
-    ));
+fn browser_login(c: &Chromium, public: &str, ssp: &SimpleSamlPhp, user: &str, pass: &str) {
+    c.goto(&format!("{public}/saml/login?idp=ssp&return_to=/session"));
     assert!(
         c.wait_until(Duration::from_secs(15), |c| c
             .find("input[name=password]")
@@ -65,8 +106,8 @@ fn browser_login(c: &Chromium, hub: &Samlhub, ssp: &SimpleSamlPhp, user: &str, p
     c.submit("input[name=password]");
 }
 
-fn session_json(c: &Chromium, hub: &Samlhub) -> String {
-    c.goto(&format!("{}/session?format=json", hub_url(hub)));
+fn session_json(c: &Chromium, public: &str) -> String {
+    c.goto(&format!("{public}/session?format=json"));
     c.body_text()
 }
 
@@ -75,12 +116,10 @@ fn chromium_login_over_http_and_a_forged_acs_post_is_refused() {
     let Some((c, ssp, hub)) = start() else {
         return;
     };
-    browser_login(&c, &hub, &ssp, "alice", "alicepass");
-    c.wait_for_url(
-        &format!("{}/session", hub_url(&hub)),
-        Duration::from_secs(20),
-    );
-    let me = session_json(&c, &hub);
+    let public = hub_url(&hub);
+    browser_login(&c, &public, &ssp, "alice", "alicepass");
+    c.wait_for_url(&format!("{public}/session"), Duration::from_secs(20));
+    let me = session_json(&c, &public);
     assert!(me.contains("\"username\":\"alice\""), "{me}\n{}", hub.log());
     let login = c.all_cookies();
     let lc = login
@@ -97,6 +136,12 @@ fn chromium_login_over_http_and_a_forged_acs_post_is_refused() {
         hub.log()
     );
 
+    forged_post_is_refused(&c, &hub, &public);
+}
+
+/// The attacker signs in at the IdP as bob in their own browser, keeps the
+/// answer, and a page on a third site posts it from the victim's browser.
+fn forged_post_is_refused(c: &Chromium, hub: &Samlhub, public: &str) {
     // The attacker signs in at the IdP as bob in their own browser and
     // keeps the answer instead of posting it.
     let mut attacker = Browser::new();
@@ -119,7 +164,7 @@ fn chromium_login_over_http_and_a_forged_acs_post_is_refused() {
     let page = format!(
         "<!doctype html><body><form id=\"f\" method=\"post\" action=\"{}/saml/acs\">{inputs}</form>\
 <script>document.getElementById('f').submit()</script></body>",
-        hub_url(&hub)
+        public
     );
     // The attacker's page, on a third site, opened in the victim's browser.
     let evil = format!(
@@ -138,10 +183,45 @@ fn chromium_login_over_http_and_a_forged_acs_post_is_refused() {
     );
     let shot = hub.dir().join("forged-acs.png");
     c.screenshot_png(&shot);
-    let me = session_json(&c, &hub);
+    let me = session_json(c, public);
     assert!(
         me.contains("\"username\":\"alice\""),
         "the victim's session changed: {me}"
     );
     assert!(hub.log().contains("other_browser"), "{}", hub.log());
+}
+
+#[test]
+fn chromium_login_over_https_keeps_the_login_cookie_on_the_idp_post() {
+    let Some(c) = Chromium::start_with(&ChromiumOptions {
+        args: vec!["--ignore-certificate-errors".into()],
+        host_resolver_rules: None,
+    }) else {
+        return;
+    };
+    let hub = Samlhub::prepare(BIN);
+    let Some(front) = tls_front(&hub) else {
+        return;
+    };
+    // hub.localhost is loopback to Chromium and a different site from the
+    // IdP at 127.0.0.1.
+    let public = format!("https://hub.localhost:{}", front.port);
+    let (ssp, hub) = configure(hub, &public);
+    browser_login(&c, &public, &ssp, "alice", "alicepass");
+    c.wait_for_url(&format!("{public}/session"), Duration::from_secs(20));
+    let me = session_json(&c, &public);
+    assert!(me.contains("\"username\":\"alice\""), "{me}\n{}", hub.log());
+    let cookies = c.all_cookies();
+    let lc = cookies
+        .iter()
+        .find(|k| k.name == "__Host-samlhub_login")
+        .unwrap_or_else(|| panic!("no __Host- login cookie: {cookies:?}"));
+    assert_eq!(lc.same_site, "None", "{lc:?}");
+    assert!(lc.secure && lc.http_only, "{lc:?}");
+    assert!(
+        !hub.log().contains("second hop"),
+        "the cookie did not come along on the IdP's POST:\n{}",
+        hub.log()
+    );
+    forged_post_is_refused(&c, &hub, &public);
 }
