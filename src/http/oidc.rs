@@ -73,11 +73,20 @@ async fn authorize_get(
     authorize_endpoint(&st, &req, q.as_bytes()).await
 }
 
+/// Largest authorization request body: every parameter kept is far
+/// smaller (`crate::oidc::authorize` bounds), so 16 KiB leaves room.
+pub const AUTHORIZE_BODY_LIMIT: usize = 16 * 1024;
+
 async fn authorize_post(
     st: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    let body = body
+        .to_bytes_limited(AUTHORIZE_BODY_LIMIT)
+        .await
+        .map_err(|_| AppError::TooLarge(AUTHORIZE_BODY_LIMIT))?
+        .map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
     authorize_endpoint(&st, &req, &body).await
 }
 

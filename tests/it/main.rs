@@ -20,6 +20,7 @@ mod ha_hook;
 mod ha_policy;
 mod ha_selftest;
 mod layers;
+mod limits;
 mod metadata_schema;
 mod oidc_apache;
 mod oidc_client;
