@@ -16,6 +16,7 @@ pub mod keys;
 pub mod logsafe;
 pub mod oidc;
 pub mod outbound;
+pub mod ratelimit;
 pub mod routes;
 pub mod saml;
 pub mod session;

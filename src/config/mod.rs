@@ -7,6 +7,7 @@
 
 pub mod ha;
 pub mod oidc;
+pub mod rate_limit;
 pub mod source;
 mod urls;
 
@@ -48,6 +49,7 @@ struct RawConfig {
     #[serde(default)]
     ha: Vec<ha::RawHa>,
     oidc: Option<oidc::RawOidc>,
+    rate_limit: Option<rate_limit::RawRateLimit>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -122,6 +124,8 @@ pub struct Config {
     pub ha: Vec<ha::HaInstance>,
     /// The OpenID Connect provider and its clients.
     pub oidc: crate::oidc::client::Oidc,
+    /// `[rate_limit]`: per-address limits on endpoints that write state.
+    pub rate_limit: rate_limit::RateLimitSettings,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
 }
@@ -313,6 +317,7 @@ pub fn load(
         .oidc
         .map(|o| oidc::load(o, &idp_ids, &mut p))
         .unwrap_or_default();
+    let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
     let public_url = match public_url {
         Some(u) if p.0.is_empty() => u,
         _ => {
@@ -333,6 +338,7 @@ pub fn load(
         idps,
         ha: has,
         oidc,
+        rate_limit,
         warnings,
     })
 }

@@ -28,6 +28,7 @@ struct RawClient {
     scopes: Option<Vec<String>>,
     idps: Option<Vec<String>>,
     required_group: Option<String>,
+    require_pkce: Option<bool>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -88,6 +89,12 @@ pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
             );
         }
         let public = c.public.unwrap_or(false);
+        if public && c.require_pkce == Some(false) {
+            p.add(
+                key("require_pkce"),
+                "a public client always uses PKCE (RFC 9700 §2.1.1); remove require_pkce = false",
+            );
+        }
         let secret_sha256 = match (public, c.client_secret_hash.as_deref()) {
             (true, None) => None,
             (true, Some(_)) => {
@@ -157,6 +164,7 @@ pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
             scopes,
             idps,
             required_group: c.required_group,
+            require_pkce: public || c.require_pkce.unwrap_or(false),
         });
     }
     Oidc {

@@ -143,3 +143,37 @@ fn without_a_file_idps_are_discovered_in_the_data_dir() {
         [("corp-idp", Profile::Generic), ("entra", Profile::Entra)]
     );
 }
+
+#[test]
+fn require_pkce_per_client() {
+    let mut src = source::MemorySource::default();
+    let hash = oidc::secret_hash("s3cret");
+    let f = config_file(
+        &mut src,
+        &format!(
+            "[[oidc.client]]\nclient_id = 'strict'\nclient_secret_hash = '{hash}'\nredirect_uris = ['https://a.example/cb']\nrequire_pkce = true\n\
+[[oidc.client]]\nclient_id = 'lax'\nclient_secret_hash = '{hash}'\nredirect_uris = ['https://b.example/cb']\n\
+[[oidc.client]]\nclient_id = 'spa'\npublic = true\nredirect_uris = ['https://c.example/cb']\n"
+        ),
+    );
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    let need: Vec<(&str, bool)> = c
+        .oidc
+        .clients
+        .iter()
+        .map(|c| (c.client_id.as_str(), c.needs_pkce()))
+        .collect();
+    assert_eq!(need, [("strict", true), ("lax", false), ("spa", true)]);
+
+    let f = config_file(
+        &mut src,
+        "[[oidc.client]]\nclient_id = 'spa'\npublic = true\nredirect_uris = ['https://c.example/cb']\nrequire_pkce = false\n",
+    );
+    let e = load(Some(&f), &BTreeMap::new(), &src).unwrap_err();
+    assert!(
+        e.lines()
+            .iter()
+            .any(|l| l.contains("oidc.client[0].require_pkce: a public client always uses PKCE")),
+        "{e}"
+    );
+}

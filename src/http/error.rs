@@ -3,7 +3,8 @@
 //! nested match that gives every error its status, its stable short code and
 //! how it is shown: the HTML page for browsers, RFC 6749 §5.2 JSON for the
 //! token endpoint, RFC 6750 §3 for bearer refusals, one uniform JSON per
-//! class for the HA hook. Every answer carries a correlation id
+//! class for the HA hook. A rate-limit refusal is 429 with `Retry-After`
+//! (RFC 6585 §4), as a page or as JSON. Every answer carries a correlation id
 //! (`X-Samlhub-Reference`, and on the page); the precise reason goes to the
 //! log at warn. Messages never carry assertions, keys or cookies.
 
@@ -39,6 +40,12 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("internal: {0}")]
     Internal(String),
+    /// The client address wrote too much anonymous state lately.
+    #[error(transparent)]
+    RateLimited(#[from] crate::ratelimit::RetryAfter),
+    /// A request body over the endpoint's limit (in bytes).
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
 }
 
 impl From<crate::session::SessionError> for AppError {
@@ -147,6 +154,21 @@ impl AppError {
             },
             Self::Store(_) => store_down(),
             Self::Internal(_) => internal(),
+            Self::RateLimited(r) => page(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+                format!(
+                    "Too many sign-in requests came from your network. Try again in {} seconds.",
+                    r.secs
+                ),
+            ),
+            Self::TooLarge(_) => page(
+                S::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "Request too large",
+                "The request was larger than this page accepts.".into(),
+            ),
         }
     }
 }
@@ -361,7 +383,9 @@ fn log(err: &AppError, code: &str, corr: &str) {
     let text = err.to_string();
     let e = crate::logsafe::EscLine(&text);
     match err {
-        AppError::NoSession => log::debug!("[{corr}] {e}"),
+        // Refusals by the rate limit come in floods; logging each would
+        // turn the attack into log growth.
+        AppError::NoSession | AppError::RateLimited(_) => log::debug!("[{corr}] {e}"),
         AppError::Internal(_)
         | AppError::Store(_)
         | AppError::Oidc(OAuthError::Store(_) | OAuthError::Internal(_))
@@ -387,6 +411,9 @@ fn render(e: &AppError, json: bool) -> HttpResponse {
     let c = e.class();
     log(e, c.code, &corr);
     let mut r = builder(c.status, &corr);
+    if let AppError::RateLimited(after) = e {
+        r.insert_header(("Retry-After", after.secs.to_string()));
+    }
     match c.shape {
         Shape::OAuth { description, basic } => {
             r.insert_header(("Pragma", "no-cache"));

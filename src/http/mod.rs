@@ -5,14 +5,19 @@
 //! which [`AppState::new`] makes from a configuration, a clock and a store,
 //! so tests can drive it in-process with a fixed clock.
 
+mod deadline;
 pub mod error;
 mod ha;
 mod headers;
+mod limit;
 mod oidc;
 pub mod pages;
-pub mod ratelimit;
 mod saml;
 mod session;
+
+/// The limiter lives below `http` (the configuration parses its types);
+/// re-exported under its former path.
+pub use crate::ratelimit;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -20,9 +25,10 @@ use crate::keys::{KeyError, OidcKeys, SpKeys};
 use crate::store::AnyStore;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{web, App, HttpServer};
+use actix_web::{middleware, web, App, HttpServer};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use session::SESSION_COOKIE;
 
@@ -36,6 +42,8 @@ pub struct AppState {
     pub metadata_xml: String,
     /// OpenID Connect signing keys.
     pub oidc_keys: OidcKeys,
+    /// The per-address limits of `[rate_limit]`.
+    pub limits: limit::Limits,
 }
 
 impl AppState {
@@ -53,6 +61,7 @@ impl AppState {
             clock.now().unix_timestamp(),
         )?;
         let metadata_xml = keys.metadata_xml(&config);
+        let limits = limit::Limits::new(&config.rate_limit);
         Ok((
             Self {
                 config,
@@ -61,6 +70,7 @@ impl AppState {
                 clock,
                 metadata_xml,
                 oidc_keys,
+                limits,
             },
             created,
         ))
@@ -80,8 +90,9 @@ fn configure(cfg: &mut web::ServiceConfig) {
     session::configure(cfg);
 }
 
-/// The whole application for `state`: routes, request limits, error pages
-/// for unreadable input, and the security headers on every response.
+/// The whole application for `state`: routes, request limits (the rate
+/// limit, the body deadline), error pages for unreadable input, and the
+/// security headers on every response.
 pub fn app(
     state: web::Data<AppState>,
 ) -> App<
@@ -105,11 +116,25 @@ pub fn app(
             web::QueryConfig::default()
                 .error_handler(|e, _| error::AppError::BadRequest(format!("query: {e}")).into()),
         )
+        .wrap(middleware::from_fn(deadline::body_deadline))
+        .wrap(middleware::from_fn(limit::rate_limit))
         .wrap(headers::security_headers())
         .configure(configure)
 }
 
-/// Serves until the process is stopped.
+/// The request head must arrive within this time (else 408); the body
+/// has [`deadline::BODY_DEADLINE`] more.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// An idle kept-alive connection is closed after this time.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Closing a connection may take this long before it is dropped.
+pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Open connections per worker (two workers).
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// Serves until the process is stopped. Slow clients are bounded: the head
+/// within [`HEAD_TIMEOUT`], the body within [`deadline::BODY_DEADLINE`],
+/// idle keep-alive [`KEEP_ALIVE`], at most [`MAX_CONNECTIONS`] per worker.
 pub async fn run(state: AppState) -> std::io::Result<()> {
     let listen = state.config.listen;
     let data = web::Data::new(state);
@@ -118,6 +143,10 @@ pub async fn run(state: AppState) -> std::io::Result<()> {
     }
     HttpServer::new(move || app(data.clone()))
         .workers(2)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .max_connections(MAX_CONNECTIONS)
         .bind(listen)?
         .run()
         .await

@@ -73,11 +73,20 @@ async fn authorize_get(
     authorize_endpoint(&st, &req, q.as_bytes()).await
 }
 
+/// Largest authorization request body: every parameter kept is far
+/// smaller (`crate::oidc::authorize` bounds), so 16 KiB leaves room.
+pub const AUTHORIZE_BODY_LIMIT: usize = 16 * 1024;
+
 async fn authorize_post(
     st: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    let body = body
+        .to_bytes_limited(AUTHORIZE_BODY_LIMIT)
+        .await
+        .map_err(|_| AppError::TooLarge(AUTHORIZE_BODY_LIMIT))?
+        .map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
     authorize_endpoint(&st, &req, &body).await
 }
 
@@ -255,6 +264,11 @@ async fn end_session_post(
 }
 
 async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpResponse, AppError> {
+    // Echoed into Location and the confirmation form: bounded like the
+    // authorization request's state.
+    if q.state.as_deref().is_some_and(|s| s.len() > 2048) {
+        return Err(AppError::BadRequest("end_session state is too long".into()));
+    }
     let now = st.now();
     let hint = q
         .id_token_hint

@@ -2,10 +2,27 @@
 //! RFC 7636 PKCE, RFC 9700 §2.1). The client and its exact redirect URI are
 //! checked first: until both match, errors are shown, never redirected
 //! (RFC 6749 §4.1.2.1).
+//!
+//! Everything kept from a request is bounded, since an anonymous request
+//! is parked in the store for a login: `state` ≤ [`MAX_STATE`] bytes,
+//! `nonce` ≤ [`MAX_NONCE`], the PKCE challenge ≤ 128 (RFC 7636 §4.2), scopes
+//! deduplicated from the known [`SCOPES`], a hint only if it names a
+//! configured IdP (at most [`MAX_HINT`] bytes); `client_id` and
+//! `redirect_uri` match the configuration exactly.
 
 use super::client::{Client, Oidc, SCOPES};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+
+/// Longest `state` accepted. A longer one is refused by page, not by
+/// redirect: RFC 6749 §4.1.2.1 requires an error redirect to carry the exact
+/// `state`, and echoing an oversized one would build an oversized URL.
+pub const MAX_STATE: usize = 2048;
+/// Longest `nonce` accepted (refused by redirect, with `state`).
+pub const MAX_NONCE: usize = 512;
+/// Longest `idp_hint` / `login_hint` kept; longer ones are dropped silently
+/// (a hint is advisory, OIDC Core §3.1.2.1).
+pub const MAX_HINT: usize = 64;
 
 /// The parameters as they arrive (query or form).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -94,6 +111,13 @@ pub fn validate<'a>(
             client.client_id
         )));
     }
+    // Checked before any error redirect, which must echo `state` exactly
+    // (RFC 6749 §4.1.2.1): an oversized one is refused here, by page.
+    if p.state.as_deref().is_some_and(|s| s.len() > MAX_STATE) {
+        return Err(AuthzError::Page(format!(
+            "the state parameter is longer than {MAX_STATE} bytes"
+        )));
+    }
     let state = p.state.clone();
     let fail = |error: &'static str, description: &str| AuthzError::Redirect {
         redirect_uri: redirect_uri.to_owned(),
@@ -140,19 +164,24 @@ pub fn validate<'a>(
     }
     // Unknown scopes are ignored (OIDC Core §3.1.2.1); known ones the client
     // may not have are dropped.
-    let scopes: Vec<String> = requested
-        .iter()
-        .filter(|s| SCOPES.contains(s) && client.scopes.iter().any(|c| c == *s))
-        .map(|s| s.to_string())
-        .collect();
+    // Deduplicated, so at most every known scope once.
+    let mut scopes: Vec<String> = Vec::new();
+    for s in &requested {
+        if SCOPES.contains(s)
+            && client.scopes.iter().any(|c| c == s)
+            && !scopes.iter().any(|k| k == s)
+        {
+            scopes.push((*s).to_owned());
+        }
+    }
     let code_challenge = match (
         p.code_challenge.as_deref(),
         p.code_challenge_method.as_deref(),
     ) {
-        (None, None) if client.is_public() => {
+        (None, None) if client.needs_pkce() => {
             return Err(fail(
                 "invalid_request",
-                "PKCE (code_challenge with S256) is required for public clients",
+                "PKCE (code_challenge with S256) is required for this client",
             ))
         }
         (None, None) => None,
@@ -199,11 +228,10 @@ pub fn validate<'a>(
                 .ok_or_else(|| fail("invalid_request", "max_age is not a non-negative integer"))?,
         ),
     };
-    if p.nonce.as_deref().is_some_and(|n| n.len() > 512)
-        || state.as_deref().is_some_and(|s| s.len() > 2048)
-    {
-        return Err(fail("invalid_request", "nonce or state is too long"));
+    if p.nonce.as_deref().is_some_and(|n| n.len() > MAX_NONCE) {
+        return Err(fail("invalid_request", "nonce is too long"));
     }
+    let hint = |h: &Option<String>| h.clone().filter(|h| !h.is_empty() && h.len() <= MAX_HINT);
     Ok((
         ValidRequest {
             client_id: client.client_id.clone(),
@@ -215,7 +243,7 @@ pub fn validate<'a>(
             prompt_none,
             prompt_login: prompts.contains(&"login"),
             max_age,
-            idp_hint: p.idp_hint.clone().or_else(|| p.login_hint.clone()),
+            idp_hint: hint(&p.idp_hint).or_else(|| hint(&p.login_hint)),
         },
         client,
     ))
@@ -346,6 +374,8 @@ pub async fn authorize<S: crate::store::Store>(
         let session_idp = current.as_ref().map(|c| c.session.identity.idp.as_str());
         let force = v.prompt_login || v.max_age.is_some();
         let idp = login_idp(client, &v, idps.ids, session_idp, force);
+        let mut v = v;
+        v.idp_hint = v.idp_hint.filter(|h| idps.ids.contains(&h.as_str()));
         let handle = grant::park(store, v, now).await?;
         return Ok(Outcome::Login { handle, force, idp });
     }
@@ -425,6 +455,7 @@ mod tests {
             scopes: vec!["openid".into(), "profile".into(), "groups".into()],
             idps: vec![],
             required_group: None,
+            require_pkce: false,
         };
         Oidc {
             clients: vec![mk("conf", false), mk("pub", true)],
@@ -492,6 +523,100 @@ mod tests {
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
+    }
+
+    #[test]
+    fn oversized_state_is_refused_by_page_not_echoed() {
+        let o = oidc();
+        let mut p = params("conf", "https://app.example/cb");
+        p.state = Some("s".repeat(MAX_STATE));
+        assert!(validate(&p, &o).is_ok());
+        p.state = Some("s".repeat(MAX_STATE + 1));
+        // Also wrong otherwise: the state check comes before any redirect.
+        p.response_type = Some("token".into());
+        match validate(&p, &o).unwrap_err() {
+            AuthzError::Page(why) => assert!(why.contains("state"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let mut p = params("conf", "https://app.example/cb");
+        p.nonce = Some("n".repeat(MAX_NONCE + 1));
+        match validate(&p, &o).unwrap_err() {
+            AuthzError::Redirect { error, state, .. } => {
+                assert_eq!((error, state.as_deref()), ("invalid_request", Some("st")))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hints_are_kept_only_when_short() {
+        let o = oidc();
+        let mut p = params("conf", "https://app.example/cb");
+        p.login_hint = Some("entra".into());
+        assert_eq!(
+            validate(&p, &o).unwrap().0.idp_hint.as_deref(),
+            Some("entra")
+        );
+        p.idp_hint = Some("x".repeat(200 * 1024));
+        assert_eq!(
+            validate(&p, &o).unwrap().0.idp_hint.as_deref(),
+            Some("entra"),
+            "an oversized idp_hint falls back to login_hint"
+        );
+        p.login_hint = Some("y".repeat(MAX_HINT + 1));
+        assert_eq!(validate(&p, &o).unwrap().0.idp_hint, None);
+        p.idp_hint = Some("k".repeat(MAX_HINT));
+        assert_eq!(
+            validate(&p, &o).unwrap().0.idp_hint.map(|h| h.len()),
+            Some(MAX_HINT)
+        );
+    }
+
+    #[test]
+    fn require_pkce_binds_confidential_clients() {
+        let mut o = oidc();
+        let p = params("conf", "https://app.example/cb");
+        assert!(validate(&p, &o).is_ok(), "optional by default");
+        if let Some(c) = o.clients.iter_mut().find(|c| c.client_id == "conf") {
+            c.require_pkce = true;
+        }
+        match validate(&p, &o).unwrap_err() {
+            AuthzError::Redirect { error, .. } => assert_eq!(error, "invalid_request"),
+            other => panic!("{other:?}"),
+        }
+        let mut p = p;
+        p.code_challenge = Some("a".repeat(43));
+        p.code_challenge_method = Some("S256".into());
+        assert!(validate(&p, &o).is_ok());
+    }
+
+    #[test]
+    fn a_parked_request_is_bounded_whatever_is_sent() {
+        let o = oidc();
+        let mut p = params("conf", "https://app.example/cb");
+        // Every kept field at its cap, in the characters JSON escapes most.
+        p.state = Some("\u{1}".repeat(MAX_STATE));
+        p.nonce = Some("\u{1}".repeat(MAX_NONCE));
+        p.scope = Some("openid profile groups email offline_access ".repeat(5000));
+        p.code_challenge = Some("a".repeat(128));
+        p.code_challenge_method = Some("S256".into());
+        p.idp_hint = Some("h".repeat(MAX_HINT));
+        p.login_hint = Some("l".repeat(200 * 1024));
+        p.max_age = Some(i64::MAX.to_string());
+        p.prompt = Some("login consent ".repeat(5000));
+        let (v, c) = validate(&p, &o).unwrap();
+        assert_eq!(v.scopes, ["openid", "profile", "groups"]);
+        let parked = crate::oidc::grant::Parked {
+            req: v,
+            created: i64::MIN,
+        };
+        let size = serde_json::to_vec(&parked).unwrap().len();
+        let config = c.client_id.len() + c.redirect_uris.iter().map(String::len).sum::<usize>();
+        assert!(
+            size <= crate::oidc::grant::PARKED_MAX_BYTES + config,
+            "{size} bytes"
+        );
+        assert!(size > 15_000, "the worst case is exercised: {size}");
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Client {
     /// IdPs its users may come from; empty = any.
     pub idps: Vec<String>,
     pub required_group: Option<String>,
+    /// A confidential client must use PKCE too (`require_pkce`); a public
+    /// client always must (RFC 9700 §2.1.1).
+    pub require_pkce: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -51,6 +54,11 @@ impl std::fmt::Debug for Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_sha256.is_none()
+    }
+
+    /// Whether an authorization request must carry a PKCE challenge.
+    pub fn needs_pkce(&self) -> bool {
+        self.is_public() || self.require_pkce
     }
 
     /// Constant-time check of a presented secret.

@@ -20,6 +20,11 @@ use std::time::Duration;
 pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// A parked authorization request waits this long for the SAML login.
 pub const PARKED_TTL: Duration = Duration::from_secs(600);
+/// A parked request's stored JSON is at most this many bytes beyond its
+/// client's `client_id` and `redirect_uri` (which come from the
+/// configuration): `state` and `nonce` at their caps, every byte escaped to
+/// six (`\u00XX`), plus the bounded rest (see `authorize` module header).
+pub const PARKED_MAX_BYTES: usize = 16 * 1024;
 /// A redeemed code is remembered this long, to detect its reuse.
 const CODE_USED_TTL: Duration = Duration::from_secs(600);
 

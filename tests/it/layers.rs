@@ -69,6 +69,7 @@ fn domains_import_neither_actix_nor_redis_nor_http() {
             "crypto",
             "config",
             "store/records.rs",
+            "ratelimit.rs",
         ],
         &[
             "actix_web",

@@ -23,6 +23,7 @@ mod ha_rig;
 mod ha_selftest;
 mod inproc;
 mod layers;
+mod limits;
 mod log_injection;
 mod login_csrf;
 mod metadata_schema;

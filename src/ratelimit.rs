@@ -1,4 +1,6 @@
 //! Per-client rate limiting for endpoints that write anonymous state.
+//! A foundation (std only): `config` parses [`RateLimit`] and [`Cidr`],
+//! `http` applies a [`Limiter`] per request.
 //!
 //! The core is pure: [`Limiter::check`] takes the client address and `now`
 //! (Unix milliseconds, see [`unix_ms`]) and never reads a clock. Each key has
@@ -124,15 +126,29 @@ impl Limiter {
         if limit.burst == 0 {
             return Err(RateLimitError::ZeroBurst);
         }
+        Ok(Self::build(limit, max_keys))
+    }
+
+    /// A limiter for a rate already checked (as the configuration does);
+    /// a zero `per_minute` or `burst` is raised to 1, never disabling it.
+    pub fn checked(limit: RateLimit) -> Self {
+        let limit = RateLimit {
+            per_minute: limit.per_minute.max(1),
+            burst: limit.burst.max(1),
+        };
+        Self::build(limit, DEFAULT_MAX_KEYS)
+    }
+
+    fn build(limit: RateLimit, max_keys: usize) -> Self {
         // Rounded up, so never more generous than configured.
-        let per_minute = i64::from(limit.per_minute);
+        let per_minute = i64::from(limit.per_minute.max(1));
         let interval = (MICROS_PER_MINUTE + per_minute - 1) / per_minute;
-        Ok(Self {
+        Self {
             interval,
             span: interval.saturating_mul(i64::from(limit.burst)),
             max_keys: max_keys.max(1),
             cells: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// Counts one write by `client` at `now_ms` (Unix milliseconds), or
