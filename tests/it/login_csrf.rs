@@ -291,3 +291,16 @@ fn logout_is_post_only_and_same_site() {
     assert!(gone.contains("SameSite=Lax"), "{gone}");
     assert_eq!(session_subject(&mut b, &rig), None);
 }
+
+#[test]
+fn end_session_never_echoes_an_oversized_state() {
+    let rig = rig(false);
+    let mut b = signed_in(&rig, "alice");
+    let big = "s".repeat(3000);
+    let url = format!("{}/oidc/end_session?state={big}", rig.hub.base_url());
+    let p = b.get(&url);
+    assert_eq!(p.status, 400, "{}", p.head());
+    assert!(p.location.is_none());
+    assert!(!p.body.contains(&big));
+    assert_eq!(session_subject(&mut b, &rig).as_deref(), Some("alice"));
+}

@@ -71,9 +71,17 @@ impl Samlhub {
     }
 
     /// Writes the config: listen/public_url/data_dir, then `body` (store, [[idp]]…).
+    /// Every test talks to the hub from 127.0.0.1, one client address, at
+    /// a pace no person reaches; so the per-address rate limit is off unless
+    /// `body` configures `[rate_limit]` itself (as the tests of the limit do).
     pub fn write_config(&self, body: &str) {
+        let limit = if body.contains("[rate_limit]") {
+            ""
+        } else {
+            "\n[rate_limit]\nenabled = false\n"
+        };
         let text = format!(
-            "listen = \"127.0.0.1:{p}\"\npublic_url = \"http://127.0.0.1:{p}\"\ndata_dir = \"{d}\"\n{body}\n",
+            "listen = \"127.0.0.1:{p}\"\npublic_url = \"http://127.0.0.1:{p}\"\ndata_dir = \"{d}\"\n{body}\n{limit}",
             p = self.port,
             d = self.data_dir().display()
         );
