@@ -352,17 +352,14 @@ fn chromium_cross_site_post_cookie_matrix() {
             "{ctx}"
         );
     }
+    // The same browser then drives a plain form (one browser start less).
+    fills_and_submits_forms(b, &sites);
 }
 
 /// The API drives a plain form: fill, submit, title, page source, cookies of
 /// the current page, screenshot; dropping the browser leaves no process.
-#[test]
-fn chromium_fills_and_submits_forms() {
-    let t0 = std::time::Instant::now();
-    let Some(b) = Chromium::start() else { return };
-    eprintln!("chromium {} started in {:?}", b.version(), t0.elapsed());
+fn fills_and_submits_forms(b: Chromium, sites: &TestSites) {
     let profile = b.dir().to_string_lossy().into_owned();
-    let sites = TestSites::start();
     b.goto(&sites.url("hub.test", "/form"));
     assert_eq!(b.title(), "form");
     b.fill("#user", "alice");
