@@ -490,7 +490,7 @@ mod tests {
             if round > 0 {
                 r.step(attempts::MAX_WAIT_SECS);
             }
-            let tasks: Vec<_> = (0..40)
+            let tasks: Vec<_> = (0..20)
                 .map(|i| {
                     let (r, w) = (Arc::clone(&r), wrong(&c, round * 100 + i));
                     tokio::spawn(async move { r.redeem(&w).await })

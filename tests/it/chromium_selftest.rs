@@ -298,6 +298,8 @@ fn names(list: &[&str]) -> Vec<String> {
 /// potentially trustworthy hosts (localhost, *.localhost, 127.0.0.1), not on
 /// other http hosts; cookies set in the answer to the POST are all kept.
 #[test]
+#[ignore = "pins Chromium's cookie rules and the harness API for a new Chromium; \
+the login flows in chromium_login.rs rely on the same rules and run always"]
 fn chromium_cross_site_post_cookie_matrix() {
     let Some(b) = Chromium::start() else { return };
     let sites = TestSites::start();

@@ -83,7 +83,7 @@ fn ha_wrong_codes_leave_the_right_one_working_and_the_page_says_so() {
 
 /// Rounds of five wrong redeems and one right one fired at once: the right
 /// one gets its token every time. 25 rounds per store through the hub; the
-/// domain test in src/ha/login.rs runs 50 more, and 15 bursts of 40.
+/// domain test in src/ha/login.rs runs 50 more, and 15 bursts of 20.
 fn right_code_wins_every_race(store: Option<&str>) {
     let rig = rig_on(store);
     let base = rig.hub.base_url();
