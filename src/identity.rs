@@ -69,3 +69,35 @@ impl Identity {
                 .any(|v| ok(v))
     }
 }
+
+/// SAML Core §8.3.8: a transient NameID is a one-time identifier.
+pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+/// SAML Core §8.3.2: an email address, which may be reassigned or change.
+pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+
+/// Why a subject cannot key anything that must outlive the sign-in (a Home
+/// Assistant username binding, an OIDC `sub`). The Display text is shown
+/// to the person and names the fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnstableSubject {
+    #[error("the identity provider sent a transient NameID, which changes at every sign-in; configure it to send a persistent NameID, or set [idp.attributes] subject to an attribute that never changes")]
+    Transient,
+    #[error("the identity provider sent an email address as NameID, which can change or be reassigned; configure it to send a persistent NameID, or set [idp.attributes] subject to an attribute that never changes")]
+    Email,
+}
+
+impl Identity {
+    /// Whether the subject came from a NameID whose Format (SAML Core §8.3)
+    /// says it is not stable. A subject taken from a configured attribute is
+    /// never refused here.
+    pub fn unstable_subject(&self) -> Option<UnstableSubject> {
+        if self.name_id.as_deref() != Some(self.subject.as_str()) {
+            return None;
+        }
+        match self.name_id_format.as_deref() {
+            Some(NAMEID_TRANSIENT) => Some(UnstableSubject::Transient),
+            Some(NAMEID_EMAIL) => Some(UnstableSubject::Email),
+            _ => None,
+        }
+    }
+}

@@ -513,6 +513,13 @@ fn load_idp(
             Err(e) => p.add(key(mkey), format!("signing certificate #{}: {e}", n + 1)),
         }
     }
+    let attributes = AttributeMap::new(profile, &overrides);
+    if md.only_transient_name_ids() && attributes.subject.is_none() {
+        warnings.push(format!(
+            "{}: the IdP's metadata lists only transient NameIDs (SAML Core §8.3.8), which change at every sign-in; Home Assistant and OpenID Connect sign-ins will be refused. Configure the IdP to send a persistent NameID, or set [idp.attributes] subject",
+            key(mkey)
+        ));
+    }
     let sso_redirect = md.sso_for(BINDING_REDIRECT).unwrap_or_default().to_owned();
     if let Err(m) = check_base_url(&sso_redirect) {
         p.add(key(mkey), format!("SingleSignOnService Location: {m}"));
@@ -521,7 +528,7 @@ fn load_idp(
         display_name: r.display_name.unwrap_or_else(|| id.clone()),
         id,
         profile,
-        attributes: AttributeMap::new(profile, &overrides),
+        attributes,
         keys,
         sso_redirect,
         allow_sha1: r.allow_sha1.unwrap_or(false),

@@ -14,7 +14,7 @@ use super::attempts::{self, Claim, Previous};
 use super::code;
 use super::policy::{self, HaLogin, Policy, PolicyError};
 use super::token::{self, Claims, Group};
-use crate::identity::Identity;
+use crate::identity::{Identity, UnstableSubject};
 use crate::store::records::{self, HaOwner, Key, Kind};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,10 @@ pub enum HaError {
     Store(#[from] StoreError),
     #[error("internal: {0}")]
     Internal(String),
+    /// The subject changes at every sign-in, so binding a username to it
+    /// would lock the person out at the next one.
+    #[error("HA login refused: {0}")]
+    UnstableSubject(UnstableSubject),
 }
 
 /// Why a redeem was refused. The hook gets one uniform answer per variant;
@@ -88,6 +92,12 @@ pub async fn admit<S: Store>(
 ) -> Result<HaLogin, HaError> {
     if !inst.idps.is_empty() && !inst.idps.contains(&who.idp) {
         return Err(HaError::IdpNotAllowed(who.idp.clone()));
+    }
+    // A transient NameID (SAML Core §8.3.8) names nobody twice: refused
+    // before anything is bound to it. An email NameID stays usable here
+    // (the username is bound to the address).
+    if let Some(why @ UnstableSubject::Transient) = who.unstable_subject() {
+        return Err(HaError::UnstableSubject(why));
     }
     let login = policy::decide(inst.policy, who)?;
     let bind = Key::<HaOwner>::of(&[inst.id, &login.username]);

@@ -299,6 +299,12 @@ fn ha_class(e: &HaError) -> Class {
         ),
         HaError::Store(_) => store_down(),
         HaError::Internal(_) => internal(),
+        HaError::UnstableSubject(why) => page(
+            S::FORBIDDEN,
+            "unstable_subject",
+            "Sign-in cannot be used here",
+            format!("You are signed in, but {why}."),
+        ),
     }
 }
 

@@ -5,22 +5,14 @@ use crate::identity::Identity;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
-pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+pub use crate::identity::{NAMEID_EMAIL, NAMEID_TRANSIENT};
 
 /// A stable `sub` (OIDC Core §2: never reassigned): SHA-256 of the IdP id and
 /// its persistent identifier. A transient or email NameID is refused as the
 /// source, since neither names the same person for ever.
 pub fn subject(who: &Identity) -> Result<String, String> {
-    let from_name_id = who.name_id.as_deref() == Some(who.subject.as_str());
-    match who.name_id_format.as_deref() {
-        Some(NAMEID_TRANSIENT) if from_name_id => {
-            return Err("the IdP sent a transient NameID; configure a persistent NameID or a subject attribute".into())
-        }
-        Some(NAMEID_EMAIL) if from_name_id => {
-            return Err("the IdP sent an email address as NameID; configure a persistent NameID or a subject attribute".into())
-        }
-        _ => {}
+    if let Some(why) = who.unstable_subject() {
+        return Err(why.to_string());
     }
     let d = openssl::sha::sha256(who.scoped_subject().as_bytes());
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d))

@@ -28,9 +28,21 @@ pub struct IdpMetadata {
     pub signing_certs: Vec<Vec<u8>>,
     pub want_authn_requests_signed: bool,
     pub valid_until: Option<OffsetDateTime>,
+    /// The IDPSSODescriptor's NameIDFormat values (Metadata §2.4.1), in order.
+    pub name_id_formats: Vec<String>,
 }
 
 impl IdpMetadata {
+    /// The metadata lists NameID formats, and every one is transient (SAML
+    /// Core §8.3.8): such an IdP cannot name the same person twice.
+    pub fn only_transient_name_ids(&self) -> bool {
+        !self.name_id_formats.is_empty()
+            && self
+                .name_id_formats
+                .iter()
+                .all(|f| f == crate::identity::NAMEID_TRANSIENT)
+    }
+
     /// The SSO endpoint for a binding.
     pub fn sso_for(&self, binding: &str) -> Option<&str> {
         self.sso
@@ -133,6 +145,10 @@ pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, Met
         signing_certs,
         want_authn_requests_signed: doc.attr(role, "WantAuthnRequestsSigned") == Some("true"),
         valid_until,
+        name_id_formats: doc
+            .children_named(role, ns::MD, "NameIDFormat")
+            .map(|f| doc.text(f).trim().to_owned())
+            .collect(),
     };
     if md.signing_certs.is_empty() {
         return Err(MetadataError::NoSigningCert);

@@ -254,3 +254,52 @@ fn public_url_with_query_or_fragment_is_refused() {
     let run = check_config(&cfg, &[]);
     assert_eq!(run.code, Some(0), "{run}");
 }
+
+#[test]
+fn transient_only_metadata_is_a_warning() {
+    let d = Dir::new();
+    let k = TestKey::generate("check-config-idp", 2048);
+    let with_formats = |formats: &[&str]| {
+        let list: String = formats
+            .iter()
+            .map(|f| format!("<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:{f}</md:NameIDFormat>\n    "))
+            .collect();
+        idp_metadata("https://idp.example.org/corp", Some(&k.cert_b64), None).replace(
+            "<md:SingleSignOnService",
+            &format!("{list}<md:SingleSignOnService"),
+        )
+    };
+    let warned = |run: &Run| {
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("warning: idp[0].metadata_file") && l.contains("only transient"))
+    };
+
+    d.write("corp.xml", &with_formats(&["transient"]));
+    let cfg = d.config("", good_idp_table());
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "a warning, not an error\n{run}");
+    assert!(warned(&run), "{run}");
+    assert!(
+        run.stdout.contains("persistent NameID"),
+        "names the fix\n{run}"
+    );
+
+    // A subject attribute makes the NameID irrelevant.
+    let cfg = d.config(
+        "",
+        &format!("{}[idp.attributes]\nsubject = \"uid\"\n", good_idp_table()),
+    );
+    let run = check_config(&cfg, &[]);
+    assert!(!warned(&run), "{run}");
+
+    // Persistent offered too, or no list at all: nothing to warn about.
+    d.write("corp.xml", &with_formats(&["transient", "persistent"]));
+    let cfg = d.config("", good_idp_table());
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(!warned(&run), "{run}");
+    write_good_idp(&d);
+    let run = check_config(&cfg, &[]);
+    assert!(!warned(&run), "{run}");
+}

@@ -16,6 +16,7 @@ mod ha;
 mod oidc;
 mod routes;
 mod session;
+mod subjects;
 
 use crate::oidc_rig::{as_client, attr, authn_request, basic_auth, clients_toml, code_params};
 use crate::oidc_rig::{exchange_form, refresh_form, Flow, Pkce, Reply, IDP, SECOND_IDP};
