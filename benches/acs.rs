@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
         allow_rsa1_5: false,
         clock_skew: time::Duration::minutes(1),
         attributes: &map,
+        allow_non_ncname_ids: false,
     };
     let expect = Expect {
         sp_entity_id: Some(SP),

@@ -110,6 +110,9 @@ enum Cmd {
         /// Allowed clock skew in seconds.
         #[arg(long, default_value_t = 60)]
         clock_skew: i64,
+        /// Accept IDs that are not NCNames (e.g. starting with a digit).
+        #[arg(long)]
+        allow_non_ncname_ids: bool,
     },
 }
 
@@ -175,6 +178,7 @@ pub fn main() -> ExitCode {
             sp_keys,
             profile,
             clock_skew,
+            allow_non_ncname_ids,
         } => inspect(InspectArgs {
             idp_metadata,
             idp_entity_id,
@@ -190,6 +194,7 @@ pub fn main() -> ExitCode {
             sp_keys,
             profile,
             clock_skew,
+            allow_non_ncname_ids,
         }),
     }
 }
@@ -324,6 +329,7 @@ struct InspectArgs {
     sp_keys: Vec<PathBuf>,
     profile: String,
     clock_skew: i64,
+    allow_non_ncname_ids: bool,
 }
 
 fn verdict(valid: bool, reason: Option<String>, extra: serde_json::Value) -> ExitCode {
@@ -420,6 +426,7 @@ fn inspect(a: InspectArgs) -> ExitCode {
         allow_rsa1_5: a.allow_rsa1_5,
         clock_skew: time::Duration::seconds(a.clock_skew.clamp(0, 3600)),
         attributes: &map,
+        allow_non_ncname_ids: a.allow_non_ncname_ids,
     };
     let in_response_to = match (&a.in_response_to, a.unsolicited) {
         (Some(id), _) => InResponseTo::Request(id),

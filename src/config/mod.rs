@@ -5,6 +5,7 @@
 //! request path never parses keys. Reading files and fetching metadata is
 //! the caller's [`Source`]; this module does no I/O of its own.
 
+pub mod domains;
 pub mod ha;
 pub mod oidc;
 pub mod rate_limit;
@@ -68,6 +69,8 @@ struct RawIdp {
     email_verified: Option<bool>,
     clock_skew: Option<String>,
     attributes: Option<toml::Value>,
+    allow_non_ncname_ids: Option<bool>,
+    domains: Option<Vec<String>>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -90,6 +93,12 @@ pub struct Idp {
     pub email_verified: bool,
     pub clock_skew: time::Duration,
     pub attributes: AttributeMap,
+    /// Accept message `ID`s that are not NCNames (a leading digit); IDs
+    /// must still be unique.
+    pub allow_non_ncname_ids: bool,
+    /// Email domains whose people sign in here (`domains`), lowercase:
+    /// `login_hint` / `domain_hint` pick this IdP without the chooser.
+    pub domains: Vec<String>,
 }
 
 impl Idp {
@@ -104,6 +113,7 @@ impl Idp {
             allow_rsa1_5: self.allow_rsa1_5,
             clock_skew: self.clock_skew,
             attributes: &self.attributes,
+            allow_non_ncname_ids: self.allow_non_ncname_ids,
         }
     }
 }
@@ -299,6 +309,7 @@ pub fn load(
             idps.push(idp);
         }
     }
+    domains::check_unique(&mut p, &idps);
     let idp_ids: Vec<String> = idps.iter().map(|i| i.id.clone()).collect();
     let mut has = Vec::new();
     for (i, r) in raw.ha.into_iter().enumerate() {
@@ -498,6 +509,7 @@ fn load_idp(
             },
         },
     };
+    let domains = domains::load(p, key("domains"), r.domains);
     let (xml, mkey) = xml?;
     let md = match metadata::parse_idp(&xml, r.entity_id.as_deref()) {
         Ok(m) => m,
@@ -537,6 +549,8 @@ fn load_idp(
         email_verified: r.email_verified.unwrap_or(false),
         clock_skew: time::Duration::try_from(skew).unwrap_or(time::Duration::MINUTE),
         metadata: md,
+        allow_non_ncname_ids: r.allow_non_ncname_ids.unwrap_or(false),
+        domains,
     })
 }
 

@@ -177,3 +177,53 @@ fn require_pkce_per_client() {
         "{e}"
     );
 }
+
+#[test]
+fn a_domain_names_one_idp() {
+    let mut src = source::MemorySource::default();
+    src.files.insert(
+        PathBuf::from("/etc/samlhub/a.xml"),
+        idp_metadata("https://idp.example.org/a"),
+    );
+    src.files.insert(
+        PathBuf::from("/etc/samlhub/b.xml"),
+        idp_metadata("https://idp.example.org/b"),
+    );
+    let two = |a: &str, b: &str| {
+        format!(
+            "[[idp]]\nid = 'a'\nmetadata_file = 'a.xml'\ndomains = [{a}]\n\
+             [[idp]]\nid = 'b'\nmetadata_file = 'b.xml'\ndomains = [{b}]\n"
+        )
+    };
+    let f = config_file(&mut src, &two("'Example.org', 'a.example'", "'b.example'"));
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    assert_eq!(c.idps[0].domains, ["example.org", "a.example"]);
+    assert_eq!(
+        c.idp_for_domain("EXAMPLE.ORG").map(|i| i.id.as_str()),
+        Some("a")
+    );
+    assert_eq!(
+        c.idp_for_domain("b.example").map(|i| i.id.as_str()),
+        Some("b")
+    );
+    assert!(c.idp_for_domain("other.example").is_none());
+
+    let f = config_file(
+        &mut src,
+        &two("'example.org'", "'EXAMPLE.org', 'bad domain'"),
+    );
+    let e = load(Some(&f), &BTreeMap::new(), &src).unwrap_err();
+    let lines = e.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("idp[1].domains: 'example.org' is already a domain of IdP 'a'")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("idp[1].domains: 'bad domain' is not a domain name")),
+        "{lines:?}"
+    );
+}

@@ -358,7 +358,10 @@ fn response_code(e: &ResponseError) -> ResponseCode {
         | E::Xml(_)
         | E::NotResponse(_)
         | E::Version(..)
-        | E::BadTime { .. } => C::Malformed,
+        | E::BadTime { .. }
+        | E::Saml1(_)
+        | E::EmptyNameId
+        | E::DuplicateAttribute(_) => C::Malformed,
         E::Status { .. } => C::IdpStatus,
         E::Issuer { .. } => C::Issuer,
         E::AssertionCount(_) | E::AssertionPlacement => C::AssertionCount,
@@ -370,7 +373,7 @@ fn response_code(e: &ResponseError) -> ResponseCode {
         E::Missing(_) | E::NoBearer => C::Incomplete,
         E::Recipient { .. } => C::Recipient,
         E::NotYetValid { .. } | E::Expired { .. } | E::SessionEnded(_) => C::Time,
-        E::Audience { .. } => C::Audience,
+        E::Audience { .. } | E::SpNameQualifier { .. } => C::Audience,
         E::Mapping(_) => C::Mapping,
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod authn_request;
 pub mod binding;
+pub mod content;
 pub mod decrypt;
 pub mod dsig;
 pub mod mapping;

@@ -9,13 +9,13 @@
 //! with the same parser and limits. The single-tree pipeline then runs on that
 //! document, with the Response signature counted as the one verified before.
 
+use super::content;
 use super::decrypt::{self, DecryptError, Policy};
 use super::dsig::{self, DsigError, TrustedKey};
 use super::mapping::{self, Asserted, AttributeMap};
 use crate::identity::Identity;
-use crate::xml::{ns, parse, Document, ElemId, Limits, XmlError};
+use crate::xml::{ns, parse_with, Document, ElemId, IdSyntax, Limits, XmlError};
 use openssl::pkey::{PKey, Private};
-use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -38,6 +38,18 @@ pub struct IdpTrust<'a> {
     pub allow_rsa1_5: bool,
     pub clock_skew: Duration,
     pub attributes: &'a AttributeMap,
+    /// Accept `ID` values that are not NCNames (`allow_non_ncname_ids`).
+    pub allow_non_ncname_ids: bool,
+}
+
+impl IdpTrust<'_> {
+    fn id_syntax(&self) -> IdSyntax {
+        if self.allow_non_ncname_ids {
+            IdSyntax::Lenient
+        } else {
+            IdSyntax::NcName
+        }
+    }
 }
 
 /// What the response must answer.
@@ -159,6 +171,14 @@ pub enum ResponseError {
     BadTime { attr: &'static str, value: String },
     #[error("identity mapping: {0}")]
     Mapping(String),
+    #[error("this is a SAML 1.x message (namespace '{0}'); only SAML 2.0 responses are accepted (SAML Core §3.2.2)")]
+    Saml1(&'static str),
+    #[error("NameID SPNameQualifier '{found}' is not our entityID '{expected}' (SAML Core §2.2.2, §8.3.7)")]
+    SpNameQualifier { found: String, expected: String },
+    #[error("NameID is empty or only whitespace (SAML Core §1.3.1)")]
+    EmptyNameId,
+    #[error("Attribute '{0}' appears twice in one AttributeStatement (SAML Core §2.7.3.1)")]
+    DuplicateAttribute(String),
 }
 
 impl ResponseError {
@@ -177,10 +197,14 @@ impl ResponseError {
             Self::Signature { .. } | Self::Unsigned => {
                 "The sign-in answer's signature did not check out. If the identity provider changed its certificate, update its metadata here.".into()
             }
-            Self::Audience { .. } | Self::Recipient { .. } | Self::Destination { .. } => {
+            Self::Audience { .. }
+            | Self::Recipient { .. }
+            | Self::Destination { .. }
+            | Self::SpNameQualifier { .. } => {
                 "The sign-in answer was meant for a different service. Check the entity ID and ACS URL registered at the identity provider.".into()
             }
             Self::Mapping(_) => "The identity provider did not send the attributes this service needs.".into(),
+            Self::Saml1(_) => "The identity provider answered with SAML 1.x; configure it to use SAML 2.0 for this service.".into(),
             Self::Decrypt | Self::Encryption(_) => {
                 "The sign-in answer was encrypted in a way this service cannot read. Check the encryption certificate and settings registered at the identity provider.".into()
             }
@@ -220,8 +244,11 @@ pub fn validate(
     idp: &IdpTrust<'_>,
     expect: &Expect<'_>,
 ) -> Result<Accepted, ResponseError> {
-    let doc = parse(xml, &Limits::MESSAGE)?;
+    let doc = parse_with(xml, &Limits::MESSAGE, idp.id_syntax())?;
     let root = doc.root();
+    if let Some(ns1) = content::saml1_namespace(&doc) {
+        return Err(ResponseError::Saml1(ns1));
+    }
     if !doc.is(root, ns::SAMLP, "Response") {
         return Err(ResponseError::NotResponse(doc.qname(root)));
     }
@@ -264,7 +291,8 @@ pub fn validate(
     let (source, at) = decrypt::splice(&doc, *encrypted, &decrypted.plaintext)?;
     // The plaintext must be exactly one Assertion element in that place; a
     // parse failure is a decryption failure (no format oracle).
-    let doc = parse(source.as_bytes(), &Limits::MESSAGE).map_err(|_| ResponseError::Decrypt)?;
+    let doc = parse_with(source.as_bytes(), &Limits::MESSAGE, idp.id_syntax())
+        .map_err(|_| ResponseError::Decrypt)?;
     let placed = doc.children(doc.root()).any(|c| {
         let span = doc.el(c).span;
         doc.is(c, ns::SAML, "Assertion") && span.start == at.start && span.end == at.end
@@ -393,12 +421,11 @@ fn validate_tree(
             return Err(ResponseError::SessionEnded(fmt_time(end)));
         }
     }
+    let (name_id, name_id_format) = content::name_id(doc, subject, expect.sp_entity_id)?.unzip();
     let asserted = Asserted {
-        name_id: doc.child(subject, ns::SAML, "NameID").map(|n| doc.text(n)),
-        name_id_format: doc
-            .child(subject, ns::SAML, "NameID")
-            .and_then(|n| doc.attr(n, "Format").map(str::to_owned)),
-        attributes: read_attributes(doc, assertion),
+        name_id,
+        name_id_format: name_id_format.flatten(),
+        attributes: content::attributes(doc, assertion)?,
         authn_context: doc
             .child(authn, ns::SAML, "AuthnContext")
             .and_then(|c| doc.child(c, ns::SAML, "AuthnContextClassRef"))
@@ -642,25 +669,6 @@ fn check_audience(
     Ok(())
 }
 
-fn read_attributes(doc: &Document, assertion: ElemId) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for st in doc.children_named(assertion, ns::SAML, "AttributeStatement") {
-        for a in doc.children_named(st, ns::SAML, "Attribute") {
-            let Some(name) = doc.attr(a, "Name") else {
-                continue;
-            };
-            let vals = out.entry(name.to_owned()).or_default();
-            for v in doc.children_named(a, ns::SAML, "AttributeValue") {
-                // Only simple (text) values; structured values are skipped.
-                if !doc.has_element_children(v) && doc.attr_ns(v, ns::XSI, "nil") != Some("true") {
-                    vals.push(doc.text(v));
-                }
-            }
-        }
-    }
-    out
-}
-
 fn time_attr(
     doc: &Document,
     el: ElemId,
@@ -677,8 +685,15 @@ fn time_attr(
         })
 }
 
-/// xs:dateTime in UTC, as SAML Core §1.3.3 requires.
+/// xs:dateTime in UTC, as SAML Core §1.3.3 requires: `Z`, or the zero
+/// offset written `+00:00` or `-00:00` (XML Schema 2 §3.2.7.3 treats both as
+/// UTC). Any other offset is refused, as is a time without a zone.
 pub fn parse_time(v: &str) -> Option<OffsetDateTime> {
+    let utc = v
+        .strip_suffix("+00:00")
+        .or_else(|| v.strip_suffix("-00:00"))
+        .map(|t| format!("{t}Z"));
+    let v = utc.as_deref().unwrap_or(v);
     if !v.ends_with('Z') {
         return None;
     }
@@ -689,4 +704,29 @@ pub fn parse_time(v: &str) -> Option<OffsetDateTime> {
 pub fn fmt_time(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn only_utc_times_are_accepted() {
+        let z = parse_time("2027-01-15T08:00:00Z").unwrap();
+        assert_eq!(parse_time("2027-01-15T08:00:00+00:00"), Some(z));
+        assert_eq!(parse_time("2027-01-15T08:00:00-00:00"), Some(z));
+        assert_eq!(
+            parse_time("2027-01-15T08:00:00.250Z").map(|t| t.millisecond()),
+            Some(250)
+        );
+        for refused in [
+            "2027-01-15T08:00:00",
+            "2027-01-15T09:00:00+01:00",
+            "2027-01-15T03:00:00-05:00",
+            "2027-01-15T08:00:00+00:00Z",
+            "2027-01-15T08:00:00Z+00:00",
+        ] {
+            assert_eq!(parse_time(refused), None, "{refused}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::dsig::{DigestAlg, DsigError, SigAlg, ALG_ENVELOPED};
 use crate::crypto;
-use crate::xml::{exc_c14n, ns, parse, Limits};
+use crate::xml::{exc_c14n, ns, parse_with, IdSyntax, Limits};
 use base64::Engine;
 use openssl::pkey::{PKey, Private};
 
@@ -40,7 +40,8 @@ pub fn sign_enveloped(
     key: &PKey<Private>,
     opts: &SignOptions<'_>,
 ) -> Result<String, DsigError> {
-    let doc = parse(xml.as_bytes(), &Limits::METADATA)?;
+    // Lenient IDs, so tests can sign what some IdPs send (a leading digit).
+    let doc = parse_with(xml.as_bytes(), &Limits::METADATA, IdSyntax::Lenient)?;
     let target = doc
         .by_id(id)
         .ok_or_else(|| DsigError::Sign(format!("no element with ID '{id}'")))?;
@@ -94,7 +95,7 @@ pub fn sign_enveloped(
     );
 
     // Canonicalise SignedInfo in its final place, then sign it.
-    let doc2 = parse(draft.as_bytes(), &Limits::METADATA)?;
+    let doc2 = parse_with(draft.as_bytes(), &Limits::METADATA, IdSyntax::Lenient)?;
     let target2 = doc2
         .by_id(id)
         .ok_or_else(|| DsigError::Sign("target lost".into()))?;

@@ -82,6 +82,7 @@ fn trust(f: &Fixture) -> IdpTrust<'_> {
         allow_rsa1_5: false,
         clock_skew: Duration::minutes(1),
         attributes: &f.attributes,
+        allow_non_ncname_ids: false,
     }
 }
 

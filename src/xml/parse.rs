@@ -14,8 +14,24 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::collections::HashMap;
 
+/// What an `ID` attribute's value must be. Uniqueness is required either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdSyntax {
+    /// An NCName, as xs:ID requires (SAML Core §1.3.4).
+    #[default]
+    NcName,
+    /// Any non-empty value without XML whitespace (XML 1.0 §2.3): for IdPs
+    /// that send IDs starting with a digit. Opt-in per IdP.
+    Lenient,
+}
+
 /// Parses `input` into a [`Document`], or refuses it.
 pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
+    parse_with(input, limits, IdSyntax::NcName)
+}
+
+/// [`parse`], with the given rule for `ID` values.
+pub fn parse_with(input: &[u8], limits: &Limits, ids: IdSyntax) -> Result<Document, XmlError> {
     if input.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             size: input.len(),
@@ -26,6 +42,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
     let text = std::str::from_utf8(input).map_err(|_| XmlError::InvalidUtf8)?;
     Parser {
         limits,
+        id_syntax: ids,
         elements: Vec::new(),
         ids: HashMap::new(),
         namespaces: vec![String::new(), ns::XML.to_owned()],
@@ -39,6 +56,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
 
 struct Parser<'l> {
     limits: &'l Limits,
+    id_syntax: IdSyntax,
     elements: Vec<Element>,
     ids: HashMap<String, ElemId>,
     namespaces: Vec<String>,
@@ -293,7 +311,13 @@ impl Parser<'_> {
                 )));
             }
             if ans == 0 && al == "ID" {
-                if !is_ncname(&value) {
+                let ok = match self.id_syntax {
+                    IdSyntax::NcName => is_ncname(&value),
+                    IdSyntax::Lenient => {
+                        !value.is_empty() && !value.contains([' ', '\t', '\r', '\n'])
+                    }
+                };
+                if !ok {
                     return Err(XmlError::BadId);
                 }
                 if self.ids.insert(value.clone(), id).is_some() {
@@ -552,6 +576,22 @@ mod tests {
 
     fn p(s: &str) -> Result<Document, XmlError> {
         parse(s.as_bytes(), &Limits::MESSAGE)
+    }
+
+    #[test]
+    fn lenient_ids_accept_non_ncnames_and_stay_unique() {
+        let digit = b"<a><b ID='1abc'/></a>";
+        assert_eq!(parse(digit, &Limits::MESSAGE).unwrap_err(), XmlError::BadId);
+        let d = parse_with(digit, &Limits::MESSAGE, IdSyntax::Lenient).unwrap();
+        assert!(d.by_id("1abc").is_some());
+        let lenient = |s: &str| parse_with(s.as_bytes(), &Limits::MESSAGE, IdSyntax::Lenient);
+        assert_eq!(
+            lenient("<a><b ID='1x'/><c ID='1x'/></a>").unwrap_err(),
+            XmlError::DuplicateId("1x".into())
+        );
+        assert_eq!(lenient("<a ID=''/>").unwrap_err(), XmlError::BadId);
+        assert_eq!(lenient("<a ID='1 x'/>").unwrap_err(), XmlError::BadId);
+        assert_eq!(lenient("<a ID='1&#9;x'/>").unwrap_err(), XmlError::BadId);
     }
 
     #[test]

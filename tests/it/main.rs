@@ -22,6 +22,7 @@ mod ha_hook;
 mod ha_rig;
 mod ha_selftest;
 mod inproc;
+mod interop;
 mod layers;
 mod limits;
 mod log_injection;
