@@ -5,6 +5,7 @@
 //! which [`AppState::new`] makes from a configuration, a clock and a store,
 //! so tests can drive it in-process with a fixed clock.
 
+mod chooser;
 mod deadline;
 pub mod error;
 mod ha;

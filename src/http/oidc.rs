@@ -104,8 +104,15 @@ async fn authorize_endpoint(
     };
     let current = session::current(st, req).await?;
     let ids: Vec<&str> = st.config.idps.iter().map(|i| i.id.as_str()).collect();
+    let domains: Vec<(&str, &str)> = st
+        .config
+        .idps
+        .iter()
+        .flat_map(|i| i.domains.iter().map(|d| (d.as_str(), i.id.as_str())))
+        .collect();
     let facts = IdpFacts {
         ids: &ids,
+        domains: &domains,
         email_verified: current.as_ref().is_some_and(|(_, s)| {
             st.config
                 .idp(&s.identity.idp)

@@ -53,6 +53,17 @@ pub fn error_page(title: &str, text: &str, code: &str, corr: &str) -> String {
 /// The front page. `login_suffix` is appended to each IdP's login link
 /// (already URL-encoded, e.g. `&return_to=%2Fha&force_authn=1`).
 pub fn index(idps: &[Idp], signed_in: Option<&Identity>, login_suffix: &str) -> String {
+    chooser(idps, None, signed_in, login_suffix)
+}
+
+/// The front page as the IdP chooser: the IdP `last` chosen in this browser
+/// is listed first and marked; the others keep the configuration's order.
+pub fn chooser(
+    idps: &[Idp],
+    last: Option<&str>,
+    signed_in: Option<&Identity>,
+    login_suffix: &str,
+) -> String {
     let mut body = String::new();
     if let Some(who) = signed_in {
         body.push_str(&format!(
@@ -68,12 +79,18 @@ pub fn index(idps: &[Idp], signed_in: Option<&Identity>, login_suffix: &str) -> 
         body.push_str("<p>No identity provider is configured yet. Put an IdP's SAML metadata into the data directory's <code>idp/</code> folder and restart, or add an <code>[[idp]]</code> section to the config file.</p>");
     } else {
         body.push_str("<p>Sign in with:</p><ul>");
-        for i in idps {
+        let is_last = |i: &Idp| last == Some(i.id.as_str());
+        let ordered = idps
+            .iter()
+            .filter(|i| is_last(i))
+            .chain(idps.iter().filter(|i| !is_last(i)));
+        for i in ordered {
             body.push_str(&format!(
-                "<li><a class=\"btn\" href=\"/saml/login?idp={}{}\">{}</a></li>",
+                "<li><a class=\"btn\" href=\"/saml/login?idp={}{}\">{}</a>{}</li>",
                 h(&url::form_urlencoded::byte_serialize(i.id.as_bytes()).collect::<String>()),
                 h(login_suffix),
-                h(&i.display_name)
+                h(&i.display_name),
+                if is_last(i) { " (last used)" } else { "" }
             ));
         }
         body.push_str("</ul>");

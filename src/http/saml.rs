@@ -61,6 +61,8 @@ struct LoginQuery {
     return_to: Option<String>,
     /// Ask the IdP for a fresh sign-in (SAML Core §3.4.1 ForceAuthn).
     force_authn: Option<String>,
+    /// An email domain: the IdP whose `domains` list it, without the chooser.
+    domain_hint: Option<String>,
 }
 
 async fn login(
@@ -69,12 +71,27 @@ async fn login(
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
+    let force_authn = q.force_authn.as_deref() == Some("1");
+    let hinted = q
+        .domain_hint
+        .as_deref()
+        .and_then(|d| st.config.idp_for_domain(d));
+    if q.idp.is_none() && hinted.is_none() && st.config.idps.len() != 1 {
+        // No choice made: the chooser, keeping where to go afterwards.
+        if let Some(r) = &q.return_to {
+            sp::check_return_to(r)?;
+        }
+        return super::chooser::page(&st, &req, q.return_to.as_deref(), force_authn).await;
+    }
     // One secret per browser, kept across parallel logins in several tabs.
     let secret = match login_secret(&st, &req) {
         Some(s) => s,
         None => sp::new_browser_secret()?,
     };
-    let idp = sp::choose_idp(&st.config, q.idp.as_deref())?;
+    let idp = match (q.idp.as_deref(), hinted) {
+        (None, Some(idp)) => idp,
+        (id, _) => sp::choose_idp(&st.config, id)?,
+    };
     let return_to = q.return_to.unwrap_or_else(|| routes::SESSION.to_owned());
     let begun = sp::begin(
         &st.store,
@@ -83,13 +100,17 @@ async fn login(
         sp::Start {
             idp,
             return_to,
-            force_authn: q.force_authn.as_deref() == Some("1"),
+            force_authn,
             browser_secret: &secret,
         },
         st.clock.now(),
     )
     .await?;
-    Ok(HttpResponse::Found()
+    let mut found = HttpResponse::Found();
+    if let Some(c) = super::chooser::remember(st.config.https(), &idp.id) {
+        found.cookie(c);
+    }
+    Ok(found
         .cookie(login_cookie(&st, secret))
         .insert_header(("Location", begun.redirect_url))
         .insert_header(("Cache-Control", "no-store"))

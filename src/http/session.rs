@@ -78,27 +78,9 @@ async fn index(
 ) -> Result<HttpResponse, AppError> {
     let return_to = q
         .return_to
-        .clone()
+        .as_deref()
         .filter(|r| crate::saml::sp::check_return_to(r).is_ok());
-    let mut suffix = String::new();
-    if let Some(r) = &return_to {
-        suffix.push_str("&return_to=");
-        suffix.extend(url::form_urlencoded::byte_serialize(r.as_bytes()));
-    }
-    if q.force_authn.as_deref() == Some("1") {
-        // Keep an application's demand for a fresh sign-in (prompt=login, max_age).
-        suffix.push_str("&force_authn=1");
-    }
-    // The front page still renders when the store is down.
-    let who = current(&st, &req).await.unwrap_or(None);
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(pages::index(
-            &st.config.idps,
-            who.as_ref().map(|(_, s)| &s.identity),
-            &suffix,
-        )))
+    super::chooser::page(&st, &req, return_to, q.force_authn.as_deref() == Some("1")).await
 }
 
 fn wants_json(req: &HttpRequest) -> bool {

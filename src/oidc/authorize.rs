@@ -11,6 +11,7 @@
 //! `redirect_uri` match the configuration exactly.
 
 use super::client::{Client, Oidc, SCOPES};
+use crate::config::domains::{email_domain, normalize_domain};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,8 @@ pub struct AuthorizeParams {
     pub request_uri: Option<String>,
     /// Not OIDC: our handle for a request parked during a SAML login.
     pub resume: Option<String>,
+    /// An email domain naming the IdP (as Entra and others take it).
+    pub domain_hint: Option<String>,
 }
 
 /// A request that may proceed.
@@ -59,6 +62,9 @@ pub struct ValidRequest {
     pub prompt_login: bool,
     pub max_age: Option<i64>,
     pub idp_hint: Option<String>,
+    /// The email domain of `domain_hint`, or of an email `login_hint`.
+    #[serde(default)]
+    pub login_domain: Option<String>,
 }
 
 /// A refusal: shown as a page, or sent back to the client.
@@ -244,6 +250,11 @@ pub fn validate<'a>(
             prompt_login: prompts.contains(&"login"),
             max_age,
             idp_hint: hint(&p.idp_hint).or_else(|| hint(&p.login_hint)),
+            login_domain: p
+                .domain_hint
+                .as_deref()
+                .and_then(normalize_domain)
+                .or_else(|| p.login_hint.as_deref().and_then(email_domain)),
         },
         client,
     ))
@@ -299,6 +310,8 @@ pub struct IdpFacts<'a> {
     pub ids: &'a [&'a str],
     /// Whether the IdP of the current session vouches for email addresses.
     pub email_verified: bool,
+    /// (email domain, IdP id) of every IdP's `domains`.
+    pub domains: &'a [(&'a str, &'a str)],
 }
 
 fn to_client(v: &ValidRequest, error: &'static str, description: &str) -> Outcome {
@@ -373,7 +386,7 @@ pub async fn authorize<S: crate::store::Store>(
         }
         let session_idp = current.as_ref().map(|c| c.session.identity.idp.as_str());
         let force = v.prompt_login || v.max_age.is_some();
-        let idp = login_idp(client, &v, idps.ids, session_idp, force);
+        let idp = login_idp(client, &v, idps, session_idp, force);
         let mut v = v;
         v.idp_hint = v.idp_hint.filter(|h| idps.ids.contains(&h.as_str()));
         let handle = grant::park(store, v, now).await?;
@@ -417,22 +430,34 @@ pub async fn authorize<S: crate::store::Store>(
 }
 
 /// The IdP a login for `v` goes to: the hinted one if the client may use
-/// it, the only one it may use, or, for a forced re-authentication of
+/// it (`idp_hint`, then the IdP whose `domains` hold the hinted email
+/// domain), the only one it may use, or, for a forced re-authentication of
 /// someone signed in, the IdP of their session (the chooser page cannot
 /// pass ForceAuthn on). `None`: let the person choose.
 fn login_idp(
     client: &Client,
     v: &ValidRequest,
-    ids: &[&str],
+    idps: &IdpFacts<'_>,
     session_idp: Option<&str>,
     force: bool,
 ) -> Option<String> {
-    let allowed: Vec<&str> = ids
+    let allowed: Vec<&str> = idps
+        .ids
         .iter()
         .copied()
         .filter(|id| client.idps.is_empty() || client.idps.iter().any(|c| c == id))
         .collect();
-    let hinted = v.idp_hint.as_deref().filter(|h| allowed.contains(h));
+    let by_domain = v.login_domain.as_deref().and_then(|d| {
+        idps.domains
+            .iter()
+            .find(|(domain, _)| *domain == d)
+            .map(|(_, idp)| *idp)
+    });
+    let hinted = v
+        .idp_hint
+        .as_deref()
+        .filter(|h| allowed.contains(h))
+        .or(by_domain.filter(|i| allowed.contains(i)));
     let only = match allowed.as_slice() {
         [one] => Some(*one),
         _ => None,

@@ -12,6 +12,7 @@
 //! kept by their reference for [`log_line`].
 #![allow(dead_code)]
 
+mod chooser;
 mod ha;
 mod oidc;
 mod routes;
@@ -54,6 +55,8 @@ pub struct Setup {
     pub oidc: bool,
     /// More config text; gets the temp dir to place files in.
     pub extra: Box<dyn FnOnce(&Path) -> String>,
+    /// More keys for the `[[idp]]` section of the IdP with this id.
+    pub idp_toml: Box<dyn Fn(&str) -> String>,
 }
 
 impl Default for Setup {
@@ -62,6 +65,7 @@ impl Default for Setup {
             two_idps: false,
             oidc: true,
             extra: Box::new(|_| String::new()),
+            idp_toml: Box::new(|_| String::new()),
         }
     }
 }
@@ -108,8 +112,9 @@ impl Hub {
             let md = dir.path().join(format!("idp-{id}.xml"));
             std::fs::write(&md, idp.metadata_xml()).unwrap();
             text.push_str(&format!(
-                "[[idp]]\nid = \"{id}\"\ndisplay_name = \"IdP {id}\"\nmetadata_file = \"{}\"\nemail_verified = true\n\n",
-                md.display()
+                "[[idp]]\nid = \"{id}\"\ndisplay_name = \"IdP {id}\"\nmetadata_file = \"{}\"\nemail_verified = true\n{}\n",
+                md.display(),
+                (setup.idp_toml)(id)
             ));
         }
         if setup.oidc {
