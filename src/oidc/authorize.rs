@@ -7,8 +7,10 @@
 //! is parked in the store for a login: `state` ≤ [`MAX_STATE`] bytes,
 //! `nonce` ≤ [`MAX_NONCE`], the PKCE challenge ≤ 128 (RFC 7636 §4.2), scopes
 //! deduplicated from the known [`SCOPES`], a hint only if it names a
-//! configured IdP (at most [`MAX_HINT`] bytes); `client_id` and
-//! `redirect_uri` match the configuration exactly.
+//! configured IdP (at most [`MAX_HINT`] bytes), a hinted email domain
+//! (`domain_hint`, or the part after '@' of `login_hint`) only as a DNS name
+//! of at most 253 bytes; `client_id` and `redirect_uri` match the
+//! configuration exactly.
 
 use super::client::{Client, Oidc, SCOPES};
 use crate::config::domains::{email_domain, normalize_domain};
