@@ -1,5 +1,6 @@
-//! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect), the
-//! ACS (HTTP-POST) and the same-site second hop. The flow itself, with the
+//! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect, or an
+//! auto-submitting HTTP-POST form), the ACS (HTTP-POST, IdP-initiated
+//! responses included when allowed) and the same-site second hop. The flow itself, with the
 //! browser binding, is `saml::sp`; here is only the login cookie: under
 //! https `__Host-samlhub_login` with `SameSite=None; Secure`, so it comes
 //! along on the IdP's cross-site POST; under http `samlhub_login` with
@@ -89,11 +90,27 @@ async fn login(
         st.clock.now(),
     )
     .await?;
-    Ok(HttpResponse::Found()
-        .cookie(login_cookie(&st, secret))
-        .insert_header(("Location", begun.redirect_url))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+    match begun.to_idp {
+        sp::ToIdp::Redirect(url) => Ok(HttpResponse::Found()
+            .cookie(login_cookie(&st, secret))
+            .insert_header(("Location", url))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish()),
+        sp::ToIdp::Post {
+            action,
+            saml_request,
+            relay_state,
+        } => Ok(HttpResponse::Ok()
+            .cookie(login_cookie(&st, secret))
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(pages::post_to_idp(
+                &action,
+                &saml_request,
+                &relay_state,
+                &idp.display_name,
+            ))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -125,6 +142,16 @@ async fn acs(
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
             .body(pages::continue_login(&ticket))),
+        sp::AcsOutcome::Confirm {
+            ticket,
+            browser_secret,
+            identity,
+            idp_name,
+        } => Ok(HttpResponse::Ok()
+            .cookie(login_cookie(&st, browser_secret))
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(pages::confirm_unsolicited(&ticket, &identity, &idp_name))),
     }
 }
 
