@@ -355,3 +355,83 @@ fn post_binding_and_idp_initiated_login_against_simplesamlphp() {
     let p = d.ssp_login(start, "alice", "alicepass");
     assert_eq!(acs(&mut d, &p).status, 303, "{}", plain.log());
 }
+
+/// The same two flows in headless Chromium, the hub at `hub.test` (another
+/// site than the IdP at 127.0.0.1): the POST form submits itself under the
+/// hub's CSP (the IdP's login form appears without a click), and an
+/// IdP-initiated sign-in stops at the confirmation page until Continue is
+/// clicked. Skips (with a message) when Chromium cannot run here.
+#[test]
+fn chromium_submits_the_post_form_and_confirms_idp_initiated_login() {
+    use crate::peers::chromium::Chromium;
+    use std::time::Duration;
+    let Some(c) = Chromium::start() else {
+        return;
+    };
+    let mut hub = Samlhub::prepare(BIN);
+    let public = hub.base_url().replace("127.0.0.1", "hub.test");
+    let mut sp = SspSp::new(
+        &format!("{public}/saml/metadata"),
+        &format!("{public}/saml/acs"),
+    );
+    sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
+    sp.validate_authnrequest = true;
+    let ssp = SimpleSamlPhp::start(&[sp]);
+    let md = hub.dir().join("ssp-post-only.xml");
+    std::fs::write(&md, post_only_metadata(&ssp)).unwrap();
+    std::fs::write(
+        hub.config_path(),
+        format!(
+            "listen = \"{}\"\npublic_url = \"{public}\"\ndata_dir = \"{}\"\n\
+             [[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_file = \"{}\"\n\
+             allow_unsolicited = true\nunsolicited_target = \"/session\"\n",
+            hub.base_url().trim_start_matches("http://"),
+            hub.data_dir().display(),
+            md.display()
+        ),
+    )
+    .unwrap();
+    hub.start();
+    let wait_for = |what: &str| {
+        assert!(
+            c.wait_until(Duration::from_secs(15), |c| c.page_source().contains(what)),
+            "'{what}' did not appear at {}:\n{}\n{}",
+            c.current_url(),
+            c.page_source(),
+            hub.log()
+        );
+    };
+    let sign_in_at_idp = |user: &str, pass: &str| {
+        wait_for("name=\"password\"");
+        assert!(
+            c.current_url().starts_with(ssp.base_url()),
+            "{}",
+            c.current_url()
+        );
+        c.fill("input[name=username]", user);
+        c.fill("input[name=password]", pass);
+        c.submit("input[name=password]");
+    };
+
+    // SP-initiated over POST: no click between the hub and the IdP's form.
+    c.goto(&format!("{public}/saml/login?idp=ssp&return_to=/session"));
+    sign_in_at_idp("alice", "alicepass");
+    c.wait_for_url(&format!("{public}/session"), Duration::from_secs(20));
+    c.goto(&format!("{public}/session?format=json"));
+    let me = c.body_text();
+    assert!(me.contains("\"username\":\"alice\""), "{me}\n{}", hub.log());
+
+    // IdP-initiated, in a fresh browser state: the confirmation page, then
+    // the click.
+    c.clear_all_cookies();
+    c.goto(&ssp.idp_initiated_url(&format!("{public}/saml/metadata"), None));
+    sign_in_at_idp("bob", "bobpass");
+    wait_for("Continue as Bob Example");
+    let shot = hub.dir().join("confirm-unsolicited.png");
+    c.screenshot_png(&shot);
+    c.click("button[type=submit]");
+    c.wait_for_url(&format!("{public}/session"), Duration::from_secs(20));
+    c.goto(&format!("{public}/session?format=json"));
+    let me = c.body_text();
+    assert!(me.contains("\"username\":\"bob\""), "{me}\n{}", hub.log());
+}
