@@ -1,7 +1,7 @@
 //! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect, or an
 //! auto-submitting HTTP-POST form), the ACS (HTTP-POST, IdP-initiated
-//! responses included when allowed) and the same-site second hop. The flow itself, with the
-//! browser binding, is `saml::sp`; here is only the login cookie: under
+//! responses included when allowed) and the same-site second hop. The flow
+//! itself, with the browser binding, is `saml::sp`; here is only the login cookie: under
 //! https `__Host-samlhub_login` with `SameSite=None; Secure`, so it comes
 //! along on the IdP's cross-site POST; under http `samlhub_login` with
 //! `SameSite=Lax`, which it does not, so the ACS continues through

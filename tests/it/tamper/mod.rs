@@ -11,8 +11,9 @@
 //! connected to. Scenarios (replay, RelayState swaps, a login at the other
 //! IdP, exact skew boundaries, check-config) run their own steps.
 //!
-//! The hub under test trusts two IdPs ("test" and "other"), so cross-IdP
-//! confusion is tried against a real two-IdP configuration.
+//! The hub under test trusts four IdPs ("test", "other", "tenant-b" and
+//! "unsol", the one allowing IdP-initiated login), so cross-IdP confusion is
+//! tried against a real multi-IdP configuration.
 //!
 //! Files by kind: `signature` (content, exclusion, References, keys,
 //! algorithms, transforms), `wrapping` (XSW1–XSW8 and other placement, ID and
