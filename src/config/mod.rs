@@ -84,6 +84,8 @@ pub struct Idp {
     pub profile: Profile,
     pub metadata: IdpMetadata,
     pub keys: Vec<TrustedKey>,
+    /// The metadata's HTTP-Redirect SSO endpoint, empty when it has none.
+    /// AuthnRequests go where [`Idp::sso`] says.
     pub sso_redirect: String,
     pub allow_sha1: bool,
     /// Accept AES-CBC encrypted assertions without a Response signature.
