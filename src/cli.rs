@@ -218,12 +218,20 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             }
             println!("configuration OK: {} IdP(s)", c.idps.len());
             for i in &c.idps {
+                let sso = i
+                    .sso()
+                    .map(|e| format!("{} {}", e.binding.name(), e.location))
+                    .unwrap_or_else(|e| e.to_string());
                 println!(
-                    "  {}: {} ({} signing certificate(s), SSO {})",
+                    "  {}: {} ({} signing certificate(s), SSO {sso}{})",
                     i.id,
                     i.metadata.entity_id,
                     i.keys.len(),
-                    i.sso_redirect
+                    if i.allow_unsolicited {
+                        ", IdP-initiated login allowed"
+                    } else {
+                        ""
+                    }
                 );
             }
             ExitCode::SUCCESS

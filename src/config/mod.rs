@@ -18,8 +18,9 @@ pub use urls::{PublicUrl, UrlError};
 
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
-use crate::saml::metadata::{self, IdpMetadata, BINDING_REDIRECT};
+use crate::saml::metadata::{self, IdpMetadata, SsoBinding, SsoEndpoint, BINDING_REDIRECT};
 use crate::saml::response::IdpTrust;
+use crate::saml::unsolicited::UnsolicitedTarget;
 use crate::store::StoreSpec;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -73,6 +74,9 @@ struct RawIdp {
     domains: Option<Vec<String>>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
+    sso_binding: Option<String>,
+    allow_unsolicited: Option<bool>,
+    unsolicited_target: Option<String>,
 }
 
 /// One IdP, validated, with its metadata loaded and keys parsed.
@@ -83,6 +87,8 @@ pub struct Idp {
     pub profile: Profile,
     pub metadata: IdpMetadata,
     pub keys: Vec<TrustedKey>,
+    /// The metadata's HTTP-Redirect SSO endpoint, empty when it has none.
+    /// AuthnRequests go where [`Idp::sso`] says.
     pub sso_redirect: String,
     pub allow_sha1: bool,
     /// Accept AES-CBC encrypted assertions without a Response signature.
@@ -99,9 +105,21 @@ pub struct Idp {
     /// Email domains whose people sign in here (`domains`), lowercase:
     /// `login_hint` / `domain_hint` pick this IdP without the chooser.
     pub domains: Vec<String>,
+    /// `sso_binding`: how AuthnRequests go out; `None` picks Redirect when
+    /// the metadata offers it, else POST ([`Idp::sso`]).
+    pub sso_binding: Option<SsoBinding>,
+    /// `allow_unsolicited`: accept IdP-initiated responses (SAML Profiles §4.1.5).
+    pub allow_unsolicited: bool,
+    /// `unsolicited_target`: where an IdP-initiated login lands.
+    pub unsolicited_target: UnsolicitedTarget,
 }
 
 impl Idp {
+    /// The SSO endpoint AuthnRequests are sent to, from the current metadata.
+    pub fn sso(&self) -> Result<SsoEndpoint, metadata::MetadataError> {
+        self.metadata.sso_endpoint(self.sso_binding)
+    }
+
     /// The trust the validation pipeline needs.
     pub fn trust(&self) -> IdpTrust<'_> {
         IdpTrust {
@@ -329,6 +347,7 @@ pub fn load(
         .map(|o| oidc::load(o, &idp_ids, &mut p))
         .unwrap_or_default();
     let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
+    check_unsolicited(&idps, &has, &oidc, &mut p);
     let public_url = match public_url {
         Some(u) if p.0.is_empty() => u,
         _ => {
@@ -532,10 +551,41 @@ fn load_idp(
             key(mkey)
         ));
     }
-    let sso_redirect = md.sso_for(BINDING_REDIRECT).unwrap_or_default().to_owned();
-    if let Err(m) = check_base_url(&sso_redirect) {
-        p.add(key(mkey), format!("SingleSignOnService Location: {m}"));
+    let sso_binding = r.sso_binding.as_deref().and_then(|b| {
+        let parsed = SsoBinding::from_name(b);
+        if parsed.is_none() {
+            p.add(
+                key("sso_binding"),
+                format!("'{b}' is not one of redirect, post"),
+            );
+        }
+        parsed
+    });
+    match md.sso_endpoint(sso_binding) {
+        Ok(e) => {
+            if let Err(m) = check_base_url(&e.location) {
+                p.add(key(mkey), format!("SingleSignOnService Location: {m}"));
+            }
+        }
+        Err(e) if r.sso_binding.is_some() => p.add(key("sso_binding"), e.to_string()),
+        Err(e) => p.add(key(mkey), e.to_string()),
     }
+    let sso_redirect = md.sso_for(BINDING_REDIRECT).unwrap_or_default().to_owned();
+    let allow_unsolicited = r.allow_unsolicited.unwrap_or(false);
+    let unsolicited_target = match r.unsolicited_target.as_deref() {
+        None => UnsolicitedTarget::default(),
+        Some(_) if !allow_unsolicited => {
+            p.add(
+                key("unsolicited_target"),
+                "has no effect unless allow_unsolicited = true",
+            );
+            UnsolicitedTarget::default()
+        }
+        Some(t) => UnsolicitedTarget::parse(t).unwrap_or_else(|m| {
+            p.add(key("unsolicited_target"), m);
+            UnsolicitedTarget::default()
+        }),
+    };
     Some(Idp {
         display_name: r.display_name.unwrap_or_else(|| id.clone()),
         id,
@@ -551,7 +601,49 @@ fn load_idp(
         metadata: md,
         allow_non_ncname_ids: r.allow_non_ncname_ids.unwrap_or(false),
         domains,
+        sso_binding,
+        allow_unsolicited,
+        unsolicited_target,
     })
+}
+
+/// IdP-initiated login: the landing target names a configured HA instance
+/// or OIDC client, and the Issuer of an unsolicited response (the only
+/// thing that names its IdP, SAML Profiles §4.1.5) picks one IdP.
+fn check_unsolicited(
+    idps: &[Idp],
+    has: &[ha::HaInstance],
+    oidc: &crate::oidc::client::Oidc,
+    p: &mut Problems,
+) {
+    for (i, idp) in idps.iter().enumerate().filter(|(_, i)| i.allow_unsolicited) {
+        let key = format!("idp[{i}].unsolicited_target");
+        match &idp.unsolicited_target {
+            UnsolicitedTarget::Path {
+                instance: Some(inst),
+                ..
+            } if !has.iter().any(|h| &h.id == inst) => {
+                p.add(key, format!("no [[ha]] instance '{inst}'"));
+            }
+            UnsolicitedTarget::OidcClient(c) if oidc.client(c).is_none() => {
+                p.add(key, format!("no [[oidc.client]] with client_id '{c}'"));
+            }
+            _ => {}
+        }
+        let twin = idps
+            .iter()
+            .take(i)
+            .find(|o| o.allow_unsolicited && o.metadata.entity_id == idp.metadata.entity_id);
+        if let Some(o) = twin {
+            p.add(
+                format!("idp[{i}].allow_unsolicited"),
+                format!(
+                    "IdP '{}' has the same entityID and also allows unsolicited responses; only one may",
+                    o.id
+                ),
+            );
+        }
+    }
 }
 
 /// Ids (`[[idp]] id`, `[[ha]] id`) appear in URLs and store keys: lowercase

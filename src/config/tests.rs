@@ -227,3 +227,135 @@ fn a_domain_names_one_idp() {
         "{lines:?}"
     );
 }
+
+/// `[[idp]] sso_binding`, `allow_unsolicited` and `unsolicited_target`.
+#[test]
+fn sso_binding_and_unsolicited_keys() {
+    let post_only = String::from_utf8(idp_metadata("https://idp.example.org"))
+        .unwrap()
+        .replace(
+            "bindings:HTTP-Redirect\" Location=\"https://idp.example.org/sso\"",
+            "bindings:HTTP-POST\" Location=\"https://idp.example.org/post\"",
+        );
+    let load_with = |idp_keys: &str, md: &[u8]| {
+        let mut src = source::MemorySource::default();
+        src.files
+            .insert(PathBuf::from("/etc/samlhub/idp.xml"), md.to_vec());
+        src.files.insert(
+            PathBuf::from("/etc/samlhub/ha.secret"),
+            b"0123456789abcdef0123456789abcdef".to_vec(),
+        );
+        let f = config_file(
+            &mut src,
+            &format!(
+                "[[ha]]\nid = 'home'\nexternal_url = 'http://127.0.0.1:8123'\nhook_secret_file = 'ha.secret'\nuser_groups = ['users']\n\
+                 [[oidc.client]]\nclient_id = 'grafana'\npublic = true\nredirect_uris = ['https://grafana.example.org:3000/login/generic_oauth']\n\
+                 [[idp]]\nid = 'a'\nmetadata_file = 'idp.xml'\n{idp_keys}"
+            ),
+        );
+        load(Some(&f), &BTreeMap::new(), &src)
+    };
+    let problems = |idp_keys: &str, md: &[u8]| -> Vec<String> {
+        match load_with(idp_keys, md) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.lines(),
+        }
+    };
+    let redirect = idp_metadata("https://idp.example.org");
+
+    // Defaults: Redirect when offered, else POST; IdP-initiated login off.
+    let c = load_with("", &redirect).unwrap_or_else(|e| panic!("{e}"));
+    let idp = c.idp("a").unwrap();
+    assert_eq!(idp.sso().unwrap().binding, SsoBinding::Redirect);
+    assert!(!idp.allow_unsolicited);
+    let c = load_with("", post_only.as_bytes()).unwrap();
+    let sso = c.idp("a").unwrap().sso().unwrap();
+    assert_eq!(
+        (sso.binding, sso.location.as_str()),
+        (SsoBinding::Post, "https://idp.example.org/post")
+    );
+
+    // Asking for a binding the metadata lacks, or an unknown one.
+    let p = problems("sso_binding = 'redirect'\n", post_only.as_bytes());
+    assert!(
+        p.iter()
+            .any(|l| l.contains("idp[0].sso_binding") && l.contains("HTTP-Redirect")),
+        "{p:?}"
+    );
+    let p = problems("sso_binding = 'artifact'\n", &redirect);
+    assert!(
+        p.iter().any(|l| l.contains("not one of redirect, post")),
+        "{p:?}"
+    );
+
+    // Targets.
+    for (t, want) in [
+        ("/ha", "/ha"),
+        ("/ha/login?instance=home", "/ha/login?instance=home"),
+        ("oidc:grafana", "https://grafana.example.org:3000/"),
+    ] {
+        let c = load_with(
+            &format!("allow_unsolicited = true\nunsolicited_target = '{t}'\n"),
+            &redirect,
+        )
+        .unwrap();
+        let idp = c.idp("a").unwrap();
+        assert!(idp.allow_unsolicited);
+        assert_eq!(idp.unsolicited_target.resolve(&c).unwrap(), want, "{t}");
+    }
+    let c = load_with("allow_unsolicited = true\n", &redirect).unwrap();
+    assert_eq!(
+        c.idp("a").unwrap().unsolicited_target.resolve(&c).unwrap(),
+        "/"
+    );
+    for (keys, expect) in [
+        (
+            "unsolicited_target = '/ha'\n",
+            "has no effect unless allow_unsolicited = true",
+        ),
+        (
+            "allow_unsolicited = true\nunsolicited_target = 'https://evil.example/'\n",
+            "is not one of",
+        ),
+        (
+            "allow_unsolicited = true\nunsolicited_target = '/ha?instance=garage'\n",
+            "no [[ha]] instance 'garage'",
+        ),
+        (
+            "allow_unsolicited = true\nunsolicited_target = 'oidc:nope'\n",
+            "no [[oidc.client]] with client_id 'nope'",
+        ),
+    ] {
+        let p = problems(keys, &redirect);
+        assert!(
+            p.iter()
+                .any(|l| l.contains("idp[0].unsolicited_target") && l.contains(expect)),
+            "{keys}: {p:?}"
+        );
+    }
+}
+
+#[test]
+fn two_idps_with_one_entity_id_cannot_both_allow_unsolicited() {
+    let mut src = source::MemorySource::default();
+    src.files.insert(
+        PathBuf::from("/etc/samlhub/idp.xml"),
+        idp_metadata("https://idp.example.org"),
+    );
+    let both = "[[idp]]\nid = 'a'\nmetadata_file = 'idp.xml'\nallow_unsolicited = true\n\
+                [[idp]]\nid = 'b'\nmetadata_file = 'idp.xml'\nallow_unsolicited = true\n";
+    let f = config_file(&mut src, both);
+    let e = load(Some(&f), &BTreeMap::new(), &src).unwrap_err();
+    assert!(
+        e.lines()
+            .iter()
+            .any(|l| l.contains("idp[1].allow_unsolicited") && l.contains("'a'")),
+        "{:?}",
+        e.lines()
+    );
+    let f = config_file(
+        &mut src,
+        &both.replacen("allow_unsolicited = true\n", "", 1),
+    );
+    assert!(load(Some(&f), &BTreeMap::new(), &src).is_ok());
+}

@@ -237,6 +237,12 @@ fn login_class(e: &LoginError) -> Class {
             "This sign-in took too long or was already completed. Start again from the front page."
                 .into(),
         ),
+        LoginError::UnsolicitedOff(idp) => page(
+            S::FORBIDDEN,
+            "unsolicited_off",
+            "Sign-in not started here",
+            format!("The identity provider '{idp}' started this sign-in itself (for example from an app tile or a test button), and sign-ins started by the identity provider are turned off for it. Start from this site's front page instead. An administrator can turn them on with allow_unsolicited = true in that [[idp]] section of the configuration."),
+        ),
         LoginError::Store(_) => store_down(),
         LoginError::Internal(_) => internal(),
     }

@@ -26,8 +26,11 @@ t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);},1000);})();";
 /// Submits the sign-in continuation form at once.
 pub const CONTINUE_SCRIPT: &str = "document.getElementById('continue').submit();";
 
+/// Submits the AuthnRequest form to the IdP at once (HTTP-POST binding).
+pub const POST_TO_IDP_SCRIPT: &str = "document.getElementById('to-idp').submit();";
+
 /// Every inline script a page may carry.
-pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT];
+pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT, POST_TO_IDP_SCRIPT];
 
 fn layout(title: &str, body: &str) -> String {
     format!(
@@ -215,6 +218,54 @@ pub fn confirm_sign_out(f: &SignOutForm<'_>) -> String {
             r = hidden("post_logout_redirect_uri", f.post_logout_redirect_uri),
             s = hidden("state", f.state),
             i = hidden("client_id", f.client_id),
+        ),
+    )
+}
+
+/// The HTTP-POST binding's form (SAML Bindings §3.5.4): posts the signed
+/// AuthnRequest and RelayState to the IdP's SSO endpoint at once, or on a
+/// click of the visible Continue button without script.
+pub fn post_to_idp(action: &str, saml_request: &str, relay_state: &str, idp_name: &str) -> String {
+    layout(
+        "Signing in",
+        &format!(
+            "<form id=\"to-idp\" method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"SAMLRequest\" value=\"{req}\">\
+<input type=\"hidden\" name=\"RelayState\" value=\"{rs}\">\
+<p>Taking you to {name} to sign in…</p><p><button class=\"btn\" type=\"submit\">Continue</button></p></form>\
+<script>{POST_TO_IDP_SCRIPT}</script>",
+            action = h(action),
+            req = h(saml_request),
+            rs = h(relay_state),
+            name = h(idp_name),
+        ),
+    )
+}
+
+/// An IdP-initiated sign-in, verified: names the account and asks before
+/// signing in (no script: a login CSRF post stops here).
+pub fn confirm_unsolicited(ticket: &str, who: &Identity, idp_name: &str) -> String {
+    let name = who
+        .name
+        .as_deref()
+        .or(who.username.as_deref())
+        .unwrap_or(&who.subject);
+    let email = who
+        .email
+        .as_deref()
+        .map(|e| format!(" ({})", h(e)))
+        .unwrap_or_default();
+    layout(
+        "Continue signing in?",
+        &format!(
+            "<p>{idp} sent a sign-in for <b>{name}</b>{email}. It was started at {idp}, not on this site.</p>\
+<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"ticket\" value=\"{t}\">\
+<p><button class=\"btn\" type=\"submit\">Continue as {name}</button> <a class=\"btn\" href=\"/\">Cancel</a></p></form>\
+<p>If you did not just choose this account at {idp}, choose Cancel.</p>",
+            idp = h(idp_name),
+            name = h(name),
+            action = crate::routes::SAML_CONTINUE,
+            t = h(ticket),
         ),
     )
 }

@@ -1,6 +1,7 @@
-//! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect), the
-//! ACS (HTTP-POST) and the same-site second hop. The flow itself, with the
-//! browser binding, is `saml::sp`; here is only the login cookie: under
+//! SAML endpoints: SP metadata, SP-initiated login (HTTP-Redirect, or an
+//! auto-submitting HTTP-POST form), the ACS (HTTP-POST, IdP-initiated
+//! responses included when allowed) and the same-site second hop. The flow
+//! itself, with the browser binding, is `saml::sp`; here is only the login cookie: under
 //! https `__Host-samlhub_login` with `SameSite=None; Secure`, so it comes
 //! along on the IdP's cross-site POST; under http `samlhub_login` with
 //! `SameSite=Lax`, which it does not, so the ACS continues through
@@ -106,15 +107,36 @@ async fn login(
         st.clock.now(),
     )
     .await?;
-    let mut found = HttpResponse::Found();
+    let mut res = match &begun.to_idp {
+        sp::ToIdp::Redirect(url) => {
+            let mut r = HttpResponse::Found();
+            r.insert_header(("Location", url.as_str()));
+            r
+        }
+        sp::ToIdp::Post { .. } => {
+            let mut r = HttpResponse::Ok();
+            r.content_type("text/html; charset=utf-8");
+            r
+        }
+    };
     if let Some(c) = super::chooser::remember(st.config.https(), &idp.id) {
-        found.cookie(c);
+        res.cookie(c);
     }
-    Ok(found
-        .cookie(login_cookie(&st, secret))
-        .insert_header(("Location", begun.redirect_url))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+    res.cookie(login_cookie(&st, secret))
+        .insert_header(("Cache-Control", "no-store"));
+    Ok(match begun.to_idp {
+        sp::ToIdp::Redirect(_) => res.finish(),
+        sp::ToIdp::Post {
+            action,
+            saml_request,
+            relay_state,
+        } => res.body(pages::post_to_idp(
+            &action,
+            &saml_request,
+            &relay_state,
+            &idp.display_name,
+        )),
+    })
 }
 
 #[derive(Deserialize)]
@@ -146,6 +168,16 @@ async fn acs(
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
             .body(pages::continue_login(&ticket))),
+        sp::AcsOutcome::Confirm {
+            ticket,
+            browser_secret,
+            identity,
+            idp_name,
+        } => Ok(HttpResponse::Ok()
+            .cookie(login_cookie(&st, browser_secret))
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(pages::confirm_unsolicited(&ticket, &identity, &idp_name))),
     }
 }
 

@@ -50,6 +50,71 @@ impl IdpMetadata {
             .find(|e| e.binding == binding)
             .map(|e| e.location.as_str())
     }
+
+    /// Where an AuthnRequest goes: the SSO endpoint of the `wanted` binding,
+    /// or with none wanted, HTTP-Redirect when offered, else HTTP-POST
+    /// (SAML Profiles §4.1.3.3; Metadata §2.4.3).
+    pub fn sso_endpoint(&self, wanted: Option<SsoBinding>) -> Result<SsoEndpoint, MetadataError> {
+        let found = |b: SsoBinding| {
+            self.sso_for(b.uri()).map(|l| SsoEndpoint {
+                binding: b,
+                location: l.to_owned(),
+            })
+        };
+        match wanted {
+            Some(b) => found(b).ok_or_else(|| {
+                let offered: Vec<&str> = self.sso.iter().map(|e| e.binding.as_str()).collect();
+                MetadataError::NoSsoFor(
+                    b.uri(),
+                    if offered.is_empty() {
+                        "none".into()
+                    } else {
+                        offered.join(", ")
+                    },
+                )
+            }),
+            None => found(SsoBinding::Redirect)
+                .or_else(|| found(SsoBinding::Post))
+                .ok_or(MetadataError::NoSso),
+        }
+    }
+}
+
+/// The binding an AuthnRequest is sent with (SAML Bindings §3.4, §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoBinding {
+    Redirect,
+    Post,
+}
+
+impl SsoBinding {
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Redirect => BINDING_REDIRECT,
+            Self::Post => BINDING_POST,
+        }
+    }
+    /// The config spelling: `redirect` or `post`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Redirect => "redirect",
+            Self::Post => "post",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "redirect" => Some(Self::Redirect),
+            "post" => Some(Self::Post),
+            _ => None,
+        }
+    }
+}
+
+/// The SSO endpoint chosen for an IdP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoEndpoint {
+    pub binding: SsoBinding,
+    pub location: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,8 +131,12 @@ pub enum MetadataError {
     Ambiguous(usize, String),
     #[error("EntityDescriptor has no entityID")]
     NoEntityId,
-    #[error("IDPSSODescriptor has no SingleSignOnService with the HTTP-Redirect binding")]
-    NoRedirectSso,
+    #[error("IDPSSODescriptor has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding (SAML Bindings §3.4, §3.5)")]
+    NoSso,
+    #[error(
+        "IDPSSODescriptor has no SingleSignOnService with the {0} binding (its SSO bindings: {1})"
+    )]
+    NoSsoFor(&'static str, String),
     #[error("IDPSSODescriptor has no signing certificate (KeyDescriptor use=\"signing\" with X509Certificate); a signing certificate is required to trust this IdP")]
     NoSigningCert,
     #[error("a signing certificate is not valid base64")]
@@ -152,9 +221,6 @@ pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, Met
     };
     if md.signing_certs.is_empty() {
         return Err(MetadataError::NoSigningCert);
-    }
-    if md.sso_for(BINDING_REDIRECT).is_none() {
-        return Err(MetadataError::NoRedirectSso);
     }
     Ok(md)
 }
@@ -270,6 +336,62 @@ mod tests {
             parse_idp(x.as_bytes(), Some("https://c")),
             Err(MetadataError::EntityNotFound(..))
         ));
+    }
+
+    #[test]
+    fn sso_endpoint_prefers_redirect_then_post() {
+        let redirect_only = parse_idp(ed("https://idp", true).as_bytes(), None).unwrap();
+        let post_only = IdpMetadata {
+            sso: vec![Endpoint {
+                binding: BINDING_POST.into(),
+                location: "https://idp/post".into(),
+            }],
+            ..redirect_only.clone()
+        };
+        let both = IdpMetadata {
+            sso: [post_only.sso.clone(), redirect_only.sso.clone()].concat(),
+            ..redirect_only.clone()
+        };
+        let none = IdpMetadata {
+            sso: vec![Endpoint {
+                binding: "urn:oasis:names:tc:SAML:2.0:bindings:SOAP".into(),
+                location: "https://idp/soap".into(),
+            }],
+            ..redirect_only.clone()
+        };
+        let pick = |m: &IdpMetadata, w| m.sso_endpoint(w).map(|e| (e.binding, e.location));
+        assert_eq!(
+            pick(&both, None),
+            Ok((SsoBinding::Redirect, "https://idp/sso".into()))
+        );
+        assert_eq!(
+            pick(&both, Some(SsoBinding::Post)),
+            Ok((SsoBinding::Post, "https://idp/post".into()))
+        );
+        assert_eq!(
+            pick(&post_only, None),
+            Ok((SsoBinding::Post, "https://idp/post".into()))
+        );
+        assert!(matches!(
+            pick(&post_only, Some(SsoBinding::Redirect)),
+            Err(MetadataError::NoSsoFor(BINDING_REDIRECT, ref b)) if b == BINDING_POST
+        ));
+        assert_eq!(pick(&none, None), Err(MetadataError::NoSso));
+        assert_eq!(SsoBinding::from_name("post"), Some(SsoBinding::Post));
+        assert_eq!(SsoBinding::from_name("POST"), None);
+    }
+
+    #[test]
+    fn metadata_without_a_usable_sso_endpoint_still_parses() {
+        // `samlhub inspect` sends no request, so it needs no SSO endpoint;
+        // the config refuses such an IdP through sso_endpoint.
+        let x = ed("https://idp", true).replace(
+            r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp/sso"/>"#,
+            "",
+        );
+        let m = parse_idp(x.as_bytes(), None).unwrap();
+        assert!(m.sso.is_empty());
+        assert_eq!(m.sso_endpoint(None), Err(MetadataError::NoSso));
     }
 
     #[test]

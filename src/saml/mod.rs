@@ -8,9 +8,9 @@ pub mod dsig;
 pub mod mapping;
 pub mod metadata;
 pub mod response;
-#[cfg(any(test, feature = "test-support"))]
 pub mod sign;
 pub mod sp;
+pub mod unsolicited;
 
 /// Decodes base64 that may be broken across lines, as XML Signature values,
 /// certificates in metadata and the POST binding's SAMLResponse are.

@@ -1,7 +1,9 @@
-//! An enveloped XML signer (SAML Core §5.4) for test documents: fixtures,
-//! generated IdP responses, fuzz seeds and benchmarks. samlhub itself never
-//! signs XML, so this module is compiled only for tests and with the
-//! `test-support` feature, never into the release binary.
+//! The enveloped XML signer (SAML Core §5.4; XMLDSig §6.6.4): exclusive
+//! c14n, one Reference to the signed element's `ID`, the Signature placed
+//! after its Issuer. samlhub signs its own AuthnRequests with it for the
+//! HTTP-POST binding (SAML Bindings §3.5.4, see
+//! [`super::authn_request::post_value`]); tests also use it for fixtures,
+//! generated IdP responses, fuzz seeds and benchmarks.
 
 use super::dsig::{DigestAlg, DsigError, SigAlg, ALG_ENVELOPED};
 use crate::crypto;

@@ -1,8 +1,11 @@
 //! The SP-initiated login as a flow over the store: [`begin`] records a
 //! pending request under an opaque RelayState handle and builds the signed
-//! HTTP-Redirect AuthnRequest; [`finish`] takes the pending request back at
+//! AuthnRequest for the IdP's SSO binding (HTTP-Redirect, or HTTP-POST with
+//! an enveloped signature); [`finish`] takes the pending request back at
 //! the ACS, validates the response against the IdP chosen when the login
-//! started, and consumes the assertion exactly once.
+//! started, and consumes the assertion exactly once. A response that no
+//! pending request matches goes to [`super::unsolicited`], which refuses it
+//! unless it is IdP-initiated and its IdP allows that.
 //!
 //! Each login is bound to the browser that started it (login CSRF, RFC 6749
 //! §10.12 applied to the SP): [`begin`] stores the SHA-256 of a secret that
@@ -15,7 +18,9 @@
 
 use crate::config::{Config, Idp};
 use crate::identity::Identity;
-use crate::saml::authn_request::{redirect_url, AuthnRequest};
+use crate::saml::authn_request::{post_value, redirect_url, AuthnRequest};
+use crate::saml::metadata::SsoBinding;
+use crate::saml::response::Accepted;
 use crate::saml::response::{self, Expect, InResponseTo, ResponseError};
 use crate::store::records::{self, Answered, Key, Kind, Replay};
 use crate::store::{Store, StoreError};
@@ -79,6 +84,8 @@ pub enum LoginError {
     Store(#[from] StoreError),
     #[error("building the AuthnRequest: {0}")]
     Internal(String),
+    #[error("IdP '{0}' started this sign-in (an unsolicited response, SAML Profiles §4.1.5) and IdP-initiated login is off for it; set allow_unsolicited = true in its [[idp]] section to accept it")]
+    UnsolicitedOff(String),
 }
 
 /// Only a path on this site: starts with one '/', no scheme, no authority,
@@ -115,10 +122,23 @@ pub fn choose_idp<'a>(cfg: &'a Config, id: Option<&str>) -> Result<&'a Idp, Logi
     }
 }
 
-/// A started login: where to send the browser, and its RelayState handle.
+/// A started login: how the browser reaches the IdP, and its RelayState handle.
 pub struct Begun {
-    pub redirect_url: String,
+    pub to_idp: ToIdp,
     pub handle: String,
+}
+
+/// How the AuthnRequest travels to the IdP.
+pub enum ToIdp {
+    /// HTTP-Redirect (SAML Bindings §3.4): send the browser to this URL.
+    Redirect(String),
+    /// HTTP-POST (SAML Bindings §3.5): the browser posts a form to `action`
+    /// with `SAMLRequest` (signed, base64) and `RelayState`.
+    Post {
+        action: String,
+        saml_request: String,
+        relay_state: String,
+    },
 }
 
 /// What a login is started with.
@@ -132,8 +152,9 @@ pub struct Start<'a> {
     pub browser_secret: &'a str,
 }
 
-/// Records the pending request and builds the AuthnRequest redirect
-/// (SAML Bindings §3.4; RelayState is an opaque handle, §3.4.3).
+/// Records the pending request and builds the signed AuthnRequest for the
+/// IdP's SSO binding (SAML Bindings §3.4, §3.5; RelayState is an opaque
+/// handle, §3.4.3, §3.5.3).
 pub async fn begin<S: Store>(
     store: &S,
     cfg: &Config,
@@ -158,22 +179,31 @@ pub async fn begin<S: Store>(
         return_to,
         browser: crate::crypto::sha256_hex(browser_secret),
     };
+    let sso = idp
+        .sso()
+        .map_err(|e| LoginError::Internal(format!("IdP '{}': {e}", idp.id)))?;
     records::put(store, &Key::of(&[&handle]), &pending, PENDING_TTL).await?;
     let acs = cfg.acs_url();
     let req = AuthnRequest {
         id: &request_id,
         issue_instant: now,
-        destination: &idp.sso_redirect,
+        destination: &sso.location,
         acs_url: &acs,
         sp_entity_id: &cfg.entity_id,
         force_authn,
     };
-    let redirect_url = redirect_url(&idp.sso_redirect, &req.to_xml(), &handle, signing_key)
-        .map_err(|e| LoginError::Internal(e.to_string()))?;
-    Ok(Begun {
-        redirect_url,
-        handle,
-    })
+    let internal = |e: crate::saml::binding::BindingError| LoginError::Internal(e.to_string());
+    let to_idp = match sso.binding {
+        SsoBinding::Redirect => ToIdp::Redirect(
+            redirect_url(&sso.location, &req.to_xml(), &handle, signing_key).map_err(internal)?,
+        ),
+        SsoBinding::Post => ToIdp::Post {
+            saml_request: post_value(&req.to_xml(), &request_id, signing_key).map_err(internal)?,
+            action: sso.location,
+            relay_state: handle.clone(),
+        },
+    };
+    Ok(Begun { to_idp, handle })
 }
 
 /// A login completed at the ACS.
@@ -188,6 +218,15 @@ pub enum AcsOutcome {
     Done(Box<Finished>),
     /// The browser sent no login cookie: continue same-site with `ticket`.
     Continue { ticket: String },
+    /// An IdP-initiated login, verified and parked under `ticket`: the user
+    /// confirms the account before `/saml/continue` signs in; the browser
+    /// gets (or keeps) the login cookie holding `browser_secret`.
+    Confirm {
+        ticket: String,
+        browser_secret: String,
+        identity: Box<Identity>,
+        idp_name: String,
+    },
 }
 
 /// A fresh secret for the login cookie.
@@ -231,19 +270,33 @@ pub async fn finish<S: Store>(
     now: OffsetDateTime,
 ) -> Result<AcsOutcome, LoginError> {
     let encoded = encoded.ok_or(LoginError::NoResponse)?;
-    // RelayState is our opaque handle (SAML Bindings §3.5.3); IdP-initiated
-    // (unsolicited) login is not enabled, so it is required.
-    let handle = relay_state.ok_or_else(|| {
-        LoginError::RelayState("missing (unsolicited responses are not accepted)".into())
-    })?;
-    if !is_handle(handle) {
-        return Err(LoginError::RelayState(
-            "not a handle issued here (a URL or other value)".into(),
-        ));
-    }
-    let pending: Pending = records::get(store, &Key::of(&[handle]))
-        .await?
-        .ok_or_else(|| LoginError::RelayState("unknown or expired".into()))?;
+    // RelayState is our opaque handle (SAML Bindings §3.5.3). Without a
+    // pending login under it, only an IdP-initiated response from an IdP
+    // that allows them is taken (SAML Profiles §4.1.5).
+    let not_ours = LoginError::RelayState(
+        match relay_state {
+            None => "missing (unsolicited responses are not accepted)",
+            Some(h) if !is_handle(h) => "not a handle issued here (a URL or other value)",
+            Some(_) => "unknown or expired",
+        }
+        .into(),
+    );
+    let pending: Option<Pending> = match relay_state.filter(|h| is_handle(h)) {
+        Some(handle) => records::get(store, &Key::of(&[handle])).await?,
+        None => None,
+    };
+    let Some(pending) = pending else {
+        return super::unsolicited::finish(
+            store,
+            cfg,
+            decryption_keys,
+            encoded,
+            browser,
+            not_ours,
+            now,
+        )
+        .await;
+    };
     // A browser that sends a login cookie must be the one that started the
     // login; this is checked before anything is consumed.
     if browser.is_some_and(|b| !same_browser(&pending.browser, b)) {
@@ -263,17 +316,7 @@ pub async fn finish<S: Store>(
         decryption_keys,
     };
     let accepted = response::validate(&xml, &idp.trust(), &expect)?;
-
-    // The (IdP, Assertion ID) pair is taken once, atomically, and kept until
-    // the assertion could no longer be accepted.
-    let ttl = records::ttl_until(accepted.replay_until.unix_timestamp(), now.unix_timestamp());
-    let replay = Key::<Replay>::of(&[&idp.id, &crate::crypto::sha256_hex(&accepted.assertion_id)]);
-    if !records::put_if_absent(store, &replay, &Replay, ttl).await? {
-        return Err(LoginError::Replay {
-            assertion: accepted.assertion_id,
-            idp: idp.id.clone(),
-        });
-    }
+    consume_assertion(store, idp, &accepted, now).await?;
     // The pending request is single use: one assertion may answer it. The
     // entry is left to expire, so a repost of the same response still reaches
     // the replay check above and is named as a replay.
@@ -281,16 +324,7 @@ pub async fn finish<S: Store>(
     if !records::put_if_absent(store, &answered, &Answered, PENDING_TTL).await? {
         return Err(LoginError::AlreadyAnswered(pending.request_id));
     }
-    log::info!(
-        "login: idp={} subject={} signed_response={} signed_assertion={} encrypted={}",
-        idp.id,
-        crate::crypto::sha256_hex(&accepted.identity.scoped_subject())
-            .get(..12)
-            .unwrap_or(""),
-        accepted.signed_response,
-        accepted.signed_assertion,
-        accepted.encrypted
-    );
+    log_accepted("login", idp, &accepted);
     if browser.is_some() {
         return Ok(AcsOutcome::Done(Box::new(Finished {
             identity: accepted.identity,
@@ -306,6 +340,39 @@ pub async fn finish<S: Store>(
     };
     records::put(store, &Key::secret(&ticket), &parked, VERIFIED_TTL).await?;
     Ok(AcsOutcome::Continue { ticket })
+}
+
+/// Takes the (IdP, Assertion ID) pair once, atomically, and keeps it until
+/// the assertion could no longer be accepted (SAML Profiles §4.1.4.5).
+pub(crate) async fn consume_assertion<S: Store>(
+    store: &S,
+    idp: &Idp,
+    accepted: &Accepted,
+    now: OffsetDateTime,
+) -> Result<(), LoginError> {
+    let ttl = records::ttl_until(accepted.replay_until.unix_timestamp(), now.unix_timestamp());
+    let replay = Key::<Replay>::of(&[&idp.id, &crate::crypto::sha256_hex(&accepted.assertion_id)]);
+    if !records::put_if_absent(store, &replay, &Replay, ttl).await? {
+        return Err(LoginError::Replay {
+            assertion: accepted.assertion_id.clone(),
+            idp: idp.id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// One log line per accepted response; the subject only as a hash prefix.
+pub(crate) fn log_accepted(what: &str, idp: &Idp, accepted: &Accepted) {
+    log::info!(
+        "{what}: idp={} subject={} signed_response={} signed_assertion={} encrypted={}",
+        idp.id,
+        crate::crypto::sha256_hex(&accepted.identity.scoped_subject())
+            .get(..12)
+            .unwrap_or(""),
+        accepted.signed_response,
+        accepted.signed_assertion,
+        accepted.encrypted
+    );
 }
 
 /// The same-site second hop: releases a verified login to the browser whose

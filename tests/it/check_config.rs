@@ -303,3 +303,62 @@ fn transient_only_metadata_is_a_warning() {
     let run = check_config(&cfg, &[]);
     assert!(!warned(&run), "{run}");
 }
+
+/// A POST-only IdP (Google Workspace, OneLogin) loads, and check-config
+/// names the binding; an IdP with neither Redirect nor POST SSO is refused
+/// with the reason; `samlhub inspect` needs no SSO endpoint at all.
+#[test]
+fn sso_binding_follows_the_metadata() {
+    let d = Dir::new();
+    let k = TestKey::generate("check-config-post-idp", 2048);
+    let redirect_md = idp_metadata("https://idp.example.org/corp", Some(&k.cert_b64), None);
+    let post_md = redirect_md.replace("bindings:HTTP-Redirect", "bindings:HTTP-POST");
+    let no_sso = redirect_md.replace("bindings:HTTP-Redirect", "bindings:SOAP");
+    d.write("post.xml", &post_md);
+    d.write("nosso.xml", &no_sso);
+    let cfg = d.config(
+        "",
+        "[[idp]]\nid = \"post\"\nmetadata_file = \"post.xml\"\nallow_unsolicited = true\n",
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout.lines().any(|l| l.contains("post:")
+            && l.contains("SSO post https://idp.example.org/sso")
+            && l.contains("IdP-initiated login allowed")),
+        "{run}"
+    );
+
+    let cfg = d.config(
+        "",
+        "[[idp]]\nid = \"nosso\"\nmetadata_file = \"nosso.xml\"\n\n\
+         [[idp]]\nid = \"post\"\nmetadata_file = \"post.xml\"\nsso_binding = \"redirect\"\n",
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(
+        &run,
+        &cfg,
+        "idp[0].metadata_file",
+        "HTTP-Redirect or HTTP-POST binding",
+    );
+    assert_problem(&run, &cfg, "idp[1].sso_binding", "HTTP-Redirect binding");
+
+    // inspect reads the SSO-less metadata: its verdict is about the response.
+    let resp = d.write("response.xml", "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_r\" Version=\"2.0\"/>");
+    let md = d.tmp.path().join("nosso.xml");
+    let out = crate::peers::samlhub::run_cli(&[
+        "inspect",
+        "--idp-metadata",
+        md.to_str().unwrap(),
+        "--response",
+        resp.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"valid\": false")
+            && !stdout.contains("IdP metadata")
+            && !stdout.contains("SingleSignOnService"),
+        "{stdout}"
+    );
+}

@@ -13,6 +13,7 @@ mod check_config;
 mod chromium_login;
 mod chromium_selftest;
 mod e2e_ha;
+mod e2e_post;
 mod e2e_ssp;
 mod encrypted;
 mod fuzz_regressions;

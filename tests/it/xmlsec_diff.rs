@@ -425,3 +425,54 @@ fn xmlsec1_alone_is_fooled_where_listed() {
          listed but xmlsec1 now refuses: {no_longer:?}\n(all OK: {ok_by_xmlsec1:?})"
     );
 }
+
+/// The enveloped signature samlhub puts on an HTTP-POST AuthnRequest
+/// (`authn_request::post_value`): libxmlsec1 verifies it with our SP
+/// certificate and refuses it after any change to a signed byte, and the
+/// signed request is valid against the SAML protocol schema.
+#[test]
+fn post_bound_authn_request_signature_verifies_with_xmlsec1() {
+    use crate::peers::pki::TestKey;
+    use crate::peers::xmlsec::xmllint_validate_protocol;
+    use base64::Engine as _;
+    use samlhub::saml::authn_request::{post_value, AuthnRequest};
+
+    const NODE: &str = "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest";
+    let sp = TestKey::generate("xmlsec-diff-sp", 2048);
+    let other = TestKey::generate("xmlsec-diff-other", 2048);
+    let key = openssl::pkey::PKey::private_key_from_pem(sp.key_pem.as_bytes()).unwrap();
+    let request = AuthnRequest {
+        id: "_xmlsec_diff_authn_request",
+        issue_instant: now(),
+        destination: "https://idp.xmlsec-diff.test/sso/post",
+        acs_url: ACS,
+        sp_entity_id: SP,
+        force_authn: true,
+    }
+    .to_xml();
+    let value = post_value(&request, "_xmlsec_diff_authn_request", &key).unwrap();
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap(),
+    )
+    .unwrap();
+    xmlsec1_verify(&xml, &sp.cert_pem, NODE).unwrap_or_else(|e| panic!("xmlsec1: {e}\n{xml}"));
+    xmllint_validate_protocol(&xml).unwrap_or_else(|e| panic!("schema: {e}\n{xml}"));
+    assert!(
+        xmlsec1_verify(&xml, &other.cert_pem, NODE).is_err(),
+        "xmlsec1 accepted another key"
+    );
+    for (from, to) in [
+        (ACS, "https://sp.xmlsec-diff.test/saml/acs2"),
+        ("ForceAuthn=\"true\"", "ForceAuthn=\"false\""),
+        ("AllowCreate=\"true\"", "AllowCreate=\"false\""),
+    ] {
+        let tampered = xml.replacen(from, to, 1);
+        assert_ne!(tampered, xml, "{from}");
+        assert!(
+            xmlsec1_verify(&tampered, &sp.cert_pem, NODE).is_err(),
+            "xmlsec1 accepted a request with {from} changed to {to}"
+        );
+    }
+}

@@ -37,7 +37,12 @@ fn remove_element(xml: &str, qname: &str) -> String {
 }
 
 /// Signs (as `how`) the Spec's XML after `edit`.
-fn signed_after(e: &Env, s: &Spec, how: Signing, edit: impl Fn(&str) -> String) -> String {
+pub(super) fn signed_after(
+    e: &Env,
+    s: &Spec,
+    how: Signing,
+    edit: impl Fn(&str) -> String,
+) -> String {
     sign(
         &edit(&s.to_xml()),
         s,
@@ -617,10 +622,14 @@ fn unsolicited_without_relay_state(rig: &Rig, c: &Case) -> Result<(), String> {
     let xml = rig.env.signed(&spec, Signing::Both);
     refused_at_acs(rig, c, &xml, None)?;
     // The document is a valid unsolicited answer: only the hub's policy
-    // (IdP-initiated login off) refuses it.
+    // (IdP-initiated login off for "test") refuses it.
     let (rc, v) = rig.inspect_with(&rig.md_path, xml.as_bytes(), "_unused", now(), &[]);
     if rc != 1 {
         return Err(format!("inspect with --in-response-to must refuse: {v}"));
+    }
+    let (rc, v) = rig.inspect_with(&rig.md_path, xml.as_bytes(), "", now(), &[]);
+    if rc != 0 {
+        return Err(format!("inspect --unsolicited must accept: {v}"));
     }
     Ok(())
 }
@@ -768,9 +777,9 @@ fn replay_and_relay_state() -> Vec<Case> {
         ),
         refused(
             "UNSOL-no-relay-state",
-            "an unsolicited answer (no InResponseTo, no RelayState) while IdP-initiated login is off",
-            "unknown_relay_state",
-            "missing (unsolicited responses are not accepted)",
+            "an unsolicited answer (no InResponseTo, no RelayState) from an IdP with IdP-initiated login off",
+            "unsolicited_off",
+            "IdP 'test' started this sign-in",
             "SAML Profiles §4.1.5 (unsolicited responses)",
             How::Scenario(unsolicited_without_relay_state),
         ),

@@ -11,18 +11,21 @@
 //! connected to. Scenarios (replay, RelayState swaps, a login at the other
 //! IdP, exact skew boundaries, check-config) run their own steps.
 //!
-//! The hub under test trusts two IdPs ("test" and "other"), so cross-IdP
-//! confusion is tried against a real two-IdP configuration.
+//! The hub under test trusts four IdPs ("test", "other", "tenant-b" and
+//! "unsol", the one allowing IdP-initiated login), so cross-IdP confusion is
+//! tried against a real multi-IdP configuration.
 //!
 //! Files by kind: `signature` (content, exclusion, References, keys,
 //! algorithms, transforms), `wrapping` (XSW1–XSW8 and other placement, ID and
 //! root tricks), `parser` (DTDs, entities, limits, encodings, namespaces,
 //! comment/text splitting), `checks` (SAML conditions, time, replay,
-//! RelayState, cross-IdP).
+//! RelayState, cross-IdP), `unsolicited` (IdP-initiated responses at an IdP
+//! that allows them: "unsol", which shares "test"'s signing key).
 
 mod checks;
 mod parser;
 mod signature;
+mod unsolicited;
 mod wrapping;
 
 use crate::peers::browser::{Browser, Page};
@@ -74,6 +77,10 @@ pub(crate) enum How {
     /// The SAMLResponse form value itself (base64 or garbage), for a login
     /// at "test"; inspect reads the same value from a file.
     Field(fn(&Env, Spec) -> String),
+    /// An unsolicited document built from a valid Spec of IdP "unsol" (no
+    /// InResponseTo), posted without RelayState; inspect runs with
+    /// `--unsolicited` and that IdP's metadata.
+    Unsolicited(fn(&Env, Spec) -> String),
     /// Steps of its own; checks the expectation itself.
     Scenario(fn(&Rig, &Case) -> Result<(), String>),
     /// Tested outside this corpus, where named.
@@ -163,6 +170,7 @@ pub(crate) fn corpus() -> Vec<Case> {
     all.extend(wrapping::cases());
     all.extend(parser::cases());
     all.extend(checks::cases());
+    all.extend(unsolicited::cases());
     all.extend(elsewhere());
     all
 }
@@ -197,6 +205,8 @@ const CODES: &[&str] = &[
     "audience",
     "mapping",
     "unknown_relay_state",
+    "unsolicited_off",
+    "other_browser",
     "replay",
     "config",
 ];
@@ -318,6 +328,9 @@ pub(crate) struct Env {
     /// IdP "tenant-b": another entityID sharing "test"'s signing key (as
     /// Entra tenants share one certificate).
     pub tenant_b: TestIdp,
+    /// IdP "unsol": allows IdP-initiated login (landing on /session); its
+    /// own entityID, "test"'s signing key.
+    pub unsol: TestIdp,
     /// A key nobody trusts, with its own certificate.
     pub attacker: TestKey,
     /// An RSA-1024 key (too weak to be trusted by anything).
@@ -334,6 +347,11 @@ impl Env {
             tenant_b: TestIdp {
                 entity_id: "https://sts.tenant-b.test/".into(),
                 sso_url: "https://sts.tenant-b.test/sso".into(),
+                ..TestIdp::new("tamper")
+            },
+            unsol: TestIdp {
+                entity_id: "https://unsolicited-idp.test/".into(),
+                sso_url: "https://unsolicited-idp.test/sso".into(),
                 ..TestIdp::new("tamper")
             },
             attacker: TestKey::generate("tamper-attacker", 2048),
@@ -359,6 +377,7 @@ pub(crate) struct Rig {
     pub md_path: PathBuf,
     pub md_other_path: PathBuf,
     pub md_tenant_b_path: PathBuf,
+    pub md_unsol_path: PathBuf,
     pub env: Env,
     evil: TcpListener,
     files: AtomicUsize,
@@ -384,16 +403,21 @@ impl Rig {
         let md_path = hub.dir().join("idp-metadata.xml");
         let md_other_path = hub.dir().join("idp-other-metadata.xml");
         let md_tenant_b_path = hub.dir().join("idp-tenant-b-metadata.xml");
+        let md_unsol_path = hub.dir().join("idp-unsol-metadata.xml");
         std::fs::write(&md_path, env.idp.metadata_xml()).unwrap();
         std::fs::write(&md_other_path, env.other.metadata_xml()).unwrap();
         std::fs::write(&md_tenant_b_path, env.tenant_b.metadata_xml()).unwrap();
+        std::fs::write(&md_unsol_path, env.unsol.metadata_xml()).unwrap();
         hub.write_config(&format!(
             "[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n\n\
              [[idp]]\nid = \"other\"\nmetadata_file = \"{}\"\n\n\
-             [[idp]]\nid = \"tenant-b\"\nmetadata_file = \"{}\"\n",
+             [[idp]]\nid = \"tenant-b\"\nmetadata_file = \"{}\"\n\n\
+             [[idp]]\nid = \"unsol\"\nmetadata_file = \"{}\"\n\
+             allow_unsolicited = true\nunsolicited_target = \"/session\"\n",
             md_path.display(),
             md_other_path.display(),
-            md_tenant_b_path.display()
+            md_tenant_b_path.display(),
+            md_unsol_path.display()
         ));
         hub.start();
         Rig {
@@ -401,6 +425,7 @@ impl Rig {
             md_path,
             md_other_path,
             md_tenant_b_path,
+            md_unsol_path,
             env,
             evil,
             files: AtomicUsize::new(0),
@@ -418,6 +443,7 @@ impl Rig {
             "test" => &self.md_path,
             "other" => &self.md_other_path,
             "tenant-b" => &self.md_tenant_b_path,
+            "unsol" => &self.md_unsol_path,
             _ => panic!("no IdP '{idp}' in the rig"),
         }
     }
@@ -604,6 +630,7 @@ impl Rig {
             How::Doc(build) => self.run_doc(c, "test", |e, s| b64(build(e, s))),
             How::DocAt(idp, build) => self.run_doc(c, idp, |e, s| b64(build(e, s))),
             How::Field(build) => self.run_doc(c, "test", build),
+            How::Unsolicited(build) => unsolicited::run(self, c, build),
             How::Scenario(f) => f(self, c),
             How::Elsewhere(_) => Ok(()),
         }
@@ -655,6 +682,7 @@ impl Rig {
     }
 }
 
+/// `samlhub inspect` of a file; `request_id` "" means `--unsolicited`.
 pub(crate) fn inspect_file(
     md: &Path,
     response: &Path,
@@ -677,11 +705,15 @@ pub(crate) fn inspect_file(
         audience,
         "--acs",
         acs,
-        "--in-response-to",
-        request_id,
         "--now",
         at.as_str(),
     ];
+    // An empty request id: the response must be unsolicited.
+    if request_id.is_empty() {
+        args.push("--unsolicited");
+    } else {
+        args.extend(["--in-response-to", request_id]);
+    }
     args.extend_from_slice(extra);
     let out = run_cli(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
