@@ -4,11 +4,12 @@ pub mod authn_request;
 pub mod binding;
 pub mod decrypt;
 pub mod dsig;
+pub mod logout;
 pub mod mapping;
 pub mod metadata;
 pub mod response;
-#[cfg(any(test, feature = "test-support"))]
 pub mod sign;
+pub mod slo;
 pub mod sp;
 
 /// Decodes base64 that may be broken across lines, as XML Signature values,

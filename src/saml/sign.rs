@@ -1,7 +1,7 @@
-//! An enveloped XML signer (SAML Core §5.4) for test documents: fixtures,
-//! generated IdP responses, fuzz seeds and benchmarks. samlhub itself never
-//! signs XML, so this module is compiled only for tests and with the
-//! `test-support` feature, never into the release binary.
+//! An enveloped XML signer (SAML Core §5.4). samlhub signs its own
+//! HTTP-POST logout messages with it (`saml::logout`); the tests use it for
+//! fixtures, generated IdP responses, fuzz seeds and benchmarks. It signs
+//! only documents we build, never received input.
 
 use super::dsig::{DigestAlg, DsigError, SigAlg, ALG_ENVELOPED};
 use crate::crypto;
