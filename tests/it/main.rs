@@ -34,6 +34,7 @@ mod oidc_rig;
 mod peers;
 mod peers_selftest;
 mod slo_ssp;
+mod slo_tamper;
 mod store_conformance;
 mod tamper;
 mod xmlsec_diff;

@@ -53,6 +53,8 @@ pub struct Setup {
     pub oidc: bool,
     /// More config text; gets the temp dir to place files in.
     pub extra: Box<dyn FnOnce(&Path) -> String>,
+    /// The test IdP publishes a SingleLogoutService.
+    pub slo: bool,
 }
 
 impl Default for Setup {
@@ -61,6 +63,7 @@ impl Default for Setup {
             two_idps: false,
             oidc: true,
             extra: Box::new(|_| String::new()),
+            slo: false,
         }
     }
 }
@@ -105,7 +108,8 @@ impl Hub {
         text.push('\n');
         for (id, idp) in &idps {
             let md = dir.path().join(format!("idp-{id}.xml"));
-            std::fs::write(&md, idp.metadata_xml()).unwrap();
+            let slo = setup.slo.then(|| format!("{}slo", idp.entity_id));
+            std::fs::write(&md, idp.metadata_xml_with_slo(slo.as_deref())).unwrap();
             text.push_str(&format!(
                 "[[idp]]\nid = \"{id}\"\ndisplay_name = \"IdP {id}\"\nmetadata_file = \"{}\"\nemail_verified = true\n\n",
                 md.display()
