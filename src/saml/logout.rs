@@ -597,4 +597,72 @@ mod tests {
         assert_eq!(pick_endpoint(&slo[..1], true).unwrap().0, BINDING_POST);
         assert!(pick_endpoint(&[], false).is_none());
     }
+
+    fn keypair() -> (PKey<Private>, super::super::dsig::TrustedKey) {
+        let k = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let p = PKey::public_key_from_pem(&k.public_key_to_pem().unwrap()).unwrap();
+        (k, super::super::dsig::TrustedKey::new(p).unwrap())
+    }
+
+    /// What we send verifies with what we check, in both bindings, and
+    /// only with the signer's key.
+    #[test]
+    fn encoded_messages_verify_in_both_bindings_and_only_with_the_key() {
+        use super::super::mapping::{AttributeMap, AttributeOverrides, Profile};
+        let (key, trusted) = keypair();
+        let (_, stranger) = keypair();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let map = AttributeMap::new(Profile::default(), &AttributeOverrides::default());
+        let trust = |keys| IdpTrust {
+            id: "idp",
+            entity_id: "https://idp",
+            keys,
+            allow_sha1: false,
+            allow_cbc: false,
+            allow_rsa1_5: false,
+            clock_skew: Duration::seconds(60),
+            attributes: &map,
+        };
+        let (good, bad) = ([trusted], [stranger]);
+        let l = link();
+        let xml = LogoutRequest {
+            id: "_r2",
+            issue_instant: now,
+            destination: "https://sp/saml/slo",
+            sp_entity_id: "https://idp",
+            link: &l,
+        }
+        .to_xml();
+        let expect = Expect {
+            slo_url: "https://sp/saml/slo",
+            now,
+        };
+        for b in [BINDING_POST, BINDING_REDIRECT] {
+            let out = encode(
+                b,
+                "https://sp/saml/slo",
+                Which::Request,
+                &xml,
+                "_r2",
+                Some("rs"),
+                &key,
+            )
+            .unwrap();
+            let arrived = || match &out {
+                Outgoing::Post { fields, .. } => Arrived::post(&fields[0].1).unwrap(),
+                Outgoing::Redirect(url) => Arrived::Redirect(
+                    binding::decode_redirect(url.split_once('?').unwrap().1).unwrap(),
+                ),
+            };
+            let opened = Opened::parse(arrived(), Which::Request).unwrap();
+            let v = opened.verify_request(&trust(&good), &expect).unwrap();
+            assert_eq!((v.name_id.as_str(), v.session_indexes.len()), ("a&b", 1));
+            let opened = Opened::parse(arrived(), Which::Request).unwrap();
+            assert!(matches!(
+                opened.verify_request(&trust(&bad), &expect),
+                Err(LogoutError::Signature(..))
+            ));
+            assert!(Opened::parse(arrived(), Which::Response).is_err());
+        }
+    }
 }

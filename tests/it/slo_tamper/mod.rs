@@ -226,6 +226,7 @@ const NOT_SIGNED: &str = "is not signed";
 const BAD_SIG: &str = "does not verify with any configured certificate";
 
 mod cases;
+mod flows;
 use cases::corpus;
 
 // ---- the runner ---------------------------------------------------------
