@@ -15,7 +15,8 @@
 //!
 //! Ending a session ends what rides on it: OIDC codes, access and refresh
 //! tokens are refused once their session is gone (`oidc::grant` reads the
-//! session on every use). A store failure fails closed: nothing is
+//! session on every use), and the person's live Home Assistant login codes
+//! are voided (`ha::login::revoke_code`). A store failure fails closed: nothing is
 //! accepted, and an IdP gets a Responder status only when its request was
 //! verified.
 
@@ -141,6 +142,7 @@ pub async fn link<S: Store>(
 /// them from the index. Returns how many ended.
 async fn end_indexed<S: Store>(
     store: &S,
+    cfg: &Config,
     idp: &str,
     name_id: &str,
     pick: impl Fn(&Indexed) -> bool,
@@ -153,8 +155,10 @@ async fn end_indexed<S: Store>(
     let mut ended = 0;
     for e in ix.sessions.iter().filter(|e| pick(e)) {
         if let Some(sk) = Key::<Session>::parse(&e.session) {
-            crate::session::end_key(store, &sk).await?;
-            ended += 1;
+            if let Some(s) = records::get(store, &sk).await? {
+                end_session(store, cfg, &sk, &s).await?;
+                ended += 1;
+            }
         }
     }
     ix.sessions.retain(|e| !pick(e) && e.expires > now);
@@ -163,6 +167,26 @@ async fn end_indexed<S: Store>(
         None => records::delete(store, &k).await?,
     }
     Ok(ended)
+}
+
+/// Ends one session and voids the Home Assistant login codes of its
+/// person (a code is not tied to a session, so every live code of theirs).
+async fn end_session<S: Store>(
+    store: &S,
+    cfg: &Config,
+    k: &Key<Session>,
+    s: &Session,
+) -> Result<(), StoreError> {
+    crate::session::end_key(store, k).await?;
+    for inst in &cfg.ha {
+        if crate::ha::login::revoke_code(store, &inst.login(), &s.identity).await? {
+            log::info!(
+                "slo: a Home Assistant login code was voided instance={}",
+                inst.id
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What an SP-initiated logout does next.
@@ -202,11 +226,12 @@ pub async fn begin<S: Store>(
     let Some((sk, s)) = current else {
         return Ok(Begun::Local("there was no session"));
     };
-    crate::session::end_key(store, &sk).await?;
+    end_session(store, cfg, &sk, &s).await?;
     if let Some(l) = &s.slo {
         let me = sk.as_str().to_owned();
         end_indexed(
             store,
+            cfg,
             &s.identity.idp,
             &l.name_id,
             |e| e.session == me,
@@ -314,13 +339,14 @@ pub async fn answer<S: Store>(
     let pick = |e: &Indexed| {
         wanted.is_empty() || e.session_index.as_ref().is_some_and(|h| wanted.contains(h))
     };
-    let (ended, status) = match end_indexed(store, &idp.id, &req.name_id, pick, unix(now)).await {
-        Ok(n) => (n, None),
-        Err(e) => {
-            log::error!("slo: ending sessions for a logout request failed: {e}");
-            (0, Some(logout::STATUS_RESPONDER))
-        }
-    };
+    let (ended, status) =
+        match end_indexed(store, cfg, &idp.id, &req.name_id, pick, unix(now)).await {
+            Ok(n) => (n, None),
+            Err(e) => {
+                log::error!("slo: ending sessions for a logout request failed: {e}");
+                (0, Some(logout::STATUS_RESPONDER))
+            }
+        };
     let id = new_id()?;
     let xml = LogoutResponse {
         id: &id,

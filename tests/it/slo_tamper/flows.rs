@@ -72,3 +72,64 @@ async fn logout_without_idp_slo_is_local_and_refuses_cross_site() {
         .await;
     assert_eq!(bad.header("x-samlhub-error"), Some("bad_return_to"));
 }
+
+#[actix_web::test]
+async fn idp_logout_voids_the_persons_home_assistant_code_only() {
+    use samlhub::ha::login::CodeEntry;
+    use samlhub::store::records::{self, Key};
+    use samlhub::testing::idp::Attr;
+    let hub = Hub::start_with(Setup {
+        oidc: false,
+        slo: true,
+        extra: Box::new(|dir| {
+            let secret = dir.join("ha.secret");
+            std::fs::write(&secret, "slo-ha-secret-0123456789abcdefgh").unwrap();
+            format!(
+                "[[ha]]\nid = \"home\"\nexternal_url = \"http://127.0.0.1:9\"\nhook_secret_file = \"{}\"\n\
+admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\nadmin_mfa = \"off\"\n",
+                secret.display()
+            )
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let c = ctx(&hub);
+    let code_of = |user: &'static str| Key::<CodeEntry>::of(&["home", user]);
+    let mut alice = hub.browser();
+    let si = random_id();
+    let tweak = si.clone();
+    let r = hub
+        .sign_in_with(&mut alice, IDP, move |s| s.session_index = tweak)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.head());
+    let mut bob = hub.browser();
+    let r = hub
+        .sign_in_with(&mut bob, IDP, |s| {
+            s.name_id = "bob".into();
+            s.attributes = vec![Attr::new("uid", &["bob"]), Attr::new("groups", &["users"])];
+        })
+        .await;
+    assert_eq!(r.status, 303, "{}", r.head());
+    for b in [&mut alice, &mut bob] {
+        let p = b.get("/ha?instance=home").await;
+        assert_eq!(p.status, 200, "{}", p.head());
+    }
+    let store = &hub.state.store;
+    assert!(records::get(store, &code_of("alice"))
+        .await
+        .unwrap()
+        .is_some());
+
+    let m = base_msg(&hub, &c, &si, "");
+    let p = send(&mut hub.browser(), &valid_redirect(&c, &m, Dir::Request)).await;
+    assert_eq!(p.status, 302, "{}", p.head());
+    assert!(records::get(store, &code_of("alice"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(records::get(store, &code_of("bob"))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(bob.get("/session?format=json").await.status, 200);
+}
