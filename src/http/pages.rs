@@ -98,6 +98,10 @@ pub fn session(who: &Identity, idp_name: &str) -> String {
     t.push_str(&row("Authentication", &opt(&who.authn_context)));
     t.push_str("</table>");
     t.push_str("<form method=\"post\" action=\"/logout\"><p><button class=\"btn\" type=\"submit\">Sign out</button></p></form>");
+    t.push_str(&format!(
+        "<form method=\"post\" action=\"{}\"><p><button class=\"btn\" type=\"submit\">Sign out here and at the identity provider</button></p></form>",
+        crate::routes::SAML_LOGOUT
+    ));
     layout("Signed in", &t)
 }
 

@@ -55,6 +55,12 @@ async fn logout_without_idp_slo_is_local_and_refuses_cross_site() {
     })
     .await;
     let mut b = hub.signed_in_browser().await;
+    let page = b.get("/session").await;
+    assert!(
+        page.body.contains("action=\"/saml/logout\""),
+        "{}",
+        page.body
+    );
     let cross = b
         .get_with_headers("/saml/logout", &[("Sec-Fetch-Site", "cross-site")])
         .await;
