@@ -138,32 +138,49 @@ pub async fn link<S: Store>(
     Ok(())
 }
 
-/// Ends the sessions of (`idp`, `name_id`) that `pick` selects and drops
-/// them from the index. Returns how many ended.
+/// Ends the sessions of (`idp`, `name_id`) that `pick` selects by their
+/// index entry and `same` confirms by the session itself, and drops them
+/// (and expired entries) from the index. Returns how many ended.
 async fn end_indexed<S: Store>(
     store: &S,
     cfg: &Config,
     idp: &str,
     name_id: &str,
     pick: impl Fn(&Indexed) -> bool,
+    same: impl Fn(&Session) -> bool,
     now: i64,
 ) -> Result<usize, StoreError> {
     let k = index_key(idp, name_id);
-    let Some(mut ix) = records::get(store, &k).await? else {
+    let Some(ix) = records::get(store, &k).await? else {
         return Ok(0);
     };
     let mut ended = 0;
-    for e in ix.sessions.iter().filter(|e| pick(e)) {
-        if let Some(sk) = Key::<Session>::parse(&e.session) {
-            if let Some(s) = records::get(store, &sk).await? {
+    let mut keep = Vec::new();
+    for e in ix.sessions {
+        if e.expires <= now {
+            continue;
+        }
+        if !pick(&e) {
+            keep.push(e);
+            continue;
+        }
+        let Some(sk) = Key::<Session>::parse(&e.session) else {
+            continue;
+        };
+        match records::get(store, &sk).await? {
+            None => {}
+            Some(s) if !same(&s) => keep.push(e),
+            Some(s) => {
                 end_session(store, cfg, &sk, &s).await?;
                 ended += 1;
             }
         }
     }
-    ix.sessions.retain(|e| !pick(e) && e.expires > now);
-    match ix.sessions.iter().map(|e| e.expires).max() {
-        Some(until) => records::put(store, &k, &ix, records::ttl_until(until, now)).await?,
+    match keep.iter().map(|e| e.expires).max() {
+        Some(until) => {
+            let ix = SloIndex { sessions: keep };
+            records::put(store, &k, &ix, records::ttl_until(until, now)).await?
+        }
         None => records::delete(store, &k).await?,
     }
     Ok(ended)
@@ -235,6 +252,7 @@ pub async fn begin<S: Store>(
             &s.identity.idp,
             &l.name_id,
             |e| e.session == me,
+            |_| true,
             unix(now),
         )
         .await?;
@@ -339,8 +357,16 @@ pub async fn answer<S: Store>(
     let pick = |e: &Indexed| {
         wanted.is_empty() || e.session_index.as_ref().is_some_and(|h| wanted.contains(h))
     };
+    // The NameID as asserted: same value, and the same Format when both
+    // name one (SAML Core §2.2.2, §3.7.1).
+    let same = |s: &Session| {
+        s.slo.as_ref().is_some_and(|l| {
+            l.name_id == req.name_id
+                && (l.format.is_none() || req.format.is_none() || l.format == req.format)
+        })
+    };
     let (ended, status) =
-        match end_indexed(store, cfg, &idp.id, &req.name_id, pick, unix(now)).await {
+        match end_indexed(store, cfg, &idp.id, &req.name_id, pick, same, unix(now)).await {
             Ok(n) => (n, None),
             Err(e) => {
                 log::error!("slo: ending sessions for a logout request failed: {e}");

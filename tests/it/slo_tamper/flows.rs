@@ -139,3 +139,34 @@ admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\nadmin_mfa = \"off\"\n
         .is_some());
     assert_eq!(bob.get("/session?format=json").await.status, 200);
 }
+
+#[actix_web::test]
+async fn idp_logout_for_another_name_id_format_ends_nothing() {
+    let hub = Hub::start_with(Setup {
+        oidc: false,
+        slo: true,
+        ..Setup::default()
+    })
+    .await;
+    let c = ctx(&hub);
+    let mut alice = hub.signed_in_browser().await;
+    let mut m = base_msg(&hub, &c, "", "");
+    m.session_index = None;
+    let email = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+    let x = m.xml(Dir::Request).replace(
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        email,
+    );
+    let p = send(
+        &mut hub.browser(),
+        &redirect(Dir::Request, &x, SigAlg::RsaSha256, &c.idp),
+    )
+    .await;
+    assert_eq!(p.status, 302, "{}", p.head());
+    assert_eq!(alice.get("/session?format=json").await.status, 200);
+    // The same request with the asserted Format ends the session.
+    m.id = random_id();
+    let p = send(&mut hub.browser(), &valid_redirect(&c, &m, Dir::Request)).await;
+    assert_eq!(p.status, 302, "{}", p.head());
+    assert_eq!(alice.get("/session?format=json").await.status, 401);
+}
