@@ -280,6 +280,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     );
     println!("  SP entityID:  {}", c.entity_id);
     println!("  ACS URL:      {}", c.acs_url());
+    println!("  SLO URL:      {}", c.url(crate::routes::SAML_SLO));
     println!("  SP metadata:  {}", c.metadata_url());
     match &c.store {
         StoreSpec::Embedded(p) => println!("  store:        embedded {}", p.display()),

@@ -42,11 +42,13 @@ impl SpKeys {
     /// The SP metadata (SAML Metadata §2.4.4) for `c` with these keys.
     pub fn metadata_xml(&self, c: &crate::config::Config) -> String {
         let acs = c.acs_url();
+        let slo = c.url(crate::routes::SAML_SLO);
         crate::saml::metadata::sp_metadata(&crate::saml::metadata::SpDescriptor {
             entity_id: &c.entity_id,
             acs_url: &acs,
             signing_certs: std::slice::from_ref(&self.signing.cert_der),
             encryption_certs: std::slice::from_ref(&self.encryption.cert_der),
+            slo_url: Some(&slo),
         })
     }
 }

@@ -6,6 +6,10 @@ pub const SAML_LOGIN: &str = "/saml/login";
 pub const SAML_ACS: &str = "/saml/acs";
 pub const SAML_CONTINUE: &str = "/saml/continue";
 pub const SAML_METADATA: &str = "/saml/metadata";
+/// SP-initiated Single Logout starts here.
+pub const SAML_LOGOUT: &str = "/saml/logout";
+/// Our SingleLogoutService: LogoutRequests and LogoutResponses from IdPs.
+pub const SAML_SLO: &str = "/saml/slo";
 pub const SESSION: &str = "/session";
 pub const LOGOUT: &str = "/logout";
 pub const HA: &str = "/ha";

@@ -16,6 +16,9 @@ pub struct Session {
     /// Unix seconds.
     pub created: i64,
     pub expires: i64,
+    /// What Single Logout needs when the session came from a SAML login.
+    #[serde(default)]
+    pub slo: Option<crate::saml::logout::SloLink>,
 }
 crate::json_record!(Session, records::Kind::Session);
 
@@ -54,6 +57,20 @@ pub async fn start<S: Store>(
     lifetime: Duration,
     now: i64,
 ) -> Result<Started, SessionError> {
+    start_linked(store, identity, None, lifetime, now)
+        .await
+        .map(|(s, _, _)| s)
+}
+
+/// [`start`] for a SAML login, keeping what Single Logout needs; returns the
+/// stored session with its key too.
+pub async fn start_linked<S: Store>(
+    store: &S,
+    identity: Identity,
+    slo: Option<crate::saml::logout::SloLink>,
+    lifetime: Duration,
+    now: i64,
+) -> Result<(Started, Key<Session>, Session), SessionError> {
     let mut expires = now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
     if let Some(s) = identity.session_not_on_or_after {
         expires = expires.min(s);
@@ -64,9 +81,11 @@ pub async fn start<S: Store>(
         identity,
         created: now,
         expires,
+        slo,
     };
-    records::put(store, &key(&cookie_value), &s, ttl).await?;
-    Ok(Started { cookie_value, ttl })
+    let k = key(&cookie_value);
+    records::put(store, &k, &s, ttl).await?;
+    Ok((Started { cookie_value, ttl }, k, s))
 }
 
 /// The live session a cookie value names, with its key.
@@ -80,6 +99,11 @@ pub async fn find<S: Store>(
         .await?
         .filter(|s| s.expires > now)
         .map(|s| (k, s)))
+}
+
+/// Ends the session stored under `k`.
+pub async fn end_key<S: Store>(store: &S, k: &Key<Session>) -> Result<(), StoreError> {
+    records::delete(store, k).await
 }
 
 /// Ends the session a cookie value names, if any.

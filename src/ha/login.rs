@@ -168,6 +168,33 @@ pub async fn issue_code<S: Store>(
     Ok(Issued { code: c, previous })
 }
 
+/// Voids the live code of `who` at this instance, if any: a Single Logout
+/// ends what the person's sessions started. The username comes from the
+/// same policy as at issue, and the code is removed only when that username
+/// is bound to this person. Returns whether a code was removed.
+pub async fn revoke_code<S: Store>(
+    store: &S,
+    inst: &Instance<'_>,
+    who: &Identity,
+) -> Result<bool, StoreError> {
+    if !inst.idps.is_empty() && !inst.idps.contains(&who.idp) {
+        return Ok(false);
+    }
+    let Ok(login) = policy::decide(inst.policy, who) else {
+        return Ok(false);
+    };
+    let bound = records::get(store, &Key::<HaOwner>::of(&[inst.id, &login.username])).await?;
+    if bound != Some(HaOwner(who.scoped_subject())) {
+        return Ok(false);
+    }
+    let key = code_key(inst.id, &login.username);
+    if records::get(store, &key).await?.is_none() {
+        return Ok(false);
+    }
+    records::delete(store, &key).await?;
+    Ok(true)
+}
+
 /// Constant-time equality of two code hashes.
 fn hash_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())

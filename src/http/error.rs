@@ -11,7 +11,9 @@
 use super::pages;
 use crate::ha::login::{HaError, RedeemError};
 use crate::oidc::error::OAuthError;
+use crate::saml::logout::LogoutError;
 use crate::saml::response::ResponseError;
+use crate::saml::slo::SloError;
 use crate::saml::sp::LoginError;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
@@ -46,6 +48,9 @@ pub enum AppError {
     /// A request body over the endpoint's limit (in bytes).
     #[error("request body over {0} bytes")]
     TooLarge(usize),
+    /// Single Logout, either direction.
+    #[error(transparent)]
+    Slo(#[from] SloError),
 }
 
 impl From<crate::session::SessionError> for AppError {
@@ -169,6 +174,7 @@ impl AppError {
                 "Request too large",
                 "The request was larger than this page accepts.".into(),
             ),
+            Self::Slo(e) => slo_class(e),
         }
     }
 }
@@ -245,6 +251,59 @@ fn login_class(e: &LoginError) -> Class {
         ),
         LoginError::Store(_) => store_down(),
         LoginError::Internal(_) => internal(),
+    }
+}
+
+fn slo_class(e: &SloError) -> Class {
+    use StatusCode as S;
+    let refused = |code| {
+        page(
+            S::FORBIDDEN,
+            code,
+            "Sign-out message refused",
+            "The sign-out message from the identity provider could not be accepted. Nothing was changed by it.".into(),
+        )
+    };
+    match e {
+        SloError::Message(m) => match m {
+            LogoutError::Binding(_)
+            | LogoutError::Base64
+            | LogoutError::TooLarge(_)
+            | LogoutError::Xml(_)
+            | LogoutError::Root { .. }
+            | LogoutError::Version(_)
+            | LogoutError::Missing(..)
+            | LogoutError::BadTime { .. }
+            | LogoutError::Identifier(_) => page(
+                S::BAD_REQUEST,
+                "malformed",
+                "Bad request",
+                "The sign-out message was not understood.".into(),
+            ),
+            LogoutError::Signature(..) | LogoutError::Unsigned(_) => refused("signature"),
+            LogoutError::Issuer { .. } | LogoutError::UnknownIssuer(_) => refused("issuer"),
+            LogoutError::Destination { .. } => refused("destination"),
+            LogoutError::Future { .. } | LogoutError::Stale { .. } | LogoutError::Expired(_) => {
+                refused("time")
+            }
+            LogoutError::InResponseTo(_) => refused("in_response_to"),
+            LogoutError::Status(_) => page(
+                S::FORBIDDEN,
+                "idp_status",
+                "Sign-out incomplete",
+                "You are signed out of this service, but the identity provider reported that it could not sign you out there. Close the browser to be sure.".into(),
+            ),
+            LogoutError::Replay(_) => refused("replay"),
+            LogoutError::Build(_) => internal(),
+        },
+        SloError::NoEndpoint(_) | SloError::UnknownIdp(_) => page(
+            S::FORBIDDEN,
+            "no_slo",
+            "Sign-out not possible",
+            "The identity provider of this sign-out is not set up for single logout here.".into(),
+        ),
+        SloError::Store(_) => store_down(),
+        SloError::Internal(_) => internal(),
     }
 }
 
@@ -406,7 +465,10 @@ fn log(err: &AppError, code: &str, corr: &str) {
         | AppError::Oidc(OAuthError::Store(_) | OAuthError::Internal(_))
         | AppError::Login(LoginError::Store(_) | LoginError::Internal(_))
         | AppError::Ha(HaError::Store(_) | HaError::Internal(_))
-        | AppError::Redeem(RedeemError::Unavailable(_) | RedeemError::Internal(_)) => {
+        | AppError::Redeem(RedeemError::Unavailable(_) | RedeemError::Internal(_))
+        | AppError::Slo(
+            SloError::Store(_) | SloError::Internal(_) | SloError::Message(LogoutError::Build(_)),
+        ) => {
             log::error!("[{corr}] {code}: {e}")
         }
         _ => log::warn!("[{corr}] {code}: {e}"),

@@ -7,7 +7,8 @@
 //! for browsers, `{"error": "rate_limited"}` for programs.
 //!
 //! Browser bucket: GET/POST `/oidc/authorize` (parks the request), GET
-//! `/saml/login` (pending login), POST `/saml/acs`, GET `/ha` and `/ha/login`.
+//! `/saml/login` (pending login), POST `/saml/acs`, GET `/ha` and `/ha/login`,
+//! GET/POST `/saml/slo` (logout messages: signature work, replay entries).
 //! Programs bucket, ten times as generous since one caller speaks for many
 //! people: POST `/oidc/token`, POST `/ha/redeem` (the HA hook).
 //! A request without a peer address (in-process tests) is not counted.
@@ -57,6 +58,7 @@ fn bucket(method: &Method, path: &str) -> Option<Bucket> {
         routes::OIDC_AUTHORIZE if get || post => Some(Bucket::Browser),
         routes::SAML_LOGIN | routes::HA | routes::HA_LOGIN if get => Some(Bucket::Browser),
         routes::SAML_ACS if post => Some(Bucket::Browser),
+        routes::SAML_SLO if get || post => Some(Bucket::Browser),
         routes::OIDC_TOKEN | routes::HA_REDEEM if post => Some(Bucket::Programs),
         _ => None,
     }
@@ -137,6 +139,7 @@ mod tests {
         assert_eq!(bucket(&p, "/oidc/authorize"), Some(Bucket::Browser));
         assert_eq!(bucket(&g, "/saml/login"), Some(Bucket::Browser));
         assert_eq!(bucket(&p, "/saml/acs"), Some(Bucket::Browser));
+        assert_eq!(bucket(&g, "/saml/slo"), Some(Bucket::Browser));
         assert_eq!(bucket(&g, "/ha"), Some(Bucket::Browser));
         assert_eq!(bucket(&g, "/ha/login"), Some(Bucket::Browser));
         assert_eq!(bucket(&p, "/oidc/token"), Some(Bucket::Programs));

@@ -15,6 +15,7 @@ mod oidc;
 pub mod pages;
 mod saml;
 mod session;
+mod slo;
 
 /// The limiter lives below `http` (the configuration parses its types);
 /// re-exported under its former path.
@@ -89,6 +90,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     ha::configure(cfg);
     oidc::configure(cfg);
     session::configure(cfg);
+    slo::configure(cfg);
 }
 
 /// The whole application for `state`: routes, request limits (the rate

@@ -281,7 +281,8 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
         .id_token_hint
         .as_deref()
         .and_then(|t| st.oidc_keys.verify_hint(t, now));
-    if let Some((_, s)) = session::current(st, req).await? {
+    let current = session::current(st, req).await?;
+    if let Some((_, s)) = &current {
         let cookie = req
             .cookie(session::SESSION_COOKIE)
             .map(|c| c.value().to_owned())
@@ -301,7 +302,6 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
                 })));
         }
     }
-    let gone = session::end(st, req).await?;
     let hinted = hint.and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned));
     let target = logout::post_logout_target(
         &st.config.oidc,
@@ -309,17 +309,40 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
         hinted.as_deref(),
         q.post_logout_redirect_uri.as_deref(),
     );
-    Ok(match target {
+    let target = match target {
         Some(uri) => {
             let mut to = url::Url::parse(&uri).map_err(|e| AppError::Internal(e.to_string()))?;
             if let Some(s) = &q.state {
                 to.query_pairs_mut().append_pair("state", s);
             }
-            HttpResponse::Found()
-                .cookie(gone)
-                .insert_header(("Location", to.to_string()))
-                .finish()
+            Some(to.to_string())
         }
+        None => None,
+    };
+    // A session from a SAML login at an IdP with Single Logout ends there
+    // too; the IdP's answer then leads on to the same target.
+    if current
+        .as_ref()
+        .is_some_and(|(_, s)| crate::saml::slo::goes_to_idp(&st.config, s))
+    {
+        let begun = crate::saml::slo::begin(
+            &st.store,
+            &st.config,
+            &st.keys.signing.key,
+            current,
+            target,
+            st.clock.now(),
+        )
+        .await?;
+        let gone = session::end(st, req).await?;
+        return Ok(super::slo::send(begun, gone));
+    }
+    let gone = session::end(st, req).await?;
+    Ok(match target {
+        Some(to) => HttpResponse::Found()
+            .cookie(gone)
+            .insert_header(("Location", to))
+            .finish(),
         None => HttpResponse::Ok()
             .cookie(gone)
             .content_type("text/html; charset=utf-8")

@@ -29,8 +29,16 @@ pub const CONTINUE_SCRIPT: &str = "document.getElementById('continue').submit();
 /// Submits the AuthnRequest form to the IdP at once (HTTP-POST binding).
 pub const POST_TO_IDP_SCRIPT: &str = "document.getElementById('to-idp').submit();";
 
+/// Submits the form of [`post_form_page`] at once.
+pub const POST_FORM_SCRIPT: &str = "document.getElementById('post').submit();";
+
 /// Every inline script a page may carry.
-pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT, POST_TO_IDP_SCRIPT];
+pub const SCRIPTS: &[&str] = &[
+    HA_SCRIPT,
+    CONTINUE_SCRIPT,
+    POST_TO_IDP_SCRIPT,
+    POST_FORM_SCRIPT,
+];
 
 fn layout(title: &str, body: &str) -> String {
     format!(
@@ -115,6 +123,10 @@ pub fn session(who: &Identity, idp_name: &str) -> String {
     t.push_str(&row("Authentication", &opt(&who.authn_context)));
     t.push_str("</table>");
     t.push_str("<form method=\"post\" action=\"/logout\"><p><button class=\"btn\" type=\"submit\">Sign out</button></p></form>");
+    t.push_str(&format!(
+        "<form method=\"post\" action=\"{}\"><p><button class=\"btn\" type=\"submit\">Sign out here and at the identity provider</button></p></form>",
+        crate::routes::SAML_LOGOUT
+    ));
     layout("Signed in", &t)
 }
 
@@ -166,6 +178,43 @@ pub fn signed_out() -> String {
     layout(
         "Signed out",
         "<p>You are signed out of samlhub.</p><p><a href=\"/\">Front page</a></p>",
+    )
+}
+
+/// Signed out, saying what happened (e.g. that the IdP was not asked).
+pub fn signed_out_because(why: &str) -> String {
+    let mut text = why.to_owned();
+    if let Some(first) = text.get(..1) {
+        let upper = first.to_uppercase();
+        text.replace_range(..1, &upper);
+    }
+    layout(
+        "Signed out",
+        &format!("<p>{}.</p><p><a href=\"/\">Front page</a></p>", h(&text)),
+    )
+}
+
+/// An HTTP-POST binding hop (SAML Bindings §3.5.4), or any other form that
+/// must reach another site with the browser: the fields as hidden inputs,
+/// submitted at once by a hashed script, with a visible button for
+/// browsers without script.
+pub fn post_form_page(title: &str, action: &str, fields: &[(&str, String)]) -> String {
+    let mut inputs = String::new();
+    for (name, value) in fields {
+        inputs.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            h(name),
+            h(value)
+        ));
+    }
+    layout(
+        title,
+        &format!(
+            "<form id=\"post\" method=\"post\" action=\"{action}\">{inputs}\
+<p><button class=\"btn\" type=\"submit\">Continue</button></p></form>\
+<script>{POST_FORM_SCRIPT}</script>",
+            action = h(action),
+        ),
     )
 }
 

@@ -202,7 +202,7 @@ async fn continue_login(
 }
 
 async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
-    let cookie = session::start(st, done.identity).await?;
+    let cookie = session::start(st, done.identity, done.slo).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header(("Location", done.return_to))

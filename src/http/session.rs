@@ -20,10 +20,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(routes::LOGOUT, web::post().to(logout));
 }
 
-/// Starts a session for `identity` and returns its cookie.
-pub async fn start(st: &AppState, identity: Identity) -> Result<Cookie<'static>, AppError> {
-    let started =
-        sessions::start(&st.store, identity, st.config.session_lifetime, st.now()).await?;
+/// Starts a session for `identity` and returns its cookie. A SAML login
+/// passes `slo` (NameID, SessionIndex), and the session is filed for
+/// Single Logout.
+pub async fn start(
+    st: &AppState,
+    identity: Identity,
+    slo: Option<crate::saml::logout::SloLink>,
+) -> Result<Cookie<'static>, AppError> {
+    let now = st.now();
+    let idp = identity.idp.clone();
+    let (started, key, s) = sessions::start_linked(
+        &st.store,
+        identity,
+        slo.clone(),
+        st.config.session_lifetime,
+        now,
+    )
+    .await?;
+    if let Some(l) = &slo {
+        crate::saml::slo::link(&st.store, &idp, l, &key, s.expires, now).await?;
+    }
     Ok(Cookie::build(SESSION_COOKIE, started.cookie_value)
         .path("/")
         .http_only(true)

@@ -297,6 +297,24 @@ pub fn redirect_url(
     relay_state: &str,
     key: &PKey<Private>,
 ) -> Result<String, BindingError> {
+    redirect_url_for(
+        location,
+        MessageKind::Request,
+        message_xml,
+        Some(relay_state),
+        key,
+    )
+}
+
+/// [`redirect_url`] for either message kind, RelayState left out when
+/// there is none (SAML Bindings §3.4.3, §3.4.4.1).
+pub fn redirect_url_for(
+    location: &str,
+    kind: MessageKind,
+    message_xml: &str,
+    relay_state: Option<&str>,
+    key: &PKey<Private>,
+) -> Result<String, BindingError> {
     let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     z.write_all(message_xml.as_bytes())
         .map_err(|e| BindingError::Deflate(e.to_string()))?;
@@ -305,12 +323,11 @@ pub fn redirect_url(
         .map_err(|e| BindingError::Deflate(e.to_string()))?;
     let b64 = &base64::engine::general_purpose::STANDARD;
     let alg = SigAlg::RsaSha256;
-    let signed = format!(
-        "{P_REQUEST}={}&{P_RELAY_STATE}={}&{P_SIG_ALG}={}",
-        enc(&b64.encode(deflated)),
-        enc(relay_state),
-        enc(alg.uri())
-    );
+    let mut signed = format!("{}={}", kind.param(), enc(&b64.encode(deflated)));
+    if let Some(rs) = relay_state {
+        signed.push_str(&format!("&{P_RELAY_STATE}={}", enc(rs)));
+    }
+    signed.push_str(&format!("&{P_SIG_ALG}={}", enc(alg.uri())));
     let sig =
         crypto::sign(key, alg, signed.as_bytes()).map_err(|e| BindingError::Sign(e.to_string()))?;
     let sep = if location.contains('?') { '&' } else { '?' };

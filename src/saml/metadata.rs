@@ -16,6 +16,8 @@ pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:
 pub struct Endpoint {
     pub binding: String,
     pub location: String,
+    /// Where responses go, when not `location` (Metadata §2.2.2).
+    pub response_location: Option<String>,
 }
 
 /// What we take from an IdP's metadata.
@@ -188,6 +190,7 @@ pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, Met
                 Some(Endpoint {
                     binding: doc.attr(s, "Binding")?.to_owned(),
                     location: doc.attr(s, "Location")?.to_owned(),
+                    response_location: doc.attr(s, "ResponseLocation").map(str::to_owned),
                 })
             })
             .collect()
@@ -245,6 +248,8 @@ pub struct SpDescriptor<'a> {
     pub acs_url: &'a str,
     pub signing_certs: &'a [Vec<u8>],
     pub encryption_certs: &'a [Vec<u8>],
+    /// SingleLogoutService, HTTP-Redirect and HTTP-POST (Metadata §2.4.2).
+    pub slo_url: Option<&'a str>,
 }
 
 /// Our SP metadata (Metadata §2.4.4), schema-valid against saml-schema-metadata-2.0.xsd.
@@ -262,6 +267,16 @@ pub fn sp_metadata(sp: &SpDescriptor<'_>) -> String {
     }
     for c in sp.encryption_certs {
         keys.push_str(&key("encryption", c));
+    }
+    // SingleLogoutService comes after the keys and before NameIDFormat
+    // (saml-schema-metadata-2.0.xsd, SSODescriptorType).
+    if let Some(slo) = sp.slo_url {
+        for b in [BINDING_REDIRECT, BINDING_POST] {
+            keys.push_str(&format!(
+                "    <md:SingleLogoutService Binding=\"{b}\" Location=\"{}\"/>\n",
+                escape(slo)
+            ));
+        }
     }
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -345,6 +360,7 @@ mod tests {
             sso: vec![Endpoint {
                 binding: BINDING_POST.into(),
                 location: "https://idp/post".into(),
+                response_location: None,
             }],
             ..redirect_only.clone()
         };
@@ -356,6 +372,7 @@ mod tests {
             sso: vec![Endpoint {
                 binding: "urn:oasis:names:tc:SAML:2.0:bindings:SOAP".into(),
                 location: "https://idp/soap".into(),
+                response_location: None,
             }],
             ..redirect_only.clone()
         };

@@ -5,10 +5,12 @@ pub mod binding;
 pub mod content;
 pub mod decrypt;
 pub mod dsig;
+pub mod logout;
 pub mod mapping;
 pub mod metadata;
 pub mod response;
 pub mod sign;
+pub mod slo;
 pub mod sp;
 pub mod unsolicited;
 

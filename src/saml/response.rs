@@ -91,6 +91,9 @@ pub struct Accepted {
     pub signed_assertion: bool,
     /// Whether the Assertion arrived as an EncryptedAssertion.
     pub encrypted: bool,
+    /// The NameID and SessionIndex a later Single Logout names (SAML Core
+    /// §3.7.1); `None` when the Subject has no NameID.
+    pub slo: Option<super::logout::SloLink>,
 }
 
 /// Why a response was refused. The Display text is the precise reason for
@@ -435,6 +438,15 @@ fn validate_tree(
     };
     let identity =
         mapping::to_identity(idp.id, idp.attributes, asserted).map_err(ResponseError::Mapping)?;
+    let slo = doc
+        .child(subject, ns::SAML, "NameID")
+        .map(|n| super::logout::SloLink {
+            name_id: doc.text(n),
+            format: doc.attr(n, "Format").map(str::to_owned),
+            name_qualifier: doc.attr(n, "NameQualifier").map(str::to_owned),
+            sp_name_qualifier: doc.attr(n, "SPNameQualifier").map(str::to_owned),
+            session_index: doc.attr(authn, "SessionIndex").map(str::to_owned),
+        });
     let replay_until = cond_until
         .into_iter()
         .chain([scd_until])
@@ -448,6 +460,7 @@ fn validate_tree(
         signed_response,
         signed_assertion,
         encrypted: outer != OuterSignature::Verify,
+        slo,
     })
 }
 

@@ -1,9 +1,10 @@
 //! The enveloped XML signer (SAML Core §5.4; XMLDSig §6.6.4): exclusive
 //! c14n, one Reference to the signed element's `ID`, the Signature placed
-//! after its Issuer. samlhub signs its own AuthnRequests with it for the
-//! HTTP-POST binding (SAML Bindings §3.5.4, see
-//! [`super::authn_request::post_value`]); tests also use it for fixtures,
-//! generated IdP responses, fuzz seeds and benchmarks.
+//! after its Issuer. samlhub signs its own HTTP-POST AuthnRequests
+//! (SAML Bindings §3.5.4, [`super::authn_request::post_value`]) and logout
+//! messages (`saml::logout`) with it; tests also use it for fixtures,
+//! generated IdP responses, fuzz seeds and benchmarks. It signs only
+//! documents we build, never received input.
 
 use super::dsig::{DigestAlg, DsigError, SigAlg, ALG_ENVELOPED};
 use crate::crypto;

@@ -19,6 +19,7 @@
 use crate::config::{Config, Idp};
 use crate::identity::Identity;
 use crate::saml::authn_request::{post_value, redirect_url, AuthnRequest};
+use crate::saml::logout::SloLink;
 use crate::saml::metadata::SsoBinding;
 use crate::saml::response::Accepted;
 use crate::saml::response::{self, Expect, InResponseTo, ResponseError};
@@ -51,6 +52,9 @@ pub struct Verified {
     pub identity: Identity,
     pub return_to: String,
     pub browser: String,
+    /// What Single Logout needs of this login.
+    #[serde(default)]
+    pub slo: Option<SloLink>,
 }
 crate::json_record!(Verified, Kind::Verified);
 
@@ -210,6 +214,8 @@ pub async fn begin<S: Store>(
 pub struct Finished {
     pub identity: Identity,
     pub return_to: String,
+    /// What Single Logout needs of this login (NameID, SessionIndex).
+    pub slo: Option<SloLink>,
 }
 
 /// What the ACS does with a verified response.
@@ -329,6 +335,7 @@ pub async fn finish<S: Store>(
         return Ok(AcsOutcome::Done(Box::new(Finished {
             identity: accepted.identity,
             return_to: pending.return_to,
+            slo: accepted.slo,
         })));
     }
     let ticket =
@@ -337,6 +344,7 @@ pub async fn finish<S: Store>(
         identity: accepted.identity,
         return_to: pending.return_to,
         browser: pending.browser,
+        slo: accepted.slo,
     };
     records::put(store, &Key::secret(&ticket), &parked, VERIFIED_TTL).await?;
     Ok(AcsOutcome::Continue { ticket })
@@ -394,6 +402,7 @@ pub async fn complete<S: Store>(
             Ok(Finished {
                 identity: v.identity,
                 return_to: v.return_to,
+                slo: v.slo,
             })
         }
         Some(_) => Err(LoginError::OtherBrowser("cookie does not match")),

@@ -205,6 +205,7 @@ pub(crate) async fn finish<S: Store>(
         crate::crypto::random_token(32).map_err(|e| LoginError::Internal(e.to_string()))?;
     let who = accepted.identity.clone();
     let parked = Verified {
+        slo: accepted.slo,
         identity: accepted.identity,
         return_to,
         browser: crate::crypto::sha256_hex(&secret),

@@ -20,6 +20,9 @@
 //! | [`Kind::HaCode`] | `hacode:<instance>:<username>` | JSON | the code lifetime |
 //! | [`Kind::HaUser`] | `hauser:<instance>:<username>` | subject | 100 years |
 //! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` (summary), `haback:<instance>:<username>:<code id>:<n>` (try n) | JSON | a day; a try as long as its code |
+//! | [`Kind::SloPending`] | `slo_pending:<sha256(LogoutRequest ID)>` | JSON | 10 min (the logout round trip) |
+//! | [`Kind::SloIndex`] | `slo_index:<idp>:<sha256(NameID)>` | JSON (session keys, sha256(SessionIndex)) | the longest session in it (session TTL) |
+//! | [`Kind::SloReplay`] | `slo_replay:<idp>:<sha256(LogoutRequest ID)>` | marker | until the request could no longer be accepted |
 //!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
@@ -49,6 +52,9 @@ pub enum Kind {
     HaCode,
     HaUser,
     HaBackoff,
+    SloPending,
+    SloIndex,
+    SloReplay,
 }
 
 impl Kind {
@@ -70,6 +76,9 @@ impl Kind {
             Self::HaCode => "hacode",
             Self::HaUser => "hauser",
             Self::HaBackoff => "haback",
+            Self::SloPending => "slo_pending",
+            Self::SloIndex => "slo_index",
+            Self::SloReplay => "slo_replay",
         }
     }
 }
@@ -155,6 +164,11 @@ marker!(
     /// An (IdP, Assertion ID) pair has been consumed (SAML Profiles §4.1.4.5).
     Replay,
     Kind::Replay
+);
+marker!(
+    /// An IdP's LogoutRequest ID has been processed (SAML Profiles §4.4.4.1).
+    SloReplay,
+    Kind::SloReplay
 );
 marker!(
     /// A refresh-token family is alive (RFC 9700 §4.14.2).

@@ -23,6 +23,7 @@ pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:p
 pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 pub const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
 /// A random NCName (`_` + 160 random bits in hex), as SAML IDs must be.
 pub fn random_id() -> String {
@@ -58,11 +59,26 @@ impl TestIdp {
     /// An md:EntityDescriptor with an IDPSSODescriptor: the signing
     /// certificate and a HTTP-Redirect SingleSignOnService.
     pub fn metadata_xml(&self) -> String {
+        self.metadata_xml_with_slo(None)
+    }
+
+    /// [`TestIdp::metadata_xml`], with a SingleLogoutService (HTTP-Redirect
+    /// and HTTP-POST) at `slo_url` when given.
+    pub fn metadata_xml_with_slo(&self, slo_url: Option<&str>) -> String {
+        let slo = slo_url
+            .map(|u| {
+                format!(
+                    "<md:SingleLogoutService Binding=\"{BINDING_REDIRECT}\" Location=\"{u}\"/>\
+                     <md:SingleLogoutService Binding=\"{BINDING_POST}\" Location=\"{u}\"/>",
+                    u = escape(u)
+                )
+            })
+            .unwrap_or_default();
         format!(
             "<md:EntityDescriptor xmlns:md=\"{NS_MD}\" xmlns:ds=\"{NS_DS}\" entityID=\"{eid}\">\
              <md:IDPSSODescriptor protocolSupportEnumeration=\"{NS_SAMLP}\">\
              <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
-             <md:NameIDFormat>{NAMEID_PERSISTENT}</md:NameIDFormat>\
+             {slo}<md:NameIDFormat>{NAMEID_PERSISTENT}</md:NameIDFormat>\
              <md:SingleSignOnService Binding=\"{BINDING_REDIRECT}\" Location=\"{sso}\"/>\
              </md:IDPSSODescriptor></md:EntityDescriptor>\n",
             eid = escape(&self.entity_id),

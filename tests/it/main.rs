@@ -35,6 +35,8 @@ mod oidc_keys;
 mod oidc_rig;
 mod peers;
 mod peers_selftest;
+mod slo_ssp;
+mod slo_tamper;
 mod store_conformance;
 mod tamper;
 mod xmlsec_diff;

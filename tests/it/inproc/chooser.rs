@@ -16,6 +16,7 @@ async fn hub() -> Hub {
     Hub::start_with(Setup {
         two_idps: true,
         oidc: false,
+        slo: false,
         extra: Box::new(|_| {
             format!(
                 "{}\n[[oidc.client]]\nclient_id = \"{SCOPED}\"\nclient_secret_hash = \"{}\"\n\

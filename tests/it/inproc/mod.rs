@@ -57,6 +57,8 @@ pub struct Setup {
     pub extra: Box<dyn FnOnce(&Path) -> String>,
     /// More keys for the `[[idp]]` section of the IdP with this id.
     pub idp_toml: Box<dyn Fn(&str) -> String>,
+    /// The test IdP publishes a SingleLogoutService.
+    pub slo: bool,
 }
 
 impl Default for Setup {
@@ -66,6 +68,7 @@ impl Default for Setup {
             oidc: true,
             extra: Box::new(|_| String::new()),
             idp_toml: Box::new(|_| String::new()),
+            slo: false,
         }
     }
 }
@@ -110,7 +113,8 @@ impl Hub {
         text.push('\n');
         for (id, idp) in &idps {
             let md = dir.path().join(format!("idp-{id}.xml"));
-            std::fs::write(&md, idp.metadata_xml()).unwrap();
+            let slo = setup.slo.then(|| format!("{}slo", idp.entity_id));
+            std::fs::write(&md, idp.metadata_xml_with_slo(slo.as_deref())).unwrap();
             text.push_str(&format!(
                 "[[idp]]\nid = \"{id}\"\ndisplay_name = \"IdP {id}\"\nmetadata_file = \"{}\"\nemail_verified = true\n{}\n",
                 md.display(),

@@ -39,6 +39,10 @@ pub struct SspSp {
     /// Require signed AuthnRequests.
     pub validate_authnrequest: bool,
     pub encrypt_assertion: bool,
+    /// The SP's SingleLogoutService (HTTP-Redirect and HTTP-POST). When set,
+    /// logout messages both ways are signed and their signatures checked
+    /// with `sp_cert_b64`.
+    pub slo_url: Option<String>,
 }
 
 impl SspSp {
@@ -52,6 +56,7 @@ impl SspSp {
             sign_assertion: true,
             validate_authnrequest: false,
             encrypt_assertion: false,
+            slo_url: None,
         }
     }
 }
@@ -389,6 +394,14 @@ fn sp_remote_php(sps: &[SspSp]) -> String {
         );
         if let Some(cert) = &sp.sp_cert_b64 {
             let _ = writeln!(s, "    'certData' => {},", php_str(cert));
+        }
+        if let Some(slo) = &sp.slo_url {
+            let _ = writeln!(
+                s,
+                "    'SingleLogoutService' => [['Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', 'Location' => {slo}], ['Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 'Location' => {slo}]],",
+                slo = php_str(slo)
+            );
+            s.push_str("    'sign.logout' => true,\n    'validate.logout' => true,\n");
         }
         s.push_str("];\n");
     }
