@@ -33,6 +33,7 @@ mod oidc_keys;
 mod oidc_rig;
 mod peers;
 mod peers_selftest;
+mod sp_rollover;
 mod store_conformance;
 mod tamper;
 mod xmlsec_diff;
