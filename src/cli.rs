@@ -319,6 +319,9 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             for p in &created {
                 println!("created {}", p.display());
             }
+            for note in sp_keys::startup_notes(&state.keys) {
+                println!("  {note}");
+            }
             state
         }
         Err(e) => {

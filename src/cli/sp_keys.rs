@@ -92,6 +92,33 @@ pub fn retire(data: &Path) -> ExitCode {
     }
 }
 
+/// What `serve` says at start about a rollover in progress, so that a step
+/// left half done is seen.
+pub fn startup_notes(keys: &SpKeys) -> Vec<String> {
+    let mut out = Vec::new();
+    let next: Vec<&str> = [
+        (keys.next_signing.is_some(), "signing"),
+        (keys.next_encryption.is_some(), "encryption"),
+    ]
+    .iter()
+    .filter_map(|(has, name)| has.then_some(*name))
+    .collect();
+    if !next.is_empty() {
+        out.push(format!(
+            "SP key rollover: next {} key published; `samlhub keys sp-activate` once every IdP has the new metadata",
+            next.join(" and ")
+        ));
+    }
+    let decrypting = 1 + usize::from(keys.next_encryption.is_some());
+    if keys.decryption.len() > decrypting {
+        out.push(
+            "SP key rollover: the previous encryption key still decrypts; `samlhub keys sp-retire` once every IdP has the new metadata"
+                .to_owned(),
+        );
+    }
+    out
+}
+
 /// `sp-status`: one line per pair on disk.
 pub fn status(data: &Path) -> ExitCode {
     match sp_rollover::status(data) {

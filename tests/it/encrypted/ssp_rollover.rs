@@ -82,6 +82,8 @@ fn sp_key_rollover_keeps_simplesamlphp_logins_working_at_every_step() {
 
     // sp-next: both new certificates are published after the current ones.
     step(&mut hub, &["sp-next"]);
+    let notes = |hub: &Samlhub, what: &str| hub.log().matches(what).count();
+    assert_eq!(notes(&hub, "next signing and encryption key published"), 1);
     let stage1 = published(&hub);
     let (old_enc, old_sig) = (certs(&stage0, true), certs(&stage0, false));
     let (enc1, sig1) = (certs(&stage1, true), certs(&stage1, false));
@@ -103,6 +105,8 @@ fn sp_key_rollover_keeps_simplesamlphp_logins_working_at_every_step() {
 
     // sp-activate: the next pair signs and is the only one published.
     step(&mut hub, &["sp-activate"]);
+    assert_eq!(notes(&hub, "key published"), 1, "no next key any more");
+    assert_eq!(notes(&hub, "previous encryption key still decrypts"), 1);
     let stage2 = published(&hub);
     assert_eq!(certs(&stage2, true), vec![enc1[1].clone()]);
     assert_eq!(certs(&stage2, false), vec![sig1[1].clone()]);
@@ -129,6 +133,7 @@ fn sp_key_rollover_keeps_simplesamlphp_logins_working_at_every_step() {
     // sp-retire: an IdP still encrypting to the old key is refused with the
     // uniform decryption error.
     step(&mut hub, &["sp-retire"]);
+    assert_eq!(notes(&hub, "previous encryption key still decrypts"), 1);
     assert_eq!(certs(&published(&hub), true), certs(&stage2, true));
     let stale: Vec<SspKey> = stage1
         .iter()
