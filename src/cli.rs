@@ -61,7 +61,7 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
-    /// Manage the OpenID Connect signing keys.
+    /// Manage the OpenID Connect signing keys and roll the SP (SAML) keys.
     Keys {
         #[command(subcommand)]
         cmd: KeysCmd,
