@@ -1,5 +1,7 @@
 //! Command-line interface: `serve`, `check-config`, `metadata`, `inspect`.
 
+mod sp_keys;
+
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::SpKeys;
@@ -59,7 +61,7 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
-    /// Manage the OpenID Connect signing keys.
+    /// Manage the OpenID Connect signing keys and roll the SP (SAML) keys.
     Keys {
         #[command(subcommand)]
         cmd: KeysCmd,
@@ -127,6 +129,31 @@ enum KeysCmd {
         #[arg(long, default_value_t = 600)]
         activate_in: i64,
     },
+    /// SP key rollover, step 1: create a next SAML signing and/or encryption
+    /// key pair, published in the SP metadata beside the current one.
+    SpNext {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Which key pair to roll over.
+        #[arg(long = "use", value_enum, default_value = "both")]
+        usage: sp_keys::UseArg,
+    },
+    /// SP key rollover, step 2: the next pairs become current; the former
+    /// current encryption key keeps decrypting as the previous one.
+    SpActivate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// SP key rollover, step 3: delete the previous pairs.
+    SpRetire {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Show the SP key pairs on disk (current, next, previous).
+    SpStatus {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn env_map() -> std::collections::BTreeMap<String, String> {
@@ -151,6 +178,7 @@ pub fn main() -> ExitCode {
                     activate_in,
                 },
         } => keys_rotate(config_path(config), activate_in),
+        Cmd::Keys { cmd } => sp_keys_step(cmd),
         Cmd::OidcSecret => oidc_secret(),
         Cmd::HaVerify {
             hub,
@@ -304,6 +332,9 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Ok((state, created)) => {
             for p in &created {
                 println!("created {}", p.display());
+            }
+            for note in sp_keys::startup_notes(&state.keys) {
+                println!("  {note}");
             }
             state
         }
@@ -511,6 +542,30 @@ fn keys_rotate(path: Option<PathBuf>, activate_in: i64) -> ExitCode {
             eprintln!("keys rotate: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The `keys sp-*` steps: each needs only the data directory.
+fn sp_keys_step(cmd: KeysCmd) -> ExitCode {
+    let (config, step): (_, fn(&Path) -> ExitCode) = match cmd {
+        KeysCmd::SpNext { config, usage } => {
+            let c = match load(config_path(config).as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            return sp_keys::next(&c.data_dir, usage);
+        }
+        KeysCmd::SpActivate { config } => (config, sp_keys::activate),
+        KeysCmd::SpRetire { config } => (config, sp_keys::retire),
+        KeysCmd::SpStatus { config } => (config, sp_keys::status),
+        KeysCmd::Rotate {
+            config,
+            activate_in,
+        } => return keys_rotate(config_path(config), activate_in),
+    };
+    match load(config_path(config).as_deref()) {
+        Ok(c) => step(&c.data_dir),
+        Err(code) => code,
     }
 }
 

@@ -1,8 +1,11 @@
 //! The SP's own keys: an RSA-2048 signing key (AuthnRequests) and a separate
 //! encryption key, each with a self-signed certificate for metadata. Created
 //! on first run in the data directory with mode 0600, loaded after that.
-//! During an encryption-key rollover, `sp-encryption-previous.key` (if
-//! present) is also used to decrypt, but never published.
+//! During a rollover ([`sp_rollover`]) a next pair of each is published
+//! beside the current one and decrypts too, and the previous encryption key
+//! (`sp-encryption-previous.key`) decrypts until it is retired, unpublished.
+
+pub mod sp_rollover;
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
@@ -33,9 +36,13 @@ pub struct KeyPair {
 pub struct SpKeys {
     pub signing: KeyPair,
     pub encryption: KeyPair,
-    /// Keys that decrypt assertions: the encryption key, then the previous
-    /// one while `sp-encryption-previous.key` exists.
+    /// Keys that decrypt assertions: the current encryption key, then the
+    /// next one, then the previous one while they exist.
     pub decryption: Vec<PKey<Private>>,
+    /// The next signing pair of a rollover: published, not signing.
+    pub next_signing: Option<KeyPair>,
+    /// The next encryption pair of a rollover: published after the current.
+    pub next_encryption: Option<KeyPair>,
 }
 
 impl SpKeys {
@@ -43,13 +50,29 @@ impl SpKeys {
     pub fn metadata_xml(&self, c: &crate::config::Config) -> String {
         let acs = c.acs_url();
         let slo = c.url(crate::routes::SAML_SLO);
+        let (signing_certs, encryption_certs) = self.published_certs();
         crate::saml::metadata::sp_metadata(&crate::saml::metadata::SpDescriptor {
             entity_id: &c.entity_id,
             acs_url: &acs,
-            signing_certs: std::slice::from_ref(&self.signing.cert_der),
-            encryption_certs: std::slice::from_ref(&self.encryption.cert_der),
+            signing_certs: &signing_certs,
+            encryption_certs: &encryption_certs,
             slo_url: Some(&slo),
         })
+    }
+
+    /// The signing and the encryption certificates to publish: current,
+    /// then next (the first is the one an IdP picks when it picks one).
+    pub fn published_certs(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let list = |cur: &KeyPair, next: &Option<KeyPair>| {
+            std::iter::once(cur)
+                .chain(next.as_ref())
+                .map(|k| k.cert_der.clone())
+                .collect()
+        };
+        (
+            list(&self.signing, &self.next_signing),
+            list(&self.encryption, &self.next_encryption),
+        )
     }
 }
 
@@ -64,19 +87,22 @@ impl SpKeys {
         let mut created = Vec::new();
         let signing = load_or_create_pair(dir, "sp-signing", &mut created)?;
         let encryption = load_or_create_pair(dir, "sp-encryption", &mut created)?;
-        let mut decryption = vec![encryption.key.clone()];
-        let previous = dir.join(PREVIOUS_ENCRYPTION_KEY);
-        if previous.exists() {
-            let pem = std::fs::read(&previous).map_err(|e| io(&previous, e))?;
-            let key =
-                PKey::private_key_from_pem(&pem).map_err(|_| KeyError::Pem { path: previous })?;
-            decryption.push(key);
-        }
+        use sp_rollover::{load_slot, Slot, Usage};
+        let next_signing = load_slot(dir, Usage::Signing, Slot::Next)?;
+        let next_encryption = load_slot(dir, Usage::Encryption, Slot::Next)?;
+        let previous = load_slot(dir, Usage::Encryption, Slot::Previous)?;
+        let decryption = std::iter::once(&encryption)
+            .chain(next_encryption.as_ref())
+            .chain(previous.as_ref())
+            .map(|k| k.key.clone())
+            .collect();
         Ok((
             Self {
                 signing,
                 encryption,
                 decryption,
+                next_signing,
+                next_encryption,
             },
             created,
         ))
@@ -98,33 +124,22 @@ fn load_or_create_pair(
     let key_path = dir.join(format!("{stem}.key"));
     let cert_path = dir.join(format!("{stem}.crt"));
     if key_path.exists() && cert_path.exists() {
-        let kp = std::fs::read(&key_path).map_err(|e| io(&key_path, e))?;
-        let key = PKey::private_key_from_pem(&kp).map_err(|_| KeyError::Pem {
-            path: key_path.clone(),
-        })?;
-        let cp = std::fs::read(&cert_path).map_err(|e| io(&cert_path, e))?;
-        let cert = X509::from_pem(&cp).map_err(|_| KeyError::Pem {
-            path: cert_path.clone(),
-        })?;
-        let cert_der = cert.to_der().map_err(|_| KeyError::Pem {
-            path: cert_path.clone(),
-        })?;
-        return Ok(KeyPair { key, cert_der });
+        return sp_rollover::read_pair(&key_path, &cert_path);
     }
-    let (key, cert) = generate(stem).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let key_pem = key
-        .private_key_to_pem_pkcs8()
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let cert_pem = cert
-        .to_pem()
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    write_private(&key_path, &key_pem)?;
-    std::fs::write(&cert_path, &cert_pem).map_err(|e| io(&cert_path, e))?;
+    let pair = create_pair(stem, &key_path, &cert_path)?;
     created.push(key_path);
     created.push(cert_path);
-    let cert_der = cert
-        .to_der()
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    Ok(pair)
+}
+
+/// A fresh pair for `cn`, written to `key_path` (0600, must not exist) and
+/// `cert_path`.
+fn create_pair(cn: &str, key_path: &Path, cert_path: &Path) -> Result<KeyPair, KeyError> {
+    let gen = |e: openssl::error::ErrorStack| KeyError::Generate(e.to_string());
+    let (key, cert) = generate(cn).map_err(gen)?;
+    write_private(key_path, &key.private_key_to_pem_pkcs8().map_err(gen)?)?;
+    std::fs::write(cert_path, cert.to_pem().map_err(gen)?).map_err(|e| io(cert_path, e))?;
+    let cert_der = cert.to_der().map_err(gen)?;
     Ok(KeyPair { key, cert_der })
 }
 

@@ -29,6 +29,26 @@ const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const RSA_OAEP: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
 
+/// What SP metadata advertises in each encryption KeyDescriptor (SAML
+/// Metadata §2.4.1.1, XML Encryption 1.1 §5), in order of preference:
+/// `(Algorithm, DigestMethod, MGF)`. Only what [`decrypt_assertion`]
+/// accepts with no opt-in: AES-GCM content, then RSA-OAEP key transport
+/// (xmlenc 1.1 with SHA-256 and MGF1-SHA-256, then `rsa-oaep-mgf1p`). CBC and
+/// PKCS#1 v1.5 still decrypt under their rules but are not asked for.
+pub const ADVERTISED: [(&str, Option<&str>, Option<&str>); 4] = [
+    ("http://www.w3.org/2009/xmlenc11#aes256-gcm", None, None),
+    ("http://www.w3.org/2009/xmlenc11#aes128-gcm", None, None),
+    (
+        RSA_OAEP,
+        Some("http://www.w3.org/2001/04/xmlenc#sha256"),
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha256"),
+    ),
+    (RSA_OAEP_MGF1P, None, None),
+];
+
+/// The XML Encryption 1.1 namespace (`xenc11:MGF`).
+pub const NS_XENC11: &str = XENC11;
+
 /// More EncryptedKeys than this (one per recipient) is not a real response.
 const MAX_ENCRYPTED_KEYS: usize = 4;
 const GCM_IV: usize = 12;
@@ -617,6 +637,53 @@ mod tests {
             decrypt_assertion(&doc, ea(&doc), &[], ANY),
             Err(DecryptError::NoKey)
         );
+    }
+
+    /// Every algorithm the SP metadata asks for decrypts with no opt-in: the
+    /// content algorithms are GCM, and each key transport with its listed
+    /// DigestMethod and MGF unwraps a key wrapped that way.
+    #[test]
+    fn what_metadata_advertises_is_accepted() {
+        use base64::Engine;
+        let no_opt_in = Policy {
+            cbc: false,
+            rsa1_5: false,
+        };
+        let k = one_key();
+        let cek = [5u8; 16];
+        let mut transports = 0;
+        for (alg, digest, mgf) in ADVERTISED {
+            if let Some(c) = ContentAlg::from_uri(alg) {
+                assert!(!c.is_cbc(), "{alg}");
+                assert!(digest.is_none() && mgf.is_none(), "{alg}");
+                continue;
+            }
+            transports += 1;
+            let md = digest.map_or(MessageDigest::sha1(), |d| oaep_digest(d).unwrap());
+            let mgf_md = mgf.map_or(MessageDigest::sha1(), |m| mgf1_digest(m).unwrap());
+            let mut e = openssl::encrypt::Encrypter::new(&k).unwrap();
+            e.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
+            e.set_rsa_oaep_md(md).unwrap();
+            e.set_rsa_mgf1_md(mgf_md).unwrap();
+            let mut out = vec![0u8; e.encrypt_len(&cek).unwrap()];
+            let n = e.encrypt(&cek, &mut out).unwrap();
+            out.truncate(n);
+            let params = digest
+                .map(|d| format!("<ds:DigestMethod Algorithm=\"{d}\"/>"))
+                .unwrap_or_default()
+                + &mgf
+                    .map(|m| format!("<xenc11:MGF xmlns:xenc11=\"{XENC11}\" Algorithm=\"{m}\"/>"))
+                    .unwrap_or_default();
+            let ki = format!(
+                "<ds:KeyInfo><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm=\"{alg}\">{params}</xenc:EncryptionMethod>\
+                 <xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>",
+                base64::engine::general_purpose::STANDARD.encode(out)
+            );
+            let doc = doc_with(&cek, b"<a/>", &ki, GCM128);
+            let d = decrypt_assertion(&doc, ea(&doc), std::slice::from_ref(&k), no_opt_in);
+            assert_eq!(d.map(|d| d.plaintext), Ok("<a/>".to_owned()), "{alg}");
+        }
+        assert_eq!(transports, 2);
     }
 
     #[test]

@@ -265,8 +265,15 @@ pub fn sp_metadata(sp: &SpDescriptor<'_>) -> String {
     for c in sp.signing_certs {
         keys.push_str(&key("signing", c));
     }
+    let methods = encryption_methods();
     for c in sp.encryption_certs {
-        keys.push_str(&key("encryption", c));
+        let kd = key("encryption", c);
+        let kd = kd.replacen(
+            "    </md:KeyDescriptor>\n",
+            &format!("{methods}    </md:KeyDescriptor>\n"),
+            1,
+        );
+        keys.push_str(&kd);
     }
     // SingleLogoutService comes after the keys and before NameIDFormat
     // (saml-schema-metadata-2.0.xsd, SSODescriptorType).
@@ -299,6 +306,34 @@ pub fn sp_metadata(sp: &SpDescriptor<'_>) -> String {
         post = BINDING_POST,
         acs = escape(sp.acs_url),
     )
+}
+
+/// The `md:EncryptionMethod` elements of an encryption KeyDescriptor (SAML
+/// Metadata §2.4.1.1): what the decryptor accepts, in order of preference.
+fn encryption_methods() -> String {
+    let mut out = String::new();
+    for (alg, digest, mgf) in super::decrypt::ADVERTISED {
+        if digest.is_none() && mgf.is_none() {
+            out.push_str(&format!(
+                "      <md:EncryptionMethod Algorithm=\"{alg}\"/>\n"
+            ));
+            continue;
+        }
+        out.push_str(&format!(
+            "      <md:EncryptionMethod Algorithm=\"{alg}\">\n"
+        ));
+        if let Some(d) = digest {
+            out.push_str(&format!("        <ds:DigestMethod Algorithm=\"{d}\"/>\n"));
+        }
+        if let Some(m) = mgf {
+            out.push_str(&format!(
+                "        <xenc11:MGF xmlns:xenc11=\"{}\" Algorithm=\"{m}\"/>\n",
+                super::decrypt::NS_XENC11
+            ));
+        }
+        out.push_str("      </md:EncryptionMethod>\n");
+    }
+    out
 }
 
 #[cfg(test)]

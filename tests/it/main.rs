@@ -37,6 +37,7 @@ mod peers;
 mod peers_selftest;
 mod slo_ssp;
 mod slo_tamper;
+mod sp_rollover;
 mod store_conformance;
 mod tamper;
 mod xmlsec_diff;

@@ -8,6 +8,7 @@
 //! `allow_rsa1_5`. Each case names the entry it logs in through.
 
 mod ssp;
+mod ssp_rollover;
 mod tamper;
 
 use crate::gen_enc::{encrypt_assertion, Content, Encryption, KeyPlace, Transport};

@@ -33,7 +33,7 @@ fn setup(sign_response: bool) -> (SimpleSamlPhp, Samlhub) {
 }
 
 /// alice signs in at the IdP through entry `idp`; the auto-POST form.
-fn sign_in(b: &mut Browser, hub: &Samlhub, idp: &str) -> SamlPost {
+pub(super) fn sign_in(b: &mut Browser, hub: &Samlhub, idp: &str) -> SamlPost {
     let start = b.get(&format!(
         "{}/saml/login?idp={idp}&return_to=/session",
         hub.base_url()
@@ -48,7 +48,12 @@ fn sign_in(b: &mut Browser, hub: &Samlhub, idp: &str) -> SamlPost {
 }
 
 /// The ACS accepts, and /session shows alice's attributes.
-fn assert_logged_in(b: &mut Browser, hub: &Samlhub, ssp: &SimpleSamlPhp, post: &SamlPost) {
+pub(super) fn assert_logged_in(
+    b: &mut Browser,
+    hub: &Samlhub,
+    ssp: &SimpleSamlPhp,
+    post: &SamlPost,
+) {
     let r = b.post_form(&post.action, &post.form());
     assert_eq!(
         r.status,

@@ -43,6 +43,18 @@ pub struct SspSp {
     /// logout messages both ways are signed and their signatures checked
     /// with `sp_cert_b64`.
     pub slo_url: Option<String>,
+    /// SP certificates by use, in the order of the SP's metadata (the
+    /// `keys` form; SimpleSAMLphp encrypts to the first encryption key and
+    /// checks signatures with every signing key). Empty: `sp_cert_b64` only.
+    pub keys: Vec<SspKey>,
+}
+
+/// One entry of an SP's `keys`: a certificate (DER base64) and its uses.
+#[derive(Clone, Debug)]
+pub struct SspKey {
+    pub signing: bool,
+    pub encryption: bool,
+    pub cert_b64: String,
 }
 
 impl SspSp {
@@ -57,6 +69,7 @@ impl SspSp {
             validate_authnrequest: false,
             encrypt_assertion: false,
             slo_url: None,
+            keys: Vec::new(),
         }
     }
 }
@@ -149,6 +162,9 @@ impl SimpleSamlPhp {
             .env("PHP_CLI_SERVER_WORKERS", "2")
             .arg("-d")
             .arg("display_errors=stderr")
+            // `set_sps` rewrites the SP list while it runs: recheck every time.
+            .arg("-d")
+            .arg("opcache.revalidate_freq=0")
             .arg("-S")
             .arg(format!("127.0.0.1:{port}"))
             .arg("-t")
@@ -173,6 +189,22 @@ impl SimpleSamlPhp {
             );
         }
         ssp
+    }
+
+    /// Replaces the SPs the IdP knows, as an administrator edits
+    /// `saml20-sp-remote.php` (e.g. to give it an SP's new certificate);
+    /// the next request reads the new list, no restart. The file's mtime
+    /// moves one second on per call, so the PHP opcache cannot miss the edit.
+    pub fn set_sps(&self, sps: &[SspSp]) {
+        let path = self.dir.path().join("metadata/saml20-sp-remote.php");
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        write(
+            self.dir.path(),
+            "metadata/saml20-sp-remote.php",
+            &sp_remote_php(sps),
+        );
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(before + Duration::from_secs(1)).unwrap();
     }
 
     /// `http://127.0.0.1:PORT/` (with the trailing slash).
@@ -402,6 +434,19 @@ fn sp_remote_php(sps: &[SspSp]) -> String {
                 slo = php_str(slo)
             );
             s.push_str("    'sign.logout' => true,\n    'validate.logout' => true,\n");
+        }
+        if !sp.keys.is_empty() {
+            s.push_str("    'keys' => [\n");
+            for k in &sp.keys {
+                let _ = writeln!(
+                    s,
+                    "        ['type' => 'X509Certificate', 'signing' => {}, 'encryption' => {}, 'X509Certificate' => {}],",
+                    php_bool(k.signing),
+                    php_bool(k.encryption),
+                    php_str(&k.cert_b64)
+                );
+            }
+            s.push_str("    ],\n");
         }
         s.push_str("];\n");
     }

@@ -129,6 +129,8 @@ pub fn xmlsec1_sign(template_xml: &str, key_pem: &str, cert_pem: &str) -> String
 struct Schemas {
     opensaml: PathBuf,
     catalog_xml: String,
+    /// XML Encryption 1.1 (`xenc11:MGF` in an EncryptionMethod).
+    xenc11: PathBuf,
 }
 
 fn package_file(package: &str, file_name: &str, fallback: &str) -> PathBuf {
@@ -170,6 +172,11 @@ fn schemas() -> &'static Schemas {
             "xenc-schema.xsd",
             "/usr/share/xml/xmltooling/xenc-schema.xsd",
         );
+        let xenc11 = package_file(
+            "xmltooling-schemas",
+            "xenc11-schema.xsd",
+            "/usr/share/xml/xmltooling/xenc11-schema.xsd",
+        );
         let xmlxsd = package_file(
             "xmltooling-schemas",
             "xml.xsd",
@@ -204,6 +211,7 @@ fn schemas() -> &'static Schemas {
         Schemas {
             opensaml: metadata.parent().expect("schema dir").to_path_buf(),
             catalog_xml: cat,
+            xenc11,
         }
     })
 }
@@ -216,6 +224,11 @@ pub fn xmllint_validate(xml: &str, xsd_name: &str) -> Result<(), String> {
     let s = schemas();
     let xsd = s.opensaml.join(xsd_name);
     assert!(xsd.is_file(), "no schema {}", xsd.display());
+    xmllint_validate_with(xml, &xsd, xsd_name)
+}
+
+fn xmllint_validate_with(xml: &str, xsd: &Path, xsd_name: &str) -> Result<(), String> {
+    let s = schemas();
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("doc.xml");
     let catalog = dir.path().join("catalog.xml");
@@ -224,7 +237,7 @@ pub fn xmllint_validate(xml: &str, xsd_name: &str) -> Result<(), String> {
     let (ok, stdout, stderr) = run(Command::new("xmllint")
         .env("XML_CATALOG_FILES", &catalog)
         .args(["--noout", "--nonet", "--schema"])
-        .arg(&xsd)
+        .arg(xsd)
         .arg(&input));
     let broken_import = ["Failed to locate", "failed to load", "network entity"]
         .iter()
@@ -239,8 +252,30 @@ pub fn xmllint_validate(xml: &str, xsd_name: &str) -> Result<(), String> {
 }
 
 /// Validates SAML 2.0 metadata against `saml-schema-metadata-2.0.xsd`.
+/// The strict wildcard in `md:EncryptionMethod` (xenc's
+/// EncryptionMethodType) needs the declaration of any child it carries, so
+/// XML Encryption 1.1 is loaded beside the metadata schema.
 pub fn xmllint_validate_metadata(xml: &str) -> Result<(), String> {
-    xmllint_validate(xml, "saml-schema-metadata-2.0.xsd")
+    let s = schemas();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let both = dir.path().join("metadata-and-xenc11.xsd");
+    std::fs::write(
+        &both,
+        format!(
+            "<?xml version=\"1.0\"?>\n<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n\
+             <xs:import namespace=\"urn:oasis:names:tc:SAML:2.0:metadata\" schemaLocation=\"file://{}\"/>\n\
+             <xs:import namespace=\"http://www.w3.org/2009/xmlenc11#\" schemaLocation=\"file://{}\"/>\n\
+             </xs:schema>\n",
+            s.opensaml.join("saml-schema-metadata-2.0.xsd").display(),
+            s.xenc11.display()
+        ),
+    )
+    .expect("write schema");
+    xmllint_validate_with(
+        xml,
+        &both,
+        "saml-schema-metadata-2.0.xsd with xenc11-schema.xsd",
+    )
 }
 
 /// Validates a SAML 2.0 protocol message (AuthnRequest, Response,
