@@ -5,19 +5,22 @@
 //! request path never parses keys. Reading files and fetching metadata is
 //! the caller's [`Source`]; this module does no I/O of its own.
 
+pub mod expiry;
 pub mod ha;
 pub mod oidc;
 pub mod rate_limit;
 pub mod source;
+pub mod trust;
 mod urls;
 
 pub use source::{Fallback, FetchError, FetchedMetadata, MetadataRequest, Source};
+pub use trust::{MetadataOrigin, MetadataSigner, RefreshBounds};
 pub(crate) use urls::check_base_url;
 pub use urls::{PublicUrl, UrlError};
 
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
-use crate::saml::metadata::{self, IdpMetadata, BINDING_REDIRECT};
+use crate::saml::metadata::IdpMetadata;
 use crate::saml::response::IdpTrust;
 use crate::store::StoreSpec;
 use serde::Deserialize;
@@ -52,6 +55,9 @@ struct RawConfig {
     rate_limit: Option<rate_limit::RawRateLimit>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
+    metadata_refresh_min: Option<String>,
+    metadata_refresh_max: Option<String>,
+    cert_expiry_warning_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +76,8 @@ struct RawIdp {
     attributes: Option<toml::Value>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
+    metadata_signing_cert: Option<String>,
+    allow_insecure_metadata_url: Option<bool>,
 }
 
 /// One IdP, validated, with its metadata loaded and keys parsed.
@@ -90,6 +98,10 @@ pub struct Idp {
     pub email_verified: bool,
     pub clock_skew: time::Duration,
     pub attributes: AttributeMap,
+    /// Set for a `metadata_url`: what the refresh fetches and selects.
+    pub metadata_origin: Option<MetadataOrigin>,
+    /// `metadata_signing_cert`: who must have signed the metadata.
+    pub metadata_signer: Option<MetadataSigner>,
 }
 
 impl Idp {
@@ -128,6 +140,11 @@ pub struct Config {
     pub rate_limit: rate_limit::RateLimitSettings,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
+    /// `metadata_refresh_min` / `metadata_refresh_max`.
+    pub metadata_refresh: RefreshBounds,
+    /// `cert_expiry_warning_days`: warn this long before a trusted
+    /// certificate expires.
+    pub cert_expiry_warning_days: u32,
 }
 
 impl Config {
@@ -318,6 +335,11 @@ pub fn load(
         .map(|o| oidc::load(o, &idp_ids, &mut p))
         .unwrap_or_default();
     let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
+    let metadata_refresh = trust::load_bounds(
+        raw.metadata_refresh_min.as_deref(),
+        raw.metadata_refresh_max.as_deref(),
+        &mut p,
+    );
     let public_url = match public_url {
         Some(u) if p.0.is_empty() => u,
         _ => {
@@ -340,6 +362,8 @@ pub fn load(
         oidc,
         rate_limit,
         warnings,
+        metadata_refresh,
+        cert_expiry_warning_days: raw.cert_expiry_warning_days.unwrap_or(30),
     })
 }
 
@@ -442,6 +466,31 @@ fn load_idp(
     if skew > Duration::from_secs(600) {
         p.add(key("clock_skew"), "more than 10 minutes of clock skew would keep stolen responses usable; fix the clocks instead");
     }
+    let metadata_signer = match r.metadata_signing_cert.as_deref().map(rel) {
+        None => None,
+        Some(path) => match src.read(&path) {
+            Err(e) => {
+                p.add(
+                    key("metadata_signing_cert"),
+                    format!("cannot read '{}': {e}", path.display()),
+                );
+                None
+            }
+            Ok(b) => trust::load_signer(&b, &path)
+                .map_err(|m| p.add(key("metadata_signing_cert"), m))
+                .ok(),
+        },
+    };
+    if let Some(u) = &r.metadata_url {
+        trust::check_transport(
+            u,
+            r.metadata_signing_cert.is_some(),
+            r.allow_insecure_metadata_url.unwrap_or(false),
+            &key("metadata_url"),
+            p,
+            warnings,
+        );
+    }
     let xml = match (&r.metadata_file, &r.metadata_url) {
         (Some(_), Some(_)) => {
             p.add(
@@ -499,37 +548,53 @@ fn load_idp(
         },
     };
     let (xml, mkey) = xml?;
-    let md = match metadata::parse_idp(&xml, r.entity_id.as_deref()) {
-        Ok(m) => m,
-        Err(e) => {
-            p.add(key(mkey), e.to_string());
+    if r.metadata_signing_cert.is_some() && metadata_signer.is_none() {
+        return None;
+    }
+    let allow_sha1 = r.allow_sha1.unwrap_or(false);
+    let t = match trust::trust_from_xml(
+        &xml,
+        r.entity_id.as_deref(),
+        metadata_signer.as_ref(),
+        allow_sha1,
+    ) {
+        Ok(t) => t,
+        Err(problems) => {
+            for m in problems {
+                p.add(key(mkey), m);
+            }
             return None;
         }
     };
-    let mut keys = Vec::new();
-    for (n, der) in md.signing_certs.iter().enumerate() {
-        match TrustedKey::from_cert_der(der) {
-            Ok(k) => keys.push(k),
-            Err(e) => p.add(key(mkey), format!("signing certificate #{}: {e}", n + 1)),
-        }
+    if let Some(u) = &r.metadata_url {
+        src.metadata_accepted(
+            MetadataRequest {
+                idp_id: &id,
+                url: u,
+                data_dir,
+            },
+            &xml,
+        );
     }
-    let sso_redirect = md.sso_for(BINDING_REDIRECT).unwrap_or_default().to_owned();
-    if let Err(m) = check_base_url(&sso_redirect) {
-        p.add(key(mkey), format!("SingleSignOnService Location: {m}"));
-    }
+    let metadata_origin = r.metadata_url.clone().map(|url| MetadataOrigin {
+        url,
+        entity_id: r.entity_id.clone(),
+    });
     Some(Idp {
         display_name: r.display_name.unwrap_or_else(|| id.clone()),
         id,
         profile,
         attributes: AttributeMap::new(profile, &overrides),
-        keys,
-        sso_redirect,
-        allow_sha1: r.allow_sha1.unwrap_or(false),
+        keys: t.keys,
+        sso_redirect: t.sso_redirect,
+        allow_sha1,
         allow_cbc: r.allow_cbc.unwrap_or(false),
         allow_rsa1_5: r.allow_rsa1_5.unwrap_or(false),
         email_verified: r.email_verified.unwrap_or(false),
         clock_skew: time::Duration::try_from(skew).unwrap_or(time::Duration::MINUTE),
-        metadata: md,
+        metadata: t.metadata,
+        metadata_origin,
+        metadata_signer,
     })
 }
 

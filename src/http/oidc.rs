@@ -103,14 +103,13 @@ async fn authorize_endpoint(
         None => Source::Fresh(Box::new(params)),
     };
     let current = session::current(st, req).await?;
-    let ids: Vec<&str> = st.config.idps.iter().map(|i| i.id.as_str()).collect();
+    let idps = st.idp_snapshot();
+    let ids = idps.ids();
     let facts = IdpFacts {
         ids: &ids,
-        email_verified: current.as_ref().is_some_and(|(_, s)| {
-            st.config
-                .idp(&s.identity.idp)
-                .is_some_and(|i| i.email_verified)
-        }),
+        email_verified: current
+            .as_ref()
+            .is_some_and(|(_, s)| idps.get(&s.identity.idp).is_some_and(|i| i.email_verified)),
     };
     let current = current.as_ref().map(|(k, s)| Current {
         session_key: k.as_str(),

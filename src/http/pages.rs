@@ -52,7 +52,11 @@ pub fn error_page(title: &str, text: &str, code: &str, corr: &str) -> String {
 
 /// The front page. `login_suffix` is appended to each IdP's login link
 /// (already URL-encoded, e.g. `&return_to=%2Fha&force_authn=1`).
-pub fn index(idps: &[Idp], signed_in: Option<&Identity>, login_suffix: &str) -> String {
+pub fn index(
+    idps: &[std::sync::Arc<Idp>],
+    signed_in: Option<&Identity>,
+    login_suffix: &str,
+) -> String {
     let mut body = String::new();
     if let Some(who) = signed_in {
         body.push_str(&format!(

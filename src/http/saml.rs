@@ -74,14 +74,14 @@ async fn login(
         Some(s) => s,
         None => sp::new_browser_secret()?,
     };
-    let idp = sp::choose_idp(&st.config, q.idp.as_deref())?;
+    let idp = sp::choose_idp(&st.idp_snapshot(), q.idp.as_deref())?;
     let return_to = q.return_to.unwrap_or_else(|| routes::SESSION.to_owned());
     let begun = sp::begin(
         &st.store,
         &st.config,
         &st.keys.signing.key,
         sp::Start {
-            idp,
+            idp: &idp,
             return_to,
             force_authn: q.force_authn.as_deref() == Some("1"),
             browser_secret: &secret,
@@ -112,6 +112,7 @@ async fn acs(
     let outcome = sp::finish(
         &st.store,
         &st.config,
+        &st.idp_snapshot(),
         &st.keys.decryption,
         form.relay_state.as_deref(),
         form.saml_response.as_deref(),

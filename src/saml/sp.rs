@@ -14,6 +14,7 @@
 //! cookie matches. The replay and single-use checks are unchanged.
 
 use crate::config::{Config, Idp};
+use crate::directory::IdpSet;
 use crate::identity::Identity;
 use crate::saml::authn_request::{redirect_url, AuthnRequest};
 use crate::saml::response::{self, Expect, InResponseTo, ResponseError};
@@ -22,6 +23,7 @@ use crate::store::{Store, StoreError};
 use crate::xml::Limits;
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -79,6 +81,27 @@ pub enum LoginError {
     Store(#[from] StoreError),
     #[error("building the AuthnRequest: {0}")]
     Internal(String),
+    /// The IdP's metadata is past its `validUntil` and no fresh copy has
+    /// arrived (SAML Metadata §2.3.1: it must not be relied on any more).
+    #[error("metadata of IdP '{idp}' expired at {valid_until}; logins through it stop until a fresh copy is fetched")]
+    MetadataExpired {
+        idp: String,
+        display_name: String,
+        valid_until: String,
+    },
+}
+
+/// Refuses an IdP whose metadata is past its `validUntil` (SAML Metadata
+/// §2.3.1: "the metadata … MUST NOT be relied upon after that time").
+pub fn check_metadata_current(idp: &Idp, now: OffsetDateTime) -> Result<(), LoginError> {
+    match idp.metadata.valid_until {
+        Some(t) if now >= t => Err(LoginError::MetadataExpired {
+            idp: idp.id.clone(),
+            display_name: idp.display_name.clone(),
+            valid_until: response::fmt_time(t),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Only a path on this site: starts with one '/', no scheme, no authority,
@@ -103,13 +126,13 @@ pub fn check_return_to(rt: &str) -> Result<(), LoginError> {
 }
 
 /// The IdP named by `id`, or the only one configured.
-pub fn choose_idp<'a>(cfg: &'a Config, id: Option<&str>) -> Result<&'a Idp, LoginError> {
+pub fn choose_idp(idps: &IdpSet, id: Option<&str>) -> Result<Arc<Idp>, LoginError> {
     match id {
-        Some(id) => cfg
-            .idp(id)
+        Some(id) => idps
+            .get(id)
             .ok_or_else(|| LoginError::UnknownIdp(id.chars().take(64).collect())),
-        None => match cfg.idps.as_slice() {
-            [one] => Ok(one),
+        None => match idps.all() {
+            [one] => Ok(one.clone()),
             many => Err(LoginError::ChooseIdp(many.len())),
         },
     }
@@ -148,6 +171,7 @@ pub async fn begin<S: Store>(
         browser_secret,
     } = start;
     check_return_to(&return_to)?;
+    check_metadata_current(idp, now)?;
     let rng = |e: crate::crypto::RngError| LoginError::Internal(e.to_string());
     // 160 random bits; the leading '_' makes it an NCName (SAML Core §1.3.4).
     let request_id = format!("_{}", crate::crypto::random_hex(20).map_err(rng)?);
@@ -221,9 +245,13 @@ fn is_handle(handle: &str) -> bool {
 /// Validates the POSTed response for the pending request `relay_state`
 /// names, then consumes it: the replay key (SAML Profiles §4.1.4.5) and the
 /// single answer to the request. A store failure fails the login.
+// Each argument is a distinct input of the ACS (state, trust, keys, the
+// three request fields, time).
+#[allow(clippy::too_many_arguments)]
 pub async fn finish<S: Store>(
     store: &S,
     cfg: &Config,
+    idps: &IdpSet,
     decryption_keys: &[PKey<Private>],
     relay_state: Option<&str>,
     encoded: Option<&str>,
@@ -250,9 +278,10 @@ pub async fn finish<S: Store>(
         return Err(LoginError::OtherBrowser("cookie does not match at the ACS"));
     }
     // The IdP is the one chosen when the login started, never the Issuer.
-    let idp = cfg.idp(&pending.idp).ok_or_else(|| {
+    let idp = idps.get(&pending.idp).ok_or_else(|| {
         LoginError::RelayState(format!("IdP '{}' is no longer configured", pending.idp))
     })?;
+    check_metadata_current(&idp, now)?;
     let xml = response::decode_post(encoded, &Limits::MESSAGE)?;
     let acs_url = cfg.acs_url();
     let expect = Expect {

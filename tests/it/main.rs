@@ -35,4 +35,5 @@ mod peers;
 mod peers_selftest;
 mod store_conformance;
 mod tamper;
+mod tamper_metadata;
 mod xmlsec_diff;
