@@ -304,6 +304,112 @@ mod tests {
         assert_eq!(next_fetch(now, None, Some(t(60)), B), t(300));
     }
 
+    /// IdP metadata with a fresh certificate and the given root attributes.
+    fn md(attrs: &str) -> (Vec<u8>, Vec<u8>) {
+        use base64::Engine;
+        let (_, cert) = crate::keys::generate("refresh-test-idp").unwrap();
+        let der = cert.to_der().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let xml = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example.org/" {attrs}><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.org/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        );
+        (xml.into_bytes(), der)
+    }
+
+    /// One round at a time with a fixed `now` and a scripted fetch: not due
+    /// means no fetch; a good copy replaces the IdP and is scheduled from
+    /// its cacheDuration; refused or failed copies leave it and back off.
+    #[test]
+    fn rounds_replace_good_copies_and_keep_the_last_good_one() {
+        use crate::config::source::MemorySource;
+        use crate::config::FetchedMetadata;
+        use std::cell::{Cell, RefCell};
+        let dir = tempfile::tempdir().unwrap();
+        let url = "https://idp.example.org/md";
+        let (first, first_der) = md("");
+        let mut src = MemorySource::default();
+        src.remote.insert(
+            url.into(),
+            FetchedMetadata {
+                xml: first,
+                fallback: None,
+            },
+        );
+        let file = dir.path().join("samlhub.toml");
+        src.files.insert(
+            file.clone(),
+            format!(
+                "data_dir = '{}'
+metadata_refresh_min = '1m'
+metadata_refresh_max = '1h'
+[[idp]]
+id = 'corp'
+metadata_url = '{url}'
+",
+                dir.path().display()
+            )
+            .into_bytes(),
+        );
+        let config = crate::config::load(Some(&file), &Default::default(), &src).unwrap();
+        let directory = Arc::new(IdpDirectory::new(config.idps.clone()));
+        let mut r = Refresher::new(&config, directory.clone(), t(0));
+        assert_eq!(r.next_due(), Some(t(3600)));
+        let certs = || {
+            directory
+                .get("corp")
+                .unwrap()
+                .metadata
+                .signing_certs
+                .clone()
+        };
+
+        let calls = Cell::new(0);
+        let answer: RefCell<Result<Vec<u8>, String>> = RefCell::new(Err("unset".into()));
+        let get = |u: &str| {
+            assert_eq!(u, url);
+            calls.set(calls.get() + 1);
+            answer.borrow().clone()
+        };
+        assert!(r.run_due(t(3599), &get).is_empty());
+        assert_eq!(calls.get(), 0);
+
+        let (second, second_der) = md("cacheDuration=\"PT10M\"");
+        *answer.borrow_mut() = Ok(second.clone());
+        let out = r.run_due(t(3600), &get);
+        assert_eq!(out, [Outcome::Replaced { idp: "corp".into() }]);
+        assert_eq!(certs(), std::slice::from_ref(&second_der));
+        assert_ne!(first_der, second_der);
+        assert_eq!(r.next_due(), Some(t(3600 + 600)));
+        let saved = std::fs::read(cache_path(dir.path(), "corp")).unwrap();
+        assert_eq!(saved, second);
+
+        // Refused: not metadata; then already expired. The IdP and the saved
+        // copy stay; retries come after 1m, then 2m.
+        *answer.borrow_mut() = Ok(b"<html/>".to_vec());
+        let out = r.run_due(t(4200), &get);
+        assert!(
+            matches!(&out[..], [Outcome::Refused { reason, .. }] if reason.contains("root element"))
+        );
+        assert_eq!(r.next_due(), Some(t(4200 + 60)));
+        let (expired, _) = md("validUntil=\"2020-01-01T00:00:00Z\"");
+        *answer.borrow_mut() = Ok(expired);
+        let out = r.run_due(t(4260), &get);
+        assert!(
+            matches!(&out[..], [Outcome::Refused { reason, .. }] if reason.contains("validUntil"))
+        );
+        assert_eq!(r.next_due(), Some(t(4260 + 120)));
+        *answer.borrow_mut() = Err("HTTP 500".into());
+        let out = r.run_due(t(4380), &get);
+        assert!(matches!(&out[..], [Outcome::FetchFailed { reason, .. }] if reason == "HTTP 500"));
+        assert_eq!(r.next_due(), Some(t(4380 + 240)));
+        assert_eq!(certs(), [second_der]);
+        assert_eq!(
+            std::fs::read(cache_path(dir.path(), "corp")).unwrap(),
+            second
+        );
+        assert_eq!(calls.get(), 4);
+    }
+
     #[test]
     fn retry_backs_off_exponentially_up_to_the_cap() {
         let secs: Vec<u64> = (1..=11).map(|n| retry_delay(n, B).as_secs()).collect();

@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 mod ha;
+mod metadata;
 mod oidc;
 mod routes;
 mod session;
