@@ -352,3 +352,36 @@ fn large_signed_aggregate() {
     .unwrap_err();
     assert!(e[0].contains("digest"), "{e:?}");
 }
+
+const TABLE_BEGIN: &str = "<!-- metadata-corpus:begin (generated from tests/it/tamper_metadata.rs; see metadata_corpus_table_matches_docs) -->";
+const TABLE_END: &str = "<!-- metadata-corpus:end -->";
+
+/// The Markdown table of every variant, as docs/security.md holds it.
+fn corpus_table() -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut t = String::from("| id | what it does | expected | reference |\n|---|---|---|---|\n");
+    for c in cases() {
+        let expected = match c.expect {
+            Expect::Refused(why) => format!("refused: {}", esc(why)),
+            Expect::Accepted => "accepted, the IdP's own certificate and endpoint".to_owned(),
+        };
+        t.push_str(&format!(
+            "| `{}` | {} | {expected} | {} |\n",
+            c.id,
+            esc(c.what),
+            esc(c.reference)
+        ));
+    }
+    t
+}
+
+/// docs/security.md holds exactly the generated table between the markers.
+#[test]
+fn metadata_corpus_table_matches_docs() {
+    crate::tamper::assert_docs_block(
+        TABLE_BEGIN,
+        TABLE_END,
+        &corpus_table(),
+        "metadata-corpus-table.md",
+    );
+}
