@@ -320,3 +320,36 @@ fn cert_expiry_in_days(d: &Dir, days: i64) -> &'static str {
     d.write("corp.xml", &md);
     "check-config-expiring"
 }
+
+/// A plain-http `metadata_url` is a problem unless the admin opts in, and
+/// then check-config says so as a warning. (Nothing listens at the URL; the
+/// saved copy in the data dir stands in for the IdP.)
+#[test]
+fn plain_http_metadata_url_needs_the_opt_in() {
+    let d = Dir::new();
+    let k = TestKey::generate("check-config-idp", 2048);
+    let cache = d.tmp.path().join("data/idp-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(
+        cache.join("corp.xml"),
+        idp_metadata("https://idp.example.org/corp", Some(&k.cert_b64), None),
+    )
+    .unwrap();
+    let table = "[[idp]]\nid = \"corp\"\nmetadata_url = \"http://127.0.0.1:9/md\"\n";
+    let cfg = d.config("", table);
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "idp[0].metadata_url", "is plain http");
+
+    let cfg = d.config("", &format!("{table}allow_insecure_metadata_url = true\n"));
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("warning: idp[0].metadata_url:")
+                && l.contains("is plain http")
+                && l.contains("allow_insecure_metadata_url = true")),
+        "{run}"
+    );
+}
