@@ -491,6 +491,7 @@ fn load_idp(
             warnings,
         );
     }
+    let mut from_saved_copy = false;
     let xml = match (&r.metadata_file, &r.metadata_url) {
         (Some(_), Some(_)) => {
             p.add(
@@ -531,6 +532,7 @@ fn load_idp(
             }) {
                 Ok(f) => {
                     if let Some(fb) = f.fallback {
+                        from_saved_copy = true;
                         warnings.push(format!(
                             "{}: fetch failed ({}); using the copy saved at {}",
                             key("metadata_url"),
@@ -566,7 +568,7 @@ fn load_idp(
             return None;
         }
     };
-    if let Some(u) = &r.metadata_url {
+    if let Some(u) = r.metadata_url.as_ref().filter(|_| !from_saved_copy) {
         src.metadata_accepted(
             MetadataRequest {
                 idp_id: &id,
@@ -579,6 +581,7 @@ fn load_idp(
     let metadata_origin = r.metadata_url.clone().map(|url| MetadataOrigin {
         url,
         entity_id: r.entity_id.clone(),
+        from_saved_copy,
     });
     Some(Idp {
         display_name: r.display_name.unwrap_or_else(|| id.clone()),

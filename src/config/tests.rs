@@ -120,6 +120,8 @@ fn metadata_from_a_saved_copy_is_a_warning() {
         c.warnings,
         ["idp[0].metadata_url: fetch failed (HTTP 503); using the copy saved at /data/idp-cache/corp.xml"]
     );
+    // The refresh retries such an IdP at once (outbound::refresh).
+    assert!(c.idps[0].metadata_origin.as_ref().unwrap().from_saved_copy);
 }
 
 #[test]

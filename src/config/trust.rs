@@ -29,6 +29,9 @@ pub struct MetadataOrigin {
     pub url: String,
     /// `entity_id`: the entity to take from an aggregate.
     pub entity_id: Option<String>,
+    /// Start-up could not fetch it and used the saved copy, so the first
+    /// refresh is due at once rather than when the old copy says.
+    pub from_saved_copy: bool,
 }
 
 /// What metadata yields for an [`Idp`].

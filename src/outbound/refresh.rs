@@ -5,7 +5,8 @@
 //! the metadata's own `cacheDuration` (SAML Metadata §2.3.2), and before its
 //! `validUntil` (§2.3.1) at half the time left, clamped between
 //! `metadata_refresh_min` and `metadata_refresh_max`. A failed fetch or a
-//! refused copy is retried after `min`, doubling up to `max`.
+//! refused copy is retried after `min`, doubling up to `max`; so is an IdP
+//! that start-up could only serve from its saved copy.
 //!
 //! A fetched copy goes through `Idp::with_metadata`, the same checks as at
 //! start-up (pinned signer, entity selection, keys, SSO endpoint), and must
@@ -97,15 +98,20 @@ impl Refresher {
             .iter()
             .filter_map(|i| {
                 let o = i.metadata_origin.as_ref()?;
-                Some(Entry {
-                    id: i.id.clone(),
-                    url: o.url.clone(),
-                    next: next_fetch(
+                let next = if o.from_saved_copy {
+                    now + to_time(bounds.min)
+                } else {
+                    next_fetch(
                         now,
                         i.metadata.cache_duration,
                         i.metadata.valid_until,
                         bounds,
-                    ),
+                    )
+                };
+                Some(Entry {
+                    id: i.id.clone(),
+                    url: o.url.clone(),
+                    next,
                     failures: 0,
                 })
             })
@@ -354,6 +360,13 @@ metadata_url = '{url}'
         let directory = Arc::new(IdpDirectory::new(config.idps.clone()));
         let mut r = Refresher::new(&config, directory.clone(), t(0));
         assert_eq!(r.next_due(), Some(t(3600)));
+        // Started from the saved copy (the IdP was down): retried at the floor.
+        let mut saved = config.clone();
+        if let Some(o) = saved.idps[0].metadata_origin.as_mut() {
+            o.from_saved_copy = true;
+        }
+        let d = Arc::new(IdpDirectory::new(saved.idps.clone()));
+        assert_eq!(Refresher::new(&saved, d, t(0)).next_due(), Some(t(60)));
         let certs = || {
             directory
                 .get("corp")
