@@ -35,14 +35,25 @@ pub fn idp_cert_warnings(idp: &Idp, now: OffsetDateTime, days: u32) -> Vec<CertW
         .collect()
 }
 
-/// The warnings for every IdP.
+/// The warnings for every IdP, and for metadata already past its
+/// `validUntil` (SAML Metadata §2.3.1), whose IdP cannot be used.
 pub fn cert_warnings<'a>(
     idps: impl IntoIterator<Item = &'a Idp>,
     now: OffsetDateTime,
     days: u32,
 ) -> Vec<CertWarning> {
     idps.into_iter()
-        .flat_map(|i| idp_cert_warnings(i, now, days))
+        .flat_map(|i| {
+            let expired = i.metadata.valid_until.filter(|v| *v <= now).map(|v| CertWarning {
+                expired: true,
+                text: format!(
+                    "IdP '{}': metadata EXPIRED at {} (validUntil); logins through it are refused until a fresh copy arrives",
+                    i.id,
+                    crate::saml::response::fmt_time(v)
+                ),
+            });
+            expired.into_iter().chain(idp_cert_warnings(i, now, days))
+        })
         .collect()
 }
 

@@ -305,6 +305,25 @@ fn certificate_expiry_is_warned() {
     assert_eq!(run.code, Some(0), "{run}");
     assert!(!warned(&run, "expires at"), "{run}");
     assert!(warned(&run, "EXPIRED at"), "{run}");
+    assert!(!run.stdout.contains("metadata EXPIRED"), "{run}");
+
+    // Metadata past its validUntil is named too: that IdP cannot be used.
+    let md = std::fs::read_to_string(d.tmp.path().join("corp.xml")).unwrap();
+    d.write(
+        "corp.xml",
+        &md.replacen(
+            "<md:EntityDescriptor ",
+            "<md:EntityDescriptor validUntil=\"2020-01-01T00:00:00Z\" ",
+            1,
+        ),
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .contains("warning: IdP 'corp': metadata EXPIRED at 2020-01-01T00:00:00Z"),
+        "{run}"
+    );
 }
 
 /// Writes corp.xml with a certificate expiring in `days` days and one that
