@@ -244,6 +244,9 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             for w in &c.warnings {
                 println!("warning: {w}");
             }
+            for w in cert_warnings(&c) {
+                println!("warning: {}", w.text);
+            }
             println!("configuration OK: {} IdP(s)", c.idps.len());
             for i in &c.idps {
                 let sso = i
@@ -265,6 +268,11 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Certificates of trusted IdPs near or past their expiry, at this moment.
+fn cert_warnings(c: &Config) -> Vec<crate::config::expiry::CertWarning> {
+    crate::config::expiry::cert_warnings(&c.idps, SystemClock.now(), c.cert_expiry_warning_days)
 }
 
 fn print_metadata(path: Option<PathBuf>) -> ExitCode {
@@ -292,6 +300,13 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     };
     for w in &c.warnings {
         log::warn!("{w}");
+    }
+    for w in cert_warnings(&c) {
+        if w.expired {
+            log::error!("{}", w.text);
+        } else {
+            log::warn!("{}", w.text);
+        }
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = match AnyStore::open(&c.store, clock.clone()) {

@@ -6,19 +6,22 @@
 //! the caller's [`Source`]; this module does no I/O of its own.
 
 pub mod domains;
+pub mod expiry;
 pub mod ha;
 pub mod oidc;
 pub mod rate_limit;
 pub mod source;
+pub mod trust;
 mod urls;
 
 pub use source::{Fallback, FetchError, FetchedMetadata, MetadataRequest, Source};
+pub use trust::{MetadataOrigin, MetadataSigner, RefreshBounds};
 pub(crate) use urls::check_base_url;
 pub use urls::{PublicUrl, UrlError};
 
 use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
-use crate::saml::metadata::{self, IdpMetadata, SsoBinding, SsoEndpoint, BINDING_REDIRECT};
+use crate::saml::metadata::{self, IdpMetadata, SsoBinding, SsoEndpoint};
 use crate::saml::response::IdpTrust;
 use crate::saml::unsolicited::UnsolicitedTarget;
 use crate::store::StoreSpec;
@@ -54,6 +57,9 @@ struct RawConfig {
     rate_limit: Option<rate_limit::RawRateLimit>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
+    metadata_refresh_min: Option<String>,
+    metadata_refresh_max: Option<String>,
+    cert_expiry_warning_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +83,8 @@ struct RawIdp {
     sso_binding: Option<String>,
     allow_unsolicited: Option<bool>,
     unsolicited_target: Option<String>,
+    metadata_signing_cert: Option<String>,
+    allow_insecure_metadata_url: Option<bool>,
 }
 
 /// One IdP, validated, with its metadata loaded and keys parsed.
@@ -112,6 +120,10 @@ pub struct Idp {
     pub allow_unsolicited: bool,
     /// `unsolicited_target`: where an IdP-initiated login lands.
     pub unsolicited_target: UnsolicitedTarget,
+    /// Set for a `metadata_url`: what the refresh fetches and selects.
+    pub metadata_origin: Option<MetadataOrigin>,
+    /// `metadata_signing_cert`: who must have signed the metadata.
+    pub metadata_signer: Option<MetadataSigner>,
 }
 
 impl Idp {
@@ -156,6 +168,11 @@ pub struct Config {
     pub rate_limit: rate_limit::RateLimitSettings,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
+    /// `metadata_refresh_min` / `metadata_refresh_max`.
+    pub metadata_refresh: RefreshBounds,
+    /// `cert_expiry_warning_days`: warn this long before a trusted
+    /// certificate expires.
+    pub cert_expiry_warning_days: u32,
 }
 
 impl Config {
@@ -348,6 +365,11 @@ pub fn load(
         .unwrap_or_default();
     let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
     check_unsolicited(&idps, &has, &oidc, &mut p);
+    let metadata_refresh = trust::load_bounds(
+        raw.metadata_refresh_min.as_deref(),
+        raw.metadata_refresh_max.as_deref(),
+        &mut p,
+    );
     let public_url = match public_url {
         Some(u) if p.0.is_empty() => u,
         _ => {
@@ -370,6 +392,8 @@ pub fn load(
         oidc,
         rate_limit,
         warnings,
+        metadata_refresh,
+        cert_expiry_warning_days: raw.cert_expiry_warning_days.unwrap_or(30),
     })
 }
 
@@ -472,6 +496,32 @@ fn load_idp(
     if skew > Duration::from_secs(600) {
         p.add(key("clock_skew"), "more than 10 minutes of clock skew would keep stolen responses usable; fix the clocks instead");
     }
+    let metadata_signer = match r.metadata_signing_cert.as_deref().map(rel) {
+        None => None,
+        Some(path) => match src.read(&path) {
+            Err(e) => {
+                p.add(
+                    key("metadata_signing_cert"),
+                    format!("cannot read '{}': {e}", path.display()),
+                );
+                None
+            }
+            Ok(b) => trust::load_signer(&b, &path)
+                .map_err(|m| p.add(key("metadata_signing_cert"), m))
+                .ok(),
+        },
+    };
+    if let Some(u) = &r.metadata_url {
+        trust::check_transport(
+            u,
+            r.metadata_signing_cert.is_some(),
+            r.allow_insecure_metadata_url.unwrap_or(false),
+            &key("metadata_url"),
+            p,
+            warnings,
+        );
+    }
+    let mut from_saved_copy = false;
     let xml = match (&r.metadata_file, &r.metadata_url) {
         (Some(_), Some(_)) => {
             p.add(
@@ -512,6 +562,7 @@ fn load_idp(
             }) {
                 Ok(f) => {
                     if let Some(fb) = f.fallback {
+                        from_saved_copy = true;
                         warnings.push(format!(
                             "{}: fetch failed ({}); using the copy saved at {}",
                             key("metadata_url"),
@@ -530,27 +581,10 @@ fn load_idp(
     };
     let domains = domains::load(p, key("domains"), r.domains);
     let (xml, mkey) = xml?;
-    let md = match metadata::parse_idp(&xml, r.entity_id.as_deref()) {
-        Ok(m) => m,
-        Err(e) => {
-            p.add(key(mkey), e.to_string());
-            return None;
-        }
-    };
-    let mut keys = Vec::new();
-    for (n, der) in md.signing_certs.iter().enumerate() {
-        match TrustedKey::from_cert_der(der) {
-            Ok(k) => keys.push(k),
-            Err(e) => p.add(key(mkey), format!("signing certificate #{}: {e}", n + 1)),
-        }
+    if r.metadata_signing_cert.is_some() && metadata_signer.is_none() {
+        return None;
     }
-    let attributes = AttributeMap::new(profile, &overrides);
-    if md.only_transient_name_ids() && attributes.subject.is_none() {
-        warnings.push(format!(
-            "{}: the IdP's metadata lists only transient NameIDs (SAML Core §8.3.8), which change at every sign-in; Home Assistant and OpenID Connect sign-ins will be refused. Configure the IdP to send a persistent NameID, or set [idp.attributes] subject",
-            key(mkey)
-        ));
-    }
+    let allow_sha1 = r.allow_sha1.unwrap_or(false);
     let sso_binding = r.sso_binding.as_deref().and_then(|b| {
         let parsed = SsoBinding::from_name(b);
         if parsed.is_none() {
@@ -561,16 +595,33 @@ fn load_idp(
         }
         parsed
     });
-    match md.sso_endpoint(sso_binding) {
-        Ok(e) => {
-            if let Err(m) = check_base_url(&e.location) {
-                p.add(key(mkey), format!("SingleSignOnService Location: {m}"));
+    let t = match trust::trust_from_xml(
+        &xml,
+        r.entity_id.as_deref(),
+        metadata_signer.as_ref(),
+        allow_sha1,
+        sso_binding,
+    ) {
+        Ok(t) => t,
+        Err(problems) => {
+            for m in problems {
+                match m {
+                    trust::Problem::Sso(m) if r.sso_binding.is_some() => {
+                        p.add(key("sso_binding"), m)
+                    }
+                    trust::Problem::Sso(m) | trust::Problem::Metadata(m) => p.add(key(mkey), m),
+                }
             }
+            return None;
         }
-        Err(e) if r.sso_binding.is_some() => p.add(key("sso_binding"), e.to_string()),
-        Err(e) => p.add(key(mkey), e.to_string()),
+    };
+    let attributes = AttributeMap::new(profile, &overrides);
+    if t.metadata.only_transient_name_ids() && attributes.subject.is_none() {
+        warnings.push(format!(
+            "{}: the IdP's metadata lists only transient NameIDs (SAML Core §8.3.8), which change at every sign-in; Home Assistant and OpenID Connect sign-ins will be refused. Configure the IdP to send a persistent NameID, or set [idp.attributes] subject",
+            key(mkey)
+        ));
     }
-    let sso_redirect = md.sso_for(BINDING_REDIRECT).unwrap_or_default().to_owned();
     let allow_unsolicited = r.allow_unsolicited.unwrap_or(false);
     let unsolicited_target = match r.unsolicited_target.as_deref() {
         None => UnsolicitedTarget::default(),
@@ -586,19 +637,36 @@ fn load_idp(
             UnsolicitedTarget::default()
         }),
     };
+    if let Some(u) = r.metadata_url.as_ref().filter(|_| !from_saved_copy) {
+        src.metadata_accepted(
+            MetadataRequest {
+                idp_id: &id,
+                url: u,
+                data_dir,
+            },
+            &xml,
+        );
+    }
+    let metadata_origin = r.metadata_url.clone().map(|url| MetadataOrigin {
+        url,
+        entity_id: r.entity_id.clone(),
+        from_saved_copy,
+    });
     Some(Idp {
         display_name: r.display_name.unwrap_or_else(|| id.clone()),
         id,
         profile,
         attributes,
-        keys,
-        sso_redirect,
-        allow_sha1: r.allow_sha1.unwrap_or(false),
+        keys: t.keys,
+        sso_redirect: t.sso_redirect,
+        allow_sha1,
         allow_cbc: r.allow_cbc.unwrap_or(false),
         allow_rsa1_5: r.allow_rsa1_5.unwrap_or(false),
         email_verified: r.email_verified.unwrap_or(false),
         clock_skew: time::Duration::try_from(skew).unwrap_or(time::Duration::MINUTE),
-        metadata: md,
+        metadata: t.metadata,
+        metadata_origin,
+        metadata_signer,
         allow_non_ncname_ids: r.allow_non_ncname_ids.unwrap_or(false),
         domains,
         sso_binding,

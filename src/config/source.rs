@@ -46,6 +46,11 @@ pub trait Source {
     fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
     /// IdP metadata published at a URL.
     fn fetch_metadata(&self, req: MetadataRequest<'_>) -> Result<FetchedMetadata, FetchError>;
+    /// Called once fetched metadata has passed every check: a source that
+    /// keeps a last good copy saves it now, never before.
+    fn metadata_accepted(&self, req: MetadataRequest<'_>, xml: &[u8]) {
+        let _ = (req, xml);
+    }
 }
 
 /// Files and fetch results held in memory. For tests.

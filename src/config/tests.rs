@@ -120,6 +120,8 @@ fn metadata_from_a_saved_copy_is_a_warning() {
         c.warnings,
         ["idp[0].metadata_url: fetch failed (HTTP 503); using the copy saved at /data/idp-cache/corp.xml"]
     );
+    // The refresh retries such an IdP at once (outbound::refresh).
+    assert!(c.idps[0].metadata_origin.as_ref().unwrap().from_saved_copy);
 }
 
 #[test]
@@ -358,4 +360,132 @@ fn two_idps_with_one_entity_id_cannot_both_allow_unsolicited() {
         &both.replacen("allow_unsolicited = true\n", "", 1),
     );
     assert!(load(Some(&f), &BTreeMap::new(), &src).is_ok());
+}
+
+/// A plain-http `metadata_url` carries keys anyone on the path can swap: it
+/// is refused unless a pinned signer covers it or the admin opts in (then
+/// it is a warning).
+#[test]
+fn http_metadata_url_needs_a_signer_or_an_explicit_opt_in() {
+    let url = "http://idp.example.org/md";
+    let mut src = source::MemorySource::default();
+    src.remote.insert(
+        url.into(),
+        FetchedMetadata {
+            xml: idp_metadata("https://idp.example.org/corp"),
+            fallback: None,
+        },
+    );
+    let idp = format!("[[idp]]\nid = 'corp'\nmetadata_url = '{url}'\n");
+    let f = config_file(&mut src, &idp);
+    let e = load(Some(&f), &BTreeMap::new(), &src).unwrap_err();
+    assert!(
+        e.lines().iter().any(|l| l.contains(
+            "idp[0].metadata_url: 'http://idp.example.org/md' is plain http: use https, pin the metadata signer with metadata_signing_cert, or accept the risk with allow_insecure_metadata_url = true"
+        )),
+        "{e}"
+    );
+
+    let f = config_file(
+        &mut src,
+        &format!("{idp}allow_insecure_metadata_url = true\n"),
+    );
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("is plain http"), "{:?}", c.warnings);
+
+    // https needs neither.
+    let https = "https://idp.example.org/md";
+    src.remote
+        .insert(https.into(), src.remote.get(url).unwrap().clone());
+    let f = config_file(
+        &mut src,
+        &format!("[[idp]]\nid = 'corp'\nmetadata_url = '{https}'\n"),
+    );
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.idps[0].metadata_origin.as_ref().unwrap().url, https);
+}
+
+/// With `metadata_signing_cert`, metadata must be signed by that
+/// certificate; plain http is then acceptable.
+#[test]
+fn pinned_signer_is_required_and_covers_http() {
+    use crate::saml::sign::{sign_enveloped, SignOptions};
+    let (key, cert) = crate::keys::generate("federation-signer").unwrap();
+    let (other, _) = crate::keys::generate("someone-else").unwrap();
+    let unsigned = String::from_utf8(idp_metadata("https://idp.example.org/corp"))
+        .unwrap()
+        .replacen(
+            "<md:EntityDescriptor ",
+            "<md:EntityDescriptor ID=\"_md1\" ",
+            1,
+        );
+    let signed = |k: &openssl::pkey::PKey<openssl::pkey::Private>| {
+        sign_enveloped(&unsigned, "_md1", k, &SignOptions::default()).unwrap()
+    };
+    let url = "http://idp.example.org/md";
+    let mut src = source::MemorySource::default();
+    src.files.insert(
+        PathBuf::from("/etc/samlhub/fed.pem"),
+        cert.to_pem().unwrap(),
+    );
+    let text = format!(
+        "[[idp]]\nid = 'corp'\nmetadata_url = '{url}'\nmetadata_signing_cert = 'fed.pem'\n"
+    );
+    let mut with = |xml: String| {
+        src.remote.insert(
+            url.into(),
+            FetchedMetadata {
+                xml: xml.into_bytes(),
+                fallback: None,
+            },
+        );
+        let f = config_file(&mut src, &text);
+        load(Some(&f), &BTreeMap::new(), &src)
+    };
+    let c = with(signed(&key)).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.idps[0].metadata_signer.as_ref().unwrap().keys.len(), 1);
+    for (xml, needle) in [
+        (unsigned.clone(), "carries no Signature"),
+        (signed(&other), "does not verify"),
+    ] {
+        let e = with(xml).unwrap_err();
+        assert!(
+            e.lines().iter().any(
+                |l| l.contains("idp[0].metadata_url: metadata signature refused")
+                    && l.contains(needle)
+            ),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn refresh_bounds_and_warning_days() {
+    let mut src = source::MemorySource::default();
+    let f = config_file(&mut src, "");
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    assert_eq!(c.metadata_refresh, RefreshBounds::default());
+    assert_eq!(c.cert_expiry_warning_days, 30);
+    let f = config_file(
+        &mut src,
+        "metadata_refresh_min = '1m'\nmetadata_refresh_max = '2h'\ncert_expiry_warning_days = 14\n",
+    );
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    assert_eq!(c.metadata_refresh.min, Duration::from_secs(60));
+    assert_eq!(c.metadata_refresh.max, Duration::from_secs(7200));
+    assert_eq!(c.cert_expiry_warning_days, 14);
+    let f = config_file(
+        &mut src,
+        "metadata_refresh_min = '2h'\nmetadata_refresh_max = '1h'\n",
+    );
+    let e = load(Some(&f), &BTreeMap::new(), &src).unwrap_err();
+    assert!(
+        e.lines()
+            .iter()
+            .any(|l| l.contains("metadata_refresh_max: must not be shorter")),
+        "{e}"
+    );
 }

@@ -68,11 +68,12 @@ pub async fn page(
     }
     // The chooser still renders when the store is down.
     let who = session::current(st, req).await.unwrap_or(None);
+    let idps = st.idp_snapshot();
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(pages::chooser(
-            &st.config.idps,
+            idps.all(),
             last_choice(st, req),
             who.as_ref().map(|(_, s)| &s.identity),
             &suffix,

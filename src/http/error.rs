@@ -251,6 +251,20 @@ fn login_class(e: &LoginError) -> Class {
         ),
         LoginError::Store(_) => store_down(),
         LoginError::Internal(_) => internal(),
+        // 503, not 502: no upstream answered badly during this request; the
+        // hub itself cannot serve this IdP until its refresh brings metadata
+        // that is valid again (SAML Metadata §2.3.1), and then it recovers
+        // on its own, which is what 503 says (RFC 9110 §15.6.4).
+        LoginError::MetadataExpired {
+            display_name,
+            valid_until,
+            ..
+        } => page(
+            S::SERVICE_UNAVAILABLE,
+            "idp_metadata_expired",
+            "Sign-in temporarily unavailable",
+            format!("Signing in with {display_name} is stopped: the trust information (SAML metadata) published by this identity provider expired at {valid_until}, and no fresh copy could be fetched yet. Try again later; if this persists, tell whoever runs this site."),
+        ),
     }
 }
 

@@ -48,9 +48,9 @@ fn instance<'a>(st: &'a AppState, q: &InstanceQuery) -> Result<&'a HaInstance, A
 /// one may be used, else to the front page's IdP list.
 fn login_redirect(st: &AppState, inst: &HaInstance, back: &str) -> HttpResponse {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let allowed: Vec<&str> = st
-        .config
-        .idps
+    let idps = st.idp_snapshot();
+    let allowed: Vec<&str> = idps
+        .all()
         .iter()
         .map(|i| i.id.as_str())
         .filter(|id| inst.idps.is_empty() || inst.idps.iter().any(|a| a == id))

@@ -22,7 +22,8 @@ mod slo;
 pub use crate::ratelimit;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Idp};
+use crate::directory::{IdpDirectory, IdpSet};
 use crate::keys::{KeyError, OidcKeys, SpKeys};
 use crate::store::AnyStore;
 use actix_web::body::MessageBody;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub oidc_keys: OidcKeys,
     /// The per-address limits of `[rate_limit]`.
     pub limits: limit::Limits,
+    /// The trusted IdPs as they are now (refreshed metadata included).
+    pub idps: Arc<IdpDirectory>,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
         )?;
         let metadata_xml = keys.metadata_xml(&config);
         let limits = limit::Limits::new(&config.rate_limit);
+        let idps = Arc::new(IdpDirectory::new(config.idps.clone()));
         Ok((
             Self {
                 config,
@@ -73,9 +77,21 @@ impl AppState {
                 metadata_xml,
                 oidc_keys,
                 limits,
+                idps,
             },
             created,
         ))
+    }
+
+    /// The IdP `id` as it is trusted now. Look it up once per request and
+    /// keep the `Arc`: a refresh that lands meanwhile does not change it.
+    pub fn idp(&self, id: &str) -> Option<Arc<Idp>> {
+        self.idps.get(id)
+    }
+
+    /// Every trusted IdP at this moment, one consistent set.
+    pub fn idp_snapshot(&self) -> Arc<IdpSet> {
+        self.idps.snapshot()
     }
 
     /// Now, in unix seconds.
@@ -138,12 +154,20 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// Serves until the process is stopped. Slow clients are bounded: the head
 /// within [`HEAD_TIMEOUT`], the body within [`deadline::BODY_DEADLINE`],
 /// idle keep-alive [`KEEP_ALIVE`], at most [`MAX_CONNECTIONS`] per worker.
+/// IdP metadata from a `metadata_url` is refreshed meanwhile
+/// (`outbound::refresh`).
 pub async fn run(state: AppState) -> std::io::Result<()> {
     let listen = state.config.listen;
     let data = web::Data::new(state);
     if let AnyStore::Embedded(s) = &data.store {
         s.spawn_sweeper(std::time::Duration::from_secs(300));
     }
+    // Every metadata_url is fetched again in the background; stopped (by
+    // drop) when the server returns.
+    let _refresh = crate::outbound::refresh::spawn(
+        crate::outbound::refresh::Refresher::new(&data.config, data.idps.clone(), data.clock.now()),
+        data.clock.clone(),
+    );
     HttpServer::new(move || app(data.clone()))
         .workers(2)
         .client_request_timeout(HEAD_TIMEOUT)

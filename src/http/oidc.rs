@@ -103,21 +103,19 @@ async fn authorize_endpoint(
         None => Source::Fresh(Box::new(params)),
     };
     let current = session::current(st, req).await?;
-    let ids: Vec<&str> = st.config.idps.iter().map(|i| i.id.as_str()).collect();
-    let domains: Vec<(&str, &str)> = st
-        .config
-        .idps
+    let idps = st.idp_snapshot();
+    let ids = idps.ids();
+    let domains: Vec<(&str, &str)> = idps
+        .all()
         .iter()
         .flat_map(|i| i.domains.iter().map(|d| (d.as_str(), i.id.as_str())))
         .collect();
     let facts = IdpFacts {
         ids: &ids,
         domains: &domains,
-        email_verified: current.as_ref().is_some_and(|(_, s)| {
-            st.config
-                .idp(&s.identity.idp)
-                .is_some_and(|i| i.email_verified)
-        }),
+        email_verified: current
+            .as_ref()
+            .is_some_and(|(_, s)| idps.get(&s.identity.idp).is_some_and(|i| i.email_verified)),
     };
     let current = current.as_ref().map(|(k, s)| Current {
         session_key: k.as_str(),
@@ -323,11 +321,12 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
     // too; the IdP's answer then leads on to the same target.
     if current
         .as_ref()
-        .is_some_and(|(_, s)| crate::saml::slo::goes_to_idp(&st.config, s))
+        .is_some_and(|(_, s)| crate::saml::slo::goes_to_idp(&st.idp_snapshot(), s))
     {
         let begun = crate::saml::slo::begin(
             &st.store,
             &st.config,
+            &st.idp_snapshot(),
             &st.keys.signing.key,
             current,
             target,

@@ -63,14 +63,18 @@ pub fn error_page(title: &str, text: &str, code: &str, corr: &str) -> String {
 
 /// The front page. `login_suffix` is appended to each IdP's login link
 /// (already URL-encoded, e.g. `&return_to=%2Fha&force_authn=1`).
-pub fn index(idps: &[Idp], signed_in: Option<&Identity>, login_suffix: &str) -> String {
+pub fn index(
+    idps: &[std::sync::Arc<Idp>],
+    signed_in: Option<&Identity>,
+    login_suffix: &str,
+) -> String {
     chooser(idps, None, signed_in, login_suffix)
 }
 
 /// The front page as the IdP chooser: the IdP `last` chosen in this browser
 /// is listed first and marked; the others keep the configuration's order.
 pub fn chooser(
-    idps: &[Idp],
+    idps: &[std::sync::Arc<Idp>],
     last: Option<&str>,
     signed_in: Option<&Identity>,
     login_suffix: &str,

@@ -89,17 +89,15 @@ async fn login(
         Some(s) => s,
         None => sp::new_browser_secret()?,
     };
-    let idp = match (q.idp.as_deref(), hinted) {
-        (None, Some(idp)) => idp,
-        (id, _) => sp::choose_idp(&st.config, id)?,
-    };
+    let chosen = q.idp.as_deref().or(hinted.map(|h| h.id.as_str()));
+    let idp = sp::choose_idp(&st.idp_snapshot(), chosen)?;
     let return_to = q.return_to.unwrap_or_else(|| routes::SESSION.to_owned());
     let begun = sp::begin(
         &st.store,
         &st.config,
         &st.keys.signing.key,
         sp::Start {
-            idp,
+            idp: &idp,
             return_to,
             force_authn,
             browser_secret: &secret,
@@ -155,6 +153,7 @@ async fn acs(
     let outcome = sp::finish(
         &st.store,
         &st.config,
+        &st.idp_snapshot(),
         &st.keys.decryption,
         form.relay_state.as_deref(),
         form.saml_response.as_deref(),

@@ -131,11 +131,8 @@ async fn show_json(st: &AppState, req: &HttpRequest) -> Result<HttpResponse, Jso
 
 async fn show_page(st: &AppState, req: &HttpRequest) -> Result<HttpResponse, AppError> {
     let (_, s) = current(st, req).await?.ok_or(AppError::NoSession)?;
-    let idp_name = st
-        .config
-        .idp(&s.identity.idp)
-        .map(|i| i.display_name.as_str())
-        .unwrap_or("");
+    let idp = st.idp(&s.identity.idp);
+    let idp_name = idp.as_ref().map(|i| i.display_name.as_str()).unwrap_or("");
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -56,6 +56,7 @@ async fn start(
     let begun = slo::begin(
         &st.store,
         &st.config,
+        &st.idp_snapshot(),
         &st.keys.signing.key,
         current,
         return_to,
@@ -147,6 +148,7 @@ async fn from_idp(
     let a = slo::answer(
         &st.store,
         &st.config,
+        &st.idp_snapshot(),
         &st.keys.signing.key,
         arrived,
         relay_state,
@@ -158,7 +160,14 @@ async fn from_idp(
 
 /// The IdP's LogoutResponse to ours: then the return target or the page.
 async fn answered(st: &AppState, arrived: Arrived) -> Result<HttpResponse, AppError> {
-    let after = slo::finish(&st.store, &st.config, arrived, st.clock.now()).await?;
+    let after = slo::finish(
+        &st.store,
+        &st.config,
+        &st.idp_snapshot(),
+        arrived,
+        st.clock.now(),
+    )
+    .await?;
     Ok(match after {
         Some(to) => HttpResponse::SeeOther()
             .insert_header(("Location", to))

@@ -2,7 +2,9 @@
 //! from disk, `metadata_url`s over HTTP(S), and the last good copy of each
 //! fetched document, kept at `<data>/idp-cache/<id>.xml` and used (with a
 //! warning) when a later fetch fails, so an IdP outage at start-up does not
-//! keep the hub down.
+//! keep the hub down. A copy is saved only after it passed every check of
+//! the configuration (`Source::metadata_accepted`), so a refused document
+//! never replaces the last good one.
 
 use crate::config::{
     self, Config, ConfigError, Fallback, FetchError, FetchedMetadata, MetadataRequest, Source,
@@ -41,6 +43,10 @@ impl Source for SystemSource {
     fn fetch_metadata(&self, req: MetadataRequest<'_>) -> Result<FetchedMetadata, FetchError> {
         fetch_with_cache(req.url, &cache_path(req.data_dir, req.idp_id))
     }
+
+    fn metadata_accepted(&self, req: MetadataRequest<'_>, xml: &[u8]) {
+        save(&cache_path(req.data_dir, req.idp_id), xml);
+    }
 }
 
 /// Where the last good copy of an IdP's fetched metadata is kept.
@@ -48,17 +54,14 @@ pub fn cache_path(data_dir: &Path, idp_id: &str) -> PathBuf {
     data_dir.join("idp-cache").join(format!("{idp_id}.xml"))
 }
 
-/// Fetches `url`, saving what arrives at `cache`; when the fetch fails,
-/// returns the copy saved there instead, saying why.
+/// Fetches `url`; when the fetch fails, returns the copy saved at `cache`
+/// instead, saying why.
 pub fn fetch_with_cache(url: &str, cache: &Path) -> Result<FetchedMetadata, FetchError> {
     match fetch(url) {
-        Ok(xml) => {
-            save(cache, &xml);
-            Ok(FetchedMetadata {
-                xml,
-                fallback: None,
-            })
-        }
+        Ok(xml) => Ok(FetchedMetadata {
+            xml,
+            fallback: None,
+        }),
         Err(reason) => match std::fs::read(cache) {
             Ok(xml) => Ok(FetchedMetadata {
                 xml,
@@ -76,7 +79,7 @@ pub fn fetch_with_cache(url: &str, cache: &Path) -> Result<FetchedMetadata, Fetc
 }
 
 /// One GET: status 200 and a body within the metadata size limit, or why not.
-fn fetch(url: &str) -> Result<Vec<u8>, String> {
+pub fn fetch(url: &str) -> Result<Vec<u8>, String> {
     let mut resp = super::agent(FETCH_TIMEOUT)
         .get(url)
         .call()
@@ -93,7 +96,7 @@ fn fetch(url: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Best effort: a cache that cannot be written only costs the fallback.
-fn save(cache: &Path, xml: &[u8]) {
+pub fn save(cache: &Path, xml: &[u8]) {
     if let Some(dir) = cache.parent() {
         let _ = std::fs::create_dir_all(dir);
     }

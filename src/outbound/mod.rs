@@ -1,10 +1,12 @@
 //! Outbound HTTP, built one way: a time limit on the whole exchange, no
 //! automatic redirects, statuses returned rather than raised, and TLS checked
 //! against the system's trust store (so a home-lab CA installed there works).
-//! [`metadata`] fetches and caches IdP metadata for configuration loading.
+//! [`metadata`] fetches and caches IdP metadata for configuration loading;
+//! [`refresh`] fetches it again while the hub runs.
 
 pub mod ha_login;
 pub mod metadata;
+pub mod refresh;
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! SAML Metadata (saml-metadata-2.0-os): reading an IdP's EntityDescriptor,
 //! and writing our SP's.
 
+use super::dsig::{verify_enveloped, DsigError, TrustedKey};
 use crate::xml::{escape, ns, parse, Document, ElemId, Limits, XmlError};
 use base64::Engine;
 use time::OffsetDateTime;
@@ -32,6 +33,9 @@ pub struct IdpMetadata {
     pub valid_until: Option<OffsetDateTime>,
     /// The IDPSSODescriptor's NameIDFormat values (Metadata §2.4.1), in order.
     pub name_id_formats: Vec<String>,
+    /// The shortest `cacheDuration` on the EntityDescriptor and the
+    /// EntitiesDescriptors around it (Metadata §2.2.1, §2.3.2).
+    pub cache_duration: Option<time::Duration>,
 }
 
 impl IdpMetadata {
@@ -143,15 +147,48 @@ pub enum MetadataError {
     NoSigningCert,
     #[error("a signing certificate is not valid base64")]
     BadCert,
+    /// The pinned signer's signature on the root is missing or wrong.
+    #[error("metadata signature refused: {0} (SAML Metadata §3; XML-DSig §3.2)")]
+    Signature(#[from] DsigError),
+}
+
+/// The key that must have signed a metadata document (`metadata_signing_cert`).
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedSigner<'a> {
+    pub keys: &'a [TrustedKey],
+    pub allow_sha1: bool,
 }
 
 /// Reads an IdP from an EntityDescriptor, or picks one from an
 /// EntitiesDescriptor (by `entity_id`, or the only IdP present).
 pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, MetadataError> {
+    parse_idp_signed(xml, entity_id, None)
+}
+
+/// [`parse_idp`], and when `signer` is set, the document's root element
+/// (EntityDescriptor or EntitiesDescriptor) must carry an enveloped
+/// signature by it (SAML Metadata §3.1): the same profile as a Response's
+/// (`dsig::verify_enveloped`: exactly one Signature, a direct child of the
+/// root, one Reference to the root's `ID`, exclusive c14n only). The tree
+/// that was verified is the one read afterwards; nothing outside the root
+/// exists, so no unsigned content can be read.
+pub fn parse_idp_signed(
+    xml: &[u8],
+    entity_id: Option<&str>,
+    signer: Option<PinnedSigner<'_>>,
+) -> Result<IdpMetadata, MetadataError> {
     let doc = parse(xml, &Limits::METADATA)?;
     let root = doc.root();
     if !(doc.is(root, ns::MD, "EntityDescriptor") || doc.is(root, ns::MD, "EntitiesDescriptor")) {
         return Err(MetadataError::NotMetadata(doc.qname(root)));
+    }
+    if let Some(s) = signer {
+        let v = verify_enveloped(&doc, root, s.keys, s.allow_sha1)?;
+        if v.element != root {
+            return Err(MetadataError::Signature(DsigError::Structure(
+                "the signature does not cover the root element".into(),
+            )));
+        }
     }
     let idps: Vec<(ElemId, ElemId)> = std::iter::once(root)
         .chain(doc.descendants(root))
@@ -204,11 +241,23 @@ pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, Met
         }
         signing_certs.extend(certs_in(&doc, kd)?);
     }
-    let valid_until = [Some(ed), doc.el(ed).parent]
-        .into_iter()
-        .flatten()
-        .filter_map(|e| doc.attr(e, "validUntil"))
+    // The entity and every EntitiesDescriptor around it bound its validity
+    // and caching (Metadata §2.3.1, §2.3.2): the strictest value wins.
+    let mut chain = vec![ed];
+    let mut up = doc.el(ed).parent;
+    while let Some(e) = up {
+        chain.push(e);
+        up = doc.el(e).parent;
+    }
+    let valid_until = chain
+        .iter()
+        .filter_map(|e| doc.attr(*e, "validUntil"))
         .filter_map(super::response::parse_time)
+        .min();
+    let cache_duration = chain
+        .iter()
+        .filter_map(|e| doc.attr(*e, "cacheDuration"))
+        .filter_map(parse_xs_duration)
         .min();
     let md = IdpMetadata {
         entity_id,
@@ -221,11 +270,55 @@ pub fn parse_idp(xml: &[u8], entity_id: Option<&str>) -> Result<IdpMetadata, Met
             .children_named(role, ns::MD, "NameIDFormat")
             .map(|f| doc.text(f).trim().to_owned())
             .collect(),
+        cache_duration,
     };
     if md.signing_certs.is_empty() {
         return Err(MetadataError::NoSigningCert);
     }
     Ok(md)
+}
+
+/// An `xs:duration` (XML Schema Part 2 §3.2.6) such as `PT6H` or `P1DT2H`;
+/// a year counts 365 days and a month 30. Negative or unreadable: None.
+pub fn parse_xs_duration(s: &str) -> Option<time::Duration> {
+    let rest = s.trim().strip_prefix('P')?;
+    let (date, clock) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let mut secs: f64 = 0.0;
+    let mut any = false;
+    let mut take = |part: &str, units: &[(char, f64)], fraction: bool| -> Option<()> {
+        let mut num = String::new();
+        let mut next = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() || (fraction && c == '.') {
+                num.push(c);
+                continue;
+            }
+            let pos = units.iter().skip(next).position(|(u, _)| *u == c)? + next;
+            let mult = units.get(pos)?.1;
+            secs += num.parse::<f64>().ok()? * mult;
+            num.clear();
+            next = pos + 1;
+            any = true;
+        }
+        num.is_empty().then_some(())
+    };
+    take(
+        date,
+        &[
+            ('Y', 365.0 * 86400.0),
+            ('M', 30.0 * 86400.0),
+            ('D', 86400.0),
+        ],
+        false,
+    )?;
+    if let Some(t) = clock {
+        take(t, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)], true)?;
+    }
+    (any && secs.is_finite() && secs < 1e12).then(|| time::Duration::seconds_f64(secs))
 }
 
 fn certs_in(doc: &Document, kd: ElemId) -> Result<Vec<Vec<u8>>, MetadataError> {
@@ -452,5 +545,29 @@ mod tests {
             parse_idp(ed("https://idp", false).as_bytes(), None),
             Err(MetadataError::NoSigningCert)
         );
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_xs_duration;
+    use time::Duration;
+
+    #[test]
+    fn xs_durations() {
+        assert_eq!(parse_xs_duration("PT6H"), Some(Duration::hours(6)));
+        assert_eq!(parse_xs_duration("P1D"), Some(Duration::days(1)));
+        assert_eq!(
+            parse_xs_duration("P1DT2H30M"),
+            Some(Duration::seconds(86400 + 2 * 3600 + 30 * 60))
+        );
+        assert_eq!(
+            parse_xs_duration("PT1.5S"),
+            Some(Duration::milliseconds(1500))
+        );
+        assert_eq!(parse_xs_duration("P1M"), Some(Duration::days(30)));
+        for bad in ["", "P", "PT", "6H", "-PT6H", "PT6X", "PH6", "P1H", "PT1M1H"] {
+            assert_eq!(parse_xs_duration(bad), None, "{bad}");
+        }
     }
 }

@@ -25,11 +25,13 @@ use super::logout::{
     Which,
 };
 use crate::config::{Config, Idp};
+use crate::directory::IdpSet;
 use crate::session::Session;
 use crate::store::records::{self, Key, Kind, SloReplay};
 use crate::store::{Store, StoreError};
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -217,16 +219,16 @@ pub enum Begun {
 
 /// The IdP's SLO endpoint and binding, if the session can be logged out
 /// there.
-fn idp_for<'a>(cfg: &'a Config, s: &Session) -> Option<(&'a Idp, &'static str, String)> {
+fn idp_for(idps: &IdpSet, s: &Session) -> Option<(Arc<Idp>, &'static str, String)> {
     s.slo.as_ref()?;
-    let idp = cfg.idp(&s.identity.idp)?;
+    let idp = idps.get(&s.identity.idp)?;
     let (binding, at) = logout::pick_endpoint(&idp.metadata.slo, false)?;
     Some((idp, binding, at))
 }
 
 /// Whether ending this session would go on to its IdP.
-pub fn goes_to_idp(cfg: &Config, s: &Session) -> bool {
-    idp_for(cfg, s).is_some()
+pub fn goes_to_idp(idps: &IdpSet, s: &Session) -> bool {
+    idp_for(idps, s).is_some()
 }
 
 /// SP-initiated logout (SAML Profiles §4.4.3.1): ends the session `current`
@@ -235,6 +237,7 @@ pub fn goes_to_idp(cfg: &Config, s: &Session) -> bool {
 pub async fn begin<S: Store>(
     store: &S,
     cfg: &Config,
+    idps: &IdpSet,
     key: &PKey<Private>,
     current: Option<(Key<Session>, Session)>,
     after: Option<String>,
@@ -257,7 +260,7 @@ pub async fn begin<S: Store>(
         )
         .await?;
     }
-    let (Some(link), Some((idp, binding, at))) = (s.slo.as_ref(), idp_for(cfg, &s)) else {
+    let (Some(link), Some((idp, binding, at))) = (s.slo.as_ref(), idp_for(idps, &s)) else {
         return Ok(Begun::Local(
             "the identity provider offers no single logout, so only this service signed you out",
         ));
@@ -291,6 +294,7 @@ fn expect<'a>(slo_url: &'a str, now: OffsetDateTime) -> Expect<'a> {
 pub async fn finish<S: Store>(
     store: &S,
     cfg: &Config,
+    idps: &IdpSet,
     arrived: Arrived,
     now: OffsetDateTime,
 ) -> Result<Option<String>, SloError> {
@@ -302,8 +306,8 @@ pub async fn finish<S: Store>(
     };
     let k = Key::<PendingLogout>::secret(irt_id);
     let pending = records::get(store, &k).await?.ok_or_else(unknown)?;
-    let idp = cfg
-        .idp(&pending.idp)
+    let idp = idps
+        .get(&pending.idp)
         .ok_or_else(|| SloError::UnknownIdp(pending.idp.clone()))?;
     let slo_url = cfg.url(crate::routes::SAML_SLO);
     opened.verify_response(&idp.trust(), &expect(&slo_url, now), &pending.request_id)?;
@@ -327,6 +331,7 @@ pub struct Answer {
 pub async fn answer<S: Store>(
     store: &S,
     cfg: &Config,
+    idps: &IdpSet,
     key: &PKey<Private>,
     arrived: Arrived,
     relay_state: Option<&str>,
@@ -334,8 +339,8 @@ pub async fn answer<S: Store>(
 ) -> Result<Answer, SloError> {
     let opened = Opened::parse(arrived, Which::Request)?;
     let issuer = opened.claimed_issuer().unwrap_or_default();
-    let idp = cfg
-        .idps
+    let idp = idps
+        .all()
         .iter()
         .find(|i| i.metadata.entity_id == issuer)
         .ok_or_else(|| LogoutError::UnknownIssuer(issuer.chars().take(200).collect()))?;

@@ -17,6 +17,7 @@
 //! cookie matches. The replay and single-use checks are unchanged.
 
 use crate::config::{Config, Idp};
+use crate::directory::IdpSet;
 use crate::identity::Identity;
 use crate::saml::authn_request::{post_value, redirect_url, AuthnRequest};
 use crate::saml::logout::SloLink;
@@ -28,6 +29,7 @@ use crate::store::{Store, StoreError};
 use crate::xml::Limits;
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -90,6 +92,27 @@ pub enum LoginError {
     Internal(String),
     #[error("IdP '{0}' started this sign-in (an unsolicited response, SAML Profiles §4.1.5) and IdP-initiated login is off for it; set allow_unsolicited = true in its [[idp]] section to accept it")]
     UnsolicitedOff(String),
+    /// The IdP's metadata is past its `validUntil` and no fresh copy has
+    /// arrived (SAML Metadata §2.3.1: it must not be relied on any more).
+    #[error("metadata of IdP '{idp}' expired at {valid_until}; logins through it stop until a fresh copy is fetched")]
+    MetadataExpired {
+        idp: String,
+        display_name: String,
+        valid_until: String,
+    },
+}
+
+/// Refuses an IdP whose metadata is past its `validUntil` (SAML Metadata
+/// §2.3.1: "the metadata … MUST NOT be relied upon after that time").
+pub fn check_metadata_current(idp: &Idp, now: OffsetDateTime) -> Result<(), LoginError> {
+    match idp.metadata.valid_until {
+        Some(t) if now >= t => Err(LoginError::MetadataExpired {
+            idp: idp.id.clone(),
+            display_name: idp.display_name.clone(),
+            valid_until: response::fmt_time(t),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Only a path on this site: starts with one '/', no scheme, no authority,
@@ -114,13 +137,13 @@ pub fn check_return_to(rt: &str) -> Result<(), LoginError> {
 }
 
 /// The IdP named by `id`, or the only one configured.
-pub fn choose_idp<'a>(cfg: &'a Config, id: Option<&str>) -> Result<&'a Idp, LoginError> {
+pub fn choose_idp(idps: &IdpSet, id: Option<&str>) -> Result<Arc<Idp>, LoginError> {
     match id {
-        Some(id) => cfg
-            .idp(id)
+        Some(id) => idps
+            .get(id)
             .ok_or_else(|| LoginError::UnknownIdp(id.chars().take(64).collect())),
-        None => match cfg.idps.as_slice() {
-            [one] => Ok(one),
+        None => match idps.all() {
+            [one] => Ok(one.clone()),
             many => Err(LoginError::ChooseIdp(many.len())),
         },
     }
@@ -173,6 +196,7 @@ pub async fn begin<S: Store>(
         browser_secret,
     } = start;
     check_return_to(&return_to)?;
+    check_metadata_current(idp, now)?;
     let rng = |e: crate::crypto::RngError| LoginError::Internal(e.to_string());
     // 160 random bits; the leading '_' makes it an NCName (SAML Core §1.3.4).
     let request_id = format!("_{}", crate::crypto::random_hex(20).map_err(rng)?);
@@ -266,9 +290,13 @@ fn is_handle(handle: &str) -> bool {
 /// Validates the POSTed response for the pending request `relay_state`
 /// names, then consumes it: the replay key (SAML Profiles §4.1.4.5) and the
 /// single answer to the request. A store failure fails the login.
+// Each argument is a distinct input of the ACS (state, trust, keys, the
+// three request fields, time).
+#[allow(clippy::too_many_arguments)]
 pub async fn finish<S: Store>(
     store: &S,
     cfg: &Config,
+    idps: &IdpSet,
     decryption_keys: &[PKey<Private>],
     relay_state: Option<&str>,
     encoded: Option<&str>,
@@ -295,6 +323,7 @@ pub async fn finish<S: Store>(
         return super::unsolicited::finish(
             store,
             cfg,
+            idps,
             decryption_keys,
             encoded,
             browser,
@@ -309,9 +338,10 @@ pub async fn finish<S: Store>(
         return Err(LoginError::OtherBrowser("cookie does not match at the ACS"));
     }
     // The IdP is the one chosen when the login started, never the Issuer.
-    let idp = cfg.idp(&pending.idp).ok_or_else(|| {
+    let idp = idps.get(&pending.idp).ok_or_else(|| {
         LoginError::RelayState(format!("IdP '{}' is no longer configured", pending.idp))
     })?;
+    check_metadata_current(&idp, now)?;
     let xml = response::decode_post(encoded, &Limits::MESSAGE)?;
     let acs_url = cfg.acs_url();
     let expect = Expect {
@@ -322,7 +352,7 @@ pub async fn finish<S: Store>(
         decryption_keys,
     };
     let accepted = response::validate(&xml, &idp.trust(), &expect)?;
-    consume_assertion(store, idp, &accepted, now).await?;
+    consume_assertion(store, &idp, &accepted, now).await?;
     // The pending request is single use: one assertion may answer it. The
     // entry is left to expire, so a repost of the same response still reaches
     // the replay check above and is named as a replay.
@@ -330,7 +360,7 @@ pub async fn finish<S: Store>(
     if !records::put_if_absent(store, &answered, &Answered, PENDING_TTL).await? {
         return Err(LoginError::AlreadyAnswered(pending.request_id));
     }
-    log_accepted("login", idp, &accepted);
+    log_accepted("login", &idp, &accepted);
     if browser.is_some() {
         return Ok(AcsOutcome::Done(Box::new(Finished {
             identity: accepted.identity,

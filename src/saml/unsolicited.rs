@@ -21,6 +21,7 @@
 use super::response::{self, Expect, InResponseTo};
 use super::sp::{self, AcsOutcome, LoginError, Verified, VERIFIED_TTL};
 use crate::config::{Config, Idp};
+use crate::directory::IdpSet;
 use crate::store::records::{self, Key};
 use crate::store::Store;
 use crate::xml::{ns, parse, Limits};
@@ -140,10 +141,11 @@ fn peek(xml: &[u8]) -> Option<Peek> {
 
 /// The configured IdP an unsolicited response's Issuer names, or why none
 /// may take it. Nothing about the response is trusted yet.
-fn idp_for<'a>(cfg: &'a Config, issuer: &str) -> Result<Option<&'a Idp>, LoginError> {
-    let mut named = cfg
-        .idps
+fn idp_for<'a>(idps: &'a IdpSet, issuer: &str) -> Result<Option<&'a Idp>, LoginError> {
+    let mut named = idps
+        .all()
         .iter()
+        .map(|i| i.as_ref())
         .filter(|i| i.metadata.entity_id == issuer)
         .peekable();
     let first = named.peek().copied();
@@ -163,6 +165,7 @@ fn idp_for<'a>(cfg: &'a Config, issuer: &str) -> Result<Option<&'a Idp>, LoginEr
 pub(crate) async fn finish<S: Store>(
     store: &S,
     cfg: &Config,
+    idps: &IdpSet,
     decryption_keys: &[PKey<Private>],
     encoded: &str,
     browser: Option<&str>,
@@ -181,9 +184,10 @@ pub(crate) async fn finish<S: Store>(
     else {
         return Err(not_ours);
     };
-    let Some(idp) = idp_for(cfg, &issuer)? else {
+    let Some(idp) = idp_for(idps, &issuer)? else {
         return Err(not_ours);
     };
+    sp::check_metadata_current(idp, now)?;
     let return_to = idp.unsolicited_target.resolve(cfg)?;
     let acs_url = cfg.acs_url();
     let expect = Expect {

@@ -362,3 +362,121 @@ fn sso_binding_follows_the_metadata() {
         "{stdout}"
     );
 }
+
+/// A certificate (base64 DER) valid until `days_left` days from now.
+fn cert_expiring_in(cn: &str, days_left: i64) -> String {
+    use base64::Engine as _;
+    use openssl::asn1::Asn1Time;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let key = TestKey::generate(cn, 2048).pkey();
+    let mut n = X509NameBuilder::new().unwrap();
+    n.append_entry_by_text("CN", cn).unwrap();
+    let n = n.build();
+    #[allow(clippy::disallowed_methods)] // check-config reads the real clock
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&n).unwrap();
+    b.set_issuer_name(&n).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(now - 400 * 86400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now + days_left * 86400 + 3600).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(b.build().to_der().unwrap())
+}
+
+/// check-config names IdP certificates that expire within
+/// `cert_expiry_warning_days` (default 30) and, loudly, expired ones; the
+/// configuration is still valid (exit 0).
+#[test]
+fn certificate_expiry_is_warned() {
+    let d = Dir::new();
+    let soon = cert_expiry_in_days(&d, 10);
+    let cfg = d.config("", good_idp_table());
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let warned = |run: &Run, needle: &str| {
+        run.stdout.lines().any(|l| {
+            l.starts_with("warning: IdP 'corp': signing certificate") && l.contains(needle)
+        })
+    };
+    assert!(warned(&run, &format!("CN={soon} expires at")), "{run}");
+    assert!(warned(&run, "EXPIRED at"), "{run}");
+    assert!(warned(&run, "(3 day(s) ago)"), "{run}");
+
+    // Below the threshold the near one is quiet; the expired one is not.
+    let cfg = d.config("cert_expiry_warning_days = 5\n", good_idp_table());
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(!warned(&run, "expires at"), "{run}");
+    assert!(warned(&run, "EXPIRED at"), "{run}");
+    assert!(!run.stdout.contains("metadata EXPIRED"), "{run}");
+
+    // Metadata past its validUntil is named too: that IdP cannot be used.
+    let md = std::fs::read_to_string(d.tmp.path().join("corp.xml")).unwrap();
+    d.write(
+        "corp.xml",
+        &md.replacen(
+            "<md:EntityDescriptor ",
+            "<md:EntityDescriptor validUntil=\"2020-01-01T00:00:00Z\" ",
+            1,
+        ),
+    );
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .contains("warning: IdP 'corp': metadata EXPIRED at 2020-01-01T00:00:00Z"),
+        "{run}"
+    );
+}
+
+/// Writes corp.xml with a certificate expiring in `days` days and one that
+/// expired three days ago; returns the CN of the first.
+fn cert_expiry_in_days(d: &Dir, days: i64) -> &'static str {
+    let soon = cert_expiring_in("check-config-expiring", days);
+    let gone = cert_expiring_in("check-config-expired", -4);
+    let md = idp_metadata("https://idp.example.org/corp", Some(&soon), None).replacen(
+        "</md:KeyDescriptor>",
+        &format!("</md:KeyDescriptor><md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{gone}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"),
+        1,
+    );
+    d.write("corp.xml", &md);
+    "check-config-expiring"
+}
+
+/// A plain-http `metadata_url` is a problem unless the admin opts in, and
+/// then check-config says so as a warning. (Nothing listens at the URL; the
+/// saved copy in the data dir stands in for the IdP.)
+#[test]
+fn plain_http_metadata_url_needs_the_opt_in() {
+    let d = Dir::new();
+    let k = TestKey::generate("check-config-idp", 2048);
+    let cache = d.tmp.path().join("data/idp-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(
+        cache.join("corp.xml"),
+        idp_metadata("https://idp.example.org/corp", Some(&k.cert_b64), None),
+    )
+    .unwrap();
+    let table = "[[idp]]\nid = \"corp\"\nmetadata_url = \"http://127.0.0.1:9/md\"\n";
+    let cfg = d.config("", table);
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_problem(&run, &cfg, "idp[0].metadata_url", "is plain http");
+
+    let cfg = d.config("", &format!("{table}allow_insecure_metadata_url = true\n"));
+    let run = check_config(&cfg, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("warning: idp[0].metadata_url:")
+                && l.contains("is plain http")
+                && l.contains("allow_insecure_metadata_url = true")),
+        "{run}"
+    );
+}

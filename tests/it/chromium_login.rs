@@ -70,7 +70,7 @@ fn sp_entry(hub: &Samlhub, public: &str) -> SspSp {
 fn start_hub(hub: &mut Samlhub, public: &str, ssp: &SimpleSamlPhp) {
     let text = format!(
         "listen = \"{}\"\npublic_url = \"{public}\"\ndata_dir = \"{}\"\n\
-[[idp]]\nid = \"ssp\"\nmetadata_url = \"{}\"\nprofile = \"generic\"\n",
+[[idp]]\nid = \"ssp\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\nprofile = \"generic\"\n",
         hub.base_url().trim_start_matches("http://"),
         hub.data_dir().display(),
         ssp.metadata_url()

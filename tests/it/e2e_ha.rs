@@ -84,7 +84,7 @@ fn rig(store: Option<&str>) -> Rig {
         .unwrap_or_default();
     hub.write_config(&format!(
         "{store_line}\
-[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\n\
+[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\nallow_insecure_metadata_url = true\n\
 [[ha]]\nid = \"home\"\nexternal_url = \"{ha}\"\nhook_secret_file = \"{s}\"\nprovider_id = \"rust\"\n\
 admin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\n",
         md = ssp.metadata_url(),

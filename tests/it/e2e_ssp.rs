@@ -25,7 +25,7 @@ fn setup(tweak: impl Fn(&mut SspSp), store: Option<&str>) -> (SimpleSamlPhp, Sam
         .map(|s| format!("store = \"{s}\"\n"))
         .unwrap_or_default();
     hub.write_config(&format!(
-        "{store_line}[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nprofile = \"generic\"\n",
+        "{store_line}[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\nprofile = \"generic\"\n",
         ssp.metadata_url()
     ));
     hub.start();

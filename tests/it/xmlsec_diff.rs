@@ -314,7 +314,7 @@ fn xmlsec1_agrees_on_signed_simplesamlphp_captures() {
     let md = ssp.metadata_xml();
     for hub in &mut hubs {
         hub.write_config(&format!(
-            "[[idp]]\nid = \"ssp\"\nmetadata_url = \"{}\"\n",
+            "[[idp]]\nid = \"ssp\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\n",
             ssp.metadata_url()
         ));
         hub.start();

@@ -25,8 +25,8 @@ fn setup(sign_response: bool) -> (SimpleSamlPhp, Samlhub) {
     let ssp = SimpleSamlPhp::start(&[sp]);
     let md = ssp.metadata_url();
     hub.write_config(&format!(
-        "[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\n\
-         [[idp]]\nid = \"ssp-cbc\"\nmetadata_url = \"{md}\"\nallow_cbc = true\n"
+        "[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\nallow_insecure_metadata_url = true\n\
+         [[idp]]\nid = \"ssp-cbc\"\nmetadata_url = \"{md}\"\nallow_insecure_metadata_url = true\nallow_cbc = true\n"
     ));
     hub.start();
     (ssp, hub)

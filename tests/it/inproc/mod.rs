@@ -14,6 +14,7 @@
 
 mod chooser;
 mod ha;
+mod metadata;
 mod oidc;
 mod routes;
 mod session;

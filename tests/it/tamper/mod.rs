@@ -300,18 +300,28 @@ pub(crate) fn corpus_table() -> String {
 /// On a mismatch the expected block is written to the target's tmp dir.
 #[test]
 fn tamper_corpus_table_matches_docs() {
+    assert_docs_block(
+        TABLE_BEGIN,
+        TABLE_END,
+        &corpus_table(),
+        "attack-corpus-table.md",
+    );
+}
+
+/// docs/security.md holds exactly `table` between `begin` and `end`; on a
+/// mismatch the expected block is written to the target's tmp dir as `file`.
+pub(crate) fn assert_docs_block(begin: &str, end: &str, table: &str, file: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/security.md");
     let doc = std::fs::read_to_string(&path).unwrap();
-    let table = corpus_table();
     let inner = doc
-        .split_once(TABLE_BEGIN)
-        .and_then(|(_, rest)| rest.split_once(TABLE_END))
+        .split_once(begin)
+        .and_then(|(_, rest)| rest.split_once(end))
         .map(|(inner, _)| inner.trim().to_owned());
     if inner.as_deref() != Some(table.trim()) {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("attack-corpus-table.md");
-        std::fs::write(&out, format!("{TABLE_BEGIN}\n{table}{TABLE_END}\n")).unwrap();
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
+        std::fs::write(&out, format!("{begin}\n{table}{end}\n")).unwrap();
         panic!(
-            "docs/security.md's attack corpus table is not the registry's; the expected block is in {}",
+            "docs/security.md's table between {begin} and {end} is not the registry's; the expected block is in {}",
             out.display()
         );
     }
