@@ -34,5 +34,6 @@ mod oidc_rig;
 mod peers;
 mod peers_selftest;
 mod store_conformance;
+mod store_failover;
 mod tamper;
 mod xmlsec_diff;
