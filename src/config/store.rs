@@ -3,8 +3,7 @@
 //! The TLS files are read through the [`Source`] here, once.
 
 use super::{Problems, Source};
-use crate::store::redis::spec::{redact, RedisSpec, TlsFiles};
-use crate::store::StoreSpec;
+use crate::store::{redact_redis_url as redact, RedisSpec, StoreSpec, TlsFiles};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,7 +96,7 @@ pub(super) fn load(
         }
     }
     // Parses the certificates and key the way connecting will.
-    if let Err(e) = crate::store::redis::conn::Dialer::new(&spec) {
+    if let Err(e) = spec.check() {
         p.add("store_tls", e);
     }
     StoreSpec::Redis(Box::new(spec))
@@ -167,5 +166,103 @@ fn parse_timeout(s: &str) -> Option<Duration> {
     match s.trim().strip_suffix("ms") {
         Some(ms) => ms.trim().parse::<u64>().ok().map(Duration::from_millis),
         None => super::parse_duration(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{load, source::MemorySource, Config, ConfigError};
+    use crate::store::StoreSpec;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn load_with(toml: &str, files: &[(&str, Vec<u8>)]) -> Result<Config, ConfigError> {
+        let f = PathBuf::from("/etc/samlhub/c.toml");
+        let mut src = MemorySource::default();
+        src.files.insert(f.clone(), toml.as_bytes().to_vec());
+        for (name, body) in files {
+            src.files
+                .insert(PathBuf::from("/etc/samlhub").join(name), body.clone());
+        }
+        load(Some(&f), &BTreeMap::new(), &src)
+    }
+
+    fn problems(toml: &str) -> Vec<(String, String)> {
+        load_with(toml, &[]).unwrap_err().problems
+    }
+
+    #[test]
+    fn redis_keys_are_read() {
+        let c = load_with(
+            "store = 'redis+sentinel://:pw@a:26379,b:26379/mymaster'\n\
+             store_timeout = '500ms'\nreplay_wait_replicas = 1\n",
+            &[],
+        )
+        .unwrap();
+        let StoreSpec::Redis(spec) = &c.store else {
+            panic!("not redis: {:?}", c.store)
+        };
+        assert_eq!(spec.timeout, Duration::from_millis(500));
+        assert_eq!(spec.wait_replicas, 1);
+        assert!(!c.store.describe().contains("pw"), "{}", c.store.describe());
+
+        let (_, cert) = crate::keys::generate("store-ca").unwrap();
+        let c = load_with(
+            "store = 'rediss://redis.lan:6380'\n[store_tls]\nca_file = 'ca.crt'\n",
+            &[("ca.crt", cert.to_pem().unwrap())],
+        )
+        .unwrap();
+        let StoreSpec::Redis(spec) = &c.store else {
+            panic!("not redis")
+        };
+        assert!(spec.tls.as_ref().is_some_and(|t| t.ca_pem.is_some()));
+    }
+
+    #[test]
+    fn bad_store_keys_are_reported_without_secrets() {
+        for (toml, key) in [
+            ("store = 'redis://:hunter2@h:1/x'", "store"),
+            (
+                "store = 'redis://h:1'\nstore_timeout = '0s'",
+                "store_timeout",
+            ),
+            (
+                "store = 'redis://h:1'\nstore_timeout = '40s'",
+                "store_timeout",
+            ),
+            (
+                "store = 'redis://h:1'\nstore_timeout = 'soon'",
+                "store_timeout",
+            ),
+            (
+                "store = 'redis://h:1'\nreplay_wait_replicas = -1",
+                "replay_wait_replicas",
+            ),
+            ("store_timeout = '2s'", "store_timeout"),
+            (
+                "store = 'redis://h:1'\n[store_tls]\nca_file = 'ca.crt'",
+                "store_tls",
+            ),
+            (
+                "store = 'rediss://h:1'\n[store_tls]\ncert_file = 'c.crt'",
+                "store_tls",
+            ),
+            (
+                "store = 'rediss://h:1'\n[store_tls]\nca_file = 'missing.crt'",
+                "store_tls.ca_file",
+            ),
+            (
+                "store = 'rediss://h:1'\n[store_tls]\nca = 'x'",
+                "store_tls.ca",
+            ),
+        ] {
+            let p = problems(toml);
+            assert!(p.iter().any(|(k, _)| k == key), "{toml}: {p:?}");
+            assert!(
+                p.iter().all(|(_, m)| !m.contains("hunter2")),
+                "{toml}: {p:?}"
+            );
+        }
     }
 }

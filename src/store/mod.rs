@@ -23,6 +23,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
+pub use redis::spec::{redact as redact_redis_url, RedisSpec, TlsFiles};
 pub use redis::RedisStore;
 
 /// Why the store could not answer.

@@ -632,7 +632,7 @@ mod redis {
 mod redis_tls {
     use super::{Backend, Time, LONG};
     use crate::peers::redis::{RedisServer, RedisTls};
-    use samlhub::store::redis::spec::{RedisSpec, TlsFiles};
+    use samlhub::store::{RedisSpec, TlsFiles};
     use samlhub::store::{RedisStore, Store, StoreError};
     use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use crate::peers::redis::RedisServer;
 use crate::peers::redis_topology::{Cluster, SentinelSet};
 use crate::peers::samlhub::{Samlhub, BIN};
 use crate::store_conformance::conformance_suite;
-use samlhub::store::redis::spec::RedisSpec;
+use samlhub::store::RedisSpec;
 use samlhub::store::{RedisStore, Store, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

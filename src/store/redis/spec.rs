@@ -184,6 +184,12 @@ impl RedisSpec {
         })
     }
 
+    /// Checks what only connecting would otherwise find: that the `[store_tls]`
+    /// PEM material parses and fits together.
+    pub fn check(&self) -> Result<(), String> {
+        super::conn::Dialer::new(self).map(drop)
+    }
+
     /// A one-line description for `check-config` and logs: topology,
     /// addresses, TLS, timeout; never a password.
     pub fn describe(&self) -> String {
