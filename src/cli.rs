@@ -9,7 +9,7 @@ use crate::saml::dsig::TrustedKey;
 use crate::saml::mapping::{AttributeMap, AttributeOverrides, Profile};
 use crate::saml::metadata;
 use crate::saml::response::{self, Expect, IdpTrust, InResponseTo};
-use crate::store::{AnyStore, StoreSpec};
+use crate::store::AnyStore;
 use crate::xml::Limits;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -265,6 +265,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
                     }
                 );
             }
+            println!("  store: {}", c.store.describe());
             ExitCode::SUCCESS
         }
     }
@@ -325,10 +326,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     println!("  ACS URL:      {}", c.acs_url());
     println!("  SLO URL:      {}", c.url(crate::routes::SAML_SLO));
     println!("  SP metadata:  {}", c.metadata_url());
-    match &c.store {
-        StoreSpec::Embedded(p) => println!("  store:        embedded {}", p.display()),
-        StoreSpec::Redis(_) => println!("  store:        redis"),
-    }
+    println!("  store:        {}", c.store.describe());
     if c.idps.is_empty() {
         println!(
             "  IdPs:         none yet. Save your IdP's SAML metadata as {}/<name>.xml and restart,\n                or add [[idp]] sections to a config file (see README).",

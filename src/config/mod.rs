@@ -11,6 +11,7 @@ pub mod ha;
 pub mod oidc;
 pub mod rate_limit;
 pub mod source;
+mod store;
 pub mod trust;
 mod urls;
 
@@ -60,6 +61,9 @@ struct RawConfig {
     metadata_refresh_min: Option<String>,
     metadata_refresh_max: Option<String>,
     cert_expiry_warning_days: Option<u32>,
+    store_timeout: Option<String>,
+    replay_wait_replicas: Option<i64>,
+    store_tls: Option<store::RawStoreTls>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -303,13 +307,18 @@ pub fn load(
         .as_deref()
         .map(rel)
         .unwrap_or_else(|| PathBuf::from("./samlhub-data"));
-    let store = match raw.store.as_deref() {
-        None => StoreSpec::Embedded(data_dir.join("store.redb")),
-        Some(s) => parse_store(s, &rel).unwrap_or_else(|m| {
-            p.add("store", m);
-            StoreSpec::Embedded(data_dir.join("store.redb"))
-        }),
-    };
+    let store = store::load(
+        store::RawStore {
+            store: raw.store.as_deref(),
+            timeout: raw.store_timeout.as_deref(),
+            wait_replicas: raw.replay_wait_replicas,
+            tls: raw.store_tls.take(),
+        },
+        &data_dir,
+        &rel,
+        src,
+        &mut p,
+    );
     let entity_id = match raw.entity_id {
         Some(e) if url::Url::parse(&e).is_ok() || e.starts_with("urn:") => e,
         Some(e) => {
@@ -727,25 +736,6 @@ pub(crate) fn check_id(p: &mut Problems, key: String, id: &str) {
             format!("'{id}' must be non-empty lowercase letters, digits, '-' or '_'"),
         );
     }
-}
-
-fn parse_store(s: &str, rel: &dyn Fn(&str) -> PathBuf) -> Result<StoreSpec, String> {
-    if let Some(path) = s.strip_prefix("embedded:") {
-        if path.is_empty() {
-            return Err("embedded: needs a path, e.g. embedded:./samlhub-data/store.redb".into());
-        }
-        return Ok(StoreSpec::Embedded(rel(path)));
-    }
-    if s.starts_with("rediss://") {
-        return Err("rediss:// (Redis over TLS) is not supported by this build; use redis:// on a trusted network or a TLS tunnel".into());
-    }
-    if s.starts_with("redis://") {
-        url::Url::parse(s).map_err(|e| format!("'{s}' is not a valid Redis URL ({e})"))?;
-        return Ok(StoreSpec::Redis(s.to_owned()));
-    }
-    Err(format!(
-        "'{s}' must be embedded:<path> or redis://host:port/db"
-    ))
 }
 
 pub(crate) fn parse_duration_or(

@@ -23,6 +23,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
+pub use redis::spec::{redact as redact_redis_url, RedisSpec, TlsFiles};
 pub use redis::RedisStore;
 
 /// Why the store could not answer.
@@ -71,11 +72,22 @@ pub trait Store: Send + Sync + 'static {
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Where state lives, as configured by `store = "embedded:<path>" | "redis://…"`.
+/// Where state lives, as configured by `store = "embedded:<path>" | "redis://…"`
+/// (and the `store_*` keys for Redis).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSpec {
     Embedded(std::path::PathBuf),
-    Redis(String),
+    Redis(Box<redis::spec::RedisSpec>),
+}
+
+impl StoreSpec {
+    /// For `check-config` and the start-up log: never a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Embedded(p) => format!("embedded {}", p.display()),
+            Self::Redis(r) => r.describe(),
+        }
+    }
 }
 
 /// The configured backend.
@@ -93,7 +105,7 @@ impl AnyStore {
     ) -> Result<Self, StoreError> {
         match spec {
             StoreSpec::Embedded(path) => Ok(Self::Embedded(EmbeddedStore::open(path, clock)?)),
-            StoreSpec::Redis(url) => Ok(Self::Redis(RedisStore::new(url)?)),
+            StoreSpec::Redis(spec) => Ok(Self::Redis(RedisStore::from_spec(spec)?)),
         }
     }
 }

@@ -112,3 +112,106 @@ impl TestKey {
         X509::from_pem(self.cert_pem.as_bytes()).expect("parse cert pem")
     }
 }
+
+/// A throwaway certificate authority (EC P-256) that issues TLS server and
+/// client certificates, for peers such as `redis-server --tls-port`.
+pub struct TestCa {
+    key: PKey<Private>,
+    cert: X509,
+    /// The CA certificate, PEM.
+    pub cert_pem: String,
+}
+
+impl TestCa {
+    /// A self-signed CA certificate for `CN=cn`, valid ten years.
+    pub fn new(cn: &str) -> TestCa {
+        use openssl::x509::extension::{BasicConstraints, KeyUsage};
+        let key = ec_key();
+        let name = x509_name(cn);
+        let mut b = cert_builder(&key, &name);
+        b.set_issuer_name(&name).expect("issuer");
+        b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc"))
+            .expect("basic constraints");
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()
+                .expect("ku"),
+        )
+        .expect("key usage");
+        b.sign(&key, MessageDigest::sha256()).expect("sign CA");
+        let cert = b.build();
+        let cert_pem = String::from_utf8(cert.to_pem().expect("pem")).expect("utf8");
+        TestCa {
+            key,
+            cert,
+            cert_pem,
+        }
+    }
+
+    /// A certificate signed by this CA: for a server at IP address `cn`
+    /// (with a matching subjectAltName) when `server`, else a client
+    /// certificate. Returns (PKCS#8 key PEM, certificate PEM).
+    pub fn issue(&self, cn: &str, server: bool) -> (String, String) {
+        use openssl::x509::extension::{ExtendedKeyUsage, SubjectAlternativeName};
+        let key = ec_key();
+        let mut b = cert_builder(&key, &x509_name(cn));
+        b.set_issuer_name(self.cert.subject_name()).expect("issuer");
+        let mut eku = ExtendedKeyUsage::new();
+        if server {
+            let san = SubjectAlternativeName::new()
+                .ip(cn)
+                .build(&b.x509v3_context(Some(&self.cert), None))
+                .expect("san");
+            b.append_extension(san).expect("san");
+            eku.server_auth();
+        } else {
+            eku.client_auth();
+        }
+        b.append_extension(eku.build().expect("eku")).expect("eku");
+        b.sign(&self.key, MessageDigest::sha256())
+            .expect("sign cert");
+        let cert = b.build();
+        (
+            String::from_utf8(key.private_key_to_pem_pkcs8().expect("key pem")).expect("utf8"),
+            String::from_utf8(cert.to_pem().expect("cert pem")).expect("utf8"),
+        )
+    }
+}
+
+fn ec_key() -> PKey<Private> {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+    PKey::from_ec_key(EcKey::generate(&group).expect("EC keygen")).expect("PKey")
+}
+
+fn x509_name(cn: &str) -> openssl::x509::X509Name {
+    let mut name = X509NameBuilder::new().expect("name builder");
+    name.append_entry_by_text("CN", cn).expect("CN");
+    name.build()
+}
+
+/// A v3 builder with subject, key, a random serial and ten years' validity.
+fn cert_builder(key: &PKey<Private>, subject: &openssl::x509::X509NameRef) -> X509Builder {
+    let mut serial = BigNum::new().expect("bn");
+    serial
+        .rand(127, MsbOption::MAYBE_ZERO, false)
+        .expect("serial");
+    // Certificates for real peers need the wall clock, not the app's clock.
+    #[allow(clippy::disallowed_methods)]
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut b = X509Builder::new().expect("x509 builder");
+    b.set_version(2).expect("version");
+    b.set_serial_number(&Asn1Integer::from_bn(&serial).expect("serial asn1"))
+        .expect("serial");
+    b.set_subject_name(subject).expect("subject");
+    b.set_pubkey(key).expect("pubkey");
+    b.set_not_before(&Asn1Time::from_unix(now - 86_400).expect("nb"))
+        .expect("not_before");
+    b.set_not_after(&Asn1Time::from_unix(now + 3650 * 86_400).expect("na"))
+        .expect("not_after");
+    b
+}

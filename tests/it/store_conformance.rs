@@ -29,7 +29,7 @@ const PAST_SHORT: Duration = Duration::from_millis(600);
 const RACERS: usize = 32;
 
 /// How the suite lets time pass for the expiry checks.
-enum Time {
+pub(crate) enum Time {
     /// Advance a pinned clock (embedded store).
     Fixed(FixedClock),
     /// Really wait (Redis expires keys on its own clock).
@@ -47,18 +47,18 @@ impl Time {
 
 /// A fresh store under test, how time passes for it, and what keeps it
 /// alive (its temp dir, or its `redis-server`); dropped in that order.
-struct Backend<S> {
-    store: Arc<S>,
-    time: Time,
-    _keep: Box<dyn Any>,
+pub(crate) struct Backend<S> {
+    pub store: Arc<S>,
+    pub time: Time,
+    pub _keep: Box<dyn Any>,
 }
 
-/// One test per check of the shared contract, in the module it is invoked
-/// in, each on a fresh store from that module's `backend()`. A new check
-/// goes into `checks` and into this list, and so runs on every backend.
-macro_rules! conformance_tests {
-    () => {
-        conformance_tests!(
+/// Calls `$m!($($arg)*; every check)`. A new check goes into `checks` and
+/// into this list, and so runs on every backend.
+macro_rules! with_every_check {
+    ($m:ident $(, $arg:expr)?) => {
+        $m! {
+            $($arg)?;
             missing_key_is_absent,
             put_get_round_trip_is_binary_safe,
             put_overwrites,
@@ -69,9 +69,18 @@ macro_rules! conformance_tests {
             put_if_absent_is_atomic,
             take_is_atomic,
             expired_entries_are_absent,
-        );
+        }
     };
-    ($($check:ident),+ $(,)?) => {
+}
+pub(crate) use with_every_check;
+
+/// One test per check of the shared contract, in the module it is invoked
+/// in, each on a fresh store from that module's `backend()`.
+macro_rules! conformance_tests {
+    () => {
+        with_every_check!(conformance_tests);
+    };
+    (; $($check:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $check() {
@@ -82,12 +91,87 @@ macro_rules! conformance_tests {
     };
 }
 
+/// The whole contract in one test, check after check, each under a key
+/// prefix of its own on one shared store: for topologies too costly to
+/// start once per check (Sentinel, Cluster). `$store` is an `Arc<S>`.
+macro_rules! conformance_suite {
+    ($store:expr) => {
+        crate::store_conformance::with_every_check!(conformance_suite, $store)
+    };
+    ($store:expr; $($check:ident),+ $(,)?) => {
+        $(
+            let backend = crate::store_conformance::Backend {
+                store: std::sync::Arc::new(crate::store_conformance::Prefixed {
+                    inner: std::sync::Arc::clone(&$store),
+                    prefix: format!("{}:", stringify!($check)),
+                }),
+                time: crate::store_conformance::Time::Real,
+                _keep: Box::new(()),
+            };
+            crate::store_conformance::checks::$check(&backend).await;
+        )+
+    };
+}
+pub(crate) use conformance_suite;
+
+/// A store seen through a key prefix, so several runs of the suite can share
+/// one backend without seeing each other's keys.
+pub(crate) struct Prefixed<S> {
+    pub inner: Arc<S>,
+    pub prefix: String,
+}
+
+impl<S: Store> Store for Prefixed<S> {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, samlhub::store::StoreError> {
+        let key = format!("{}{key}", self.prefix);
+        self.inner.put_if_absent(&key, value, ttl).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), samlhub::store::StoreError> {
+        let key = format!("{}{key}", self.prefix);
+        self.inner.put(&key, value, ttl).await
+    }
+    async fn put_many(
+        &self,
+        entries: &[(&str, &[u8], Duration)],
+    ) -> Result<(), samlhub::store::StoreError> {
+        let keys: Vec<String> = entries
+            .iter()
+            .map(|(k, _, _)| format!("{}{k}", self.prefix))
+            .collect();
+        let entries: Vec<(&str, &[u8], Duration)> = keys
+            .iter()
+            .zip(entries)
+            .map(|(k, (_, v, t))| (k.as_str(), *v, *t))
+            .collect();
+        self.inner.put_many(&entries).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, samlhub::store::StoreError> {
+        self.inner.get(&format!("{}{key}", self.prefix)).await
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, samlhub::store::StoreError> {
+        self.inner.take(&format!("{}{key}", self.prefix)).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), samlhub::store::StoreError> {
+        self.inner.delete(&format!("{}{key}", self.prefix)).await
+    }
+}
+
 /// The shared contract. Every assertion here runs against every backend.
-mod checks {
+pub(crate) mod checks {
     use super::{race, Backend, LONG, PAST_SHORT, SHORT};
     use samlhub::store::Store;
 
-    pub async fn missing_key_is_absent<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn missing_key_is_absent<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         assert_eq!(store.get("conf:missing").await.unwrap(), None);
         assert_eq!(store.take("conf:missing").await.unwrap(), None);
@@ -95,7 +179,7 @@ mod checks {
 
     /// put / get round trip, binary-safe, empty value allowed; get does not
     /// consume.
-    pub async fn put_get_round_trip_is_binary_safe<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn put_get_round_trip_is_binary_safe<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         let binary = [0u8, 1, 0xff, b'\r', b'\n', 0x80];
         store.put("conf:bin", &binary, LONG).await.unwrap();
@@ -111,7 +195,7 @@ mod checks {
         );
     }
 
-    pub async fn put_overwrites<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn put_overwrites<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         store.put("conf:over", b"first", LONG).await.unwrap();
         store.put("conf:over", b"second", LONG).await.unwrap();
@@ -122,7 +206,7 @@ mod checks {
     }
 
     /// put_many writes every entry, overwriting, each with its own TTL.
-    pub async fn put_many_writes_every_entry<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn put_many_writes_every_entry<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         store.put("conf:many:b", b"old", LONG).await.unwrap();
         store
@@ -144,7 +228,7 @@ mod checks {
     }
 
     /// take returns once, then None.
-    pub async fn take_returns_once<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn take_returns_once<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         store.put("conf:take", b"once", LONG).await.unwrap();
         assert_eq!(
@@ -156,7 +240,7 @@ mod checks {
     }
 
     /// put_if_absent: true, then false; the first value stays.
-    pub async fn put_if_absent_keeps_the_first_value<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn put_if_absent_keeps_the_first_value<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         assert!(store.put_if_absent("conf:pia", b"a", LONG).await.unwrap());
         assert!(!store.put_if_absent("conf:pia", b"b", LONG).await.unwrap());
@@ -167,7 +251,7 @@ mod checks {
     }
 
     /// delete, and delete of a missing key.
-    pub async fn delete_removes_and_tolerates_missing_keys<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn delete_removes_and_tolerates_missing_keys<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         store.put("conf:del", b"x", LONG).await.unwrap();
         store.delete("conf:del").await.unwrap();
@@ -177,7 +261,7 @@ mod checks {
     }
 
     /// Concurrent put_if_absent: exactly one winner.
-    pub async fn put_if_absent_is_atomic<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn put_if_absent_is_atomic<S: Store>(b: &Backend<S>) {
         let wins = race(&b.store, |s, i| async move {
             s.put_if_absent("conf:race-pia", format!("v{i}").as_bytes(), LONG)
                 .await
@@ -192,7 +276,7 @@ mod checks {
     }
 
     /// Concurrent take: exactly one Some.
-    pub async fn take_is_atomic<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn take_is_atomic<S: Store>(b: &Backend<S>) {
         b.store.put("conf:race-take", b"prize", LONG).await.unwrap();
         let got = race(&b.store, |s, _| async move {
             s.take("conf:race-take").await.unwrap()
@@ -203,7 +287,7 @@ mod checks {
     }
 
     /// Expired entries are never returned and count as absent.
-    pub async fn expired_entries_are_absent<S: Store>(b: &Backend<S>) {
+    pub(crate) async fn expired_entries_are_absent<S: Store>(b: &Backend<S>) {
         let store = &b.store;
         store.put("conf:exp-put", b"p", SHORT).await.unwrap();
         assert!(store
@@ -540,5 +624,78 @@ mod redis {
         assert_all_work(&store, "before").await;
         server.restart();
         assert_all_work(&store, "after").await;
+    }
+}
+
+// -------------------------------------------------------------- redis, TLS
+
+mod redis_tls {
+    use super::{Backend, Time, LONG};
+    use crate::peers::redis::{RedisServer, RedisTls};
+    use samlhub::store::{RedisSpec, TlsFiles};
+    use samlhub::store::{RedisStore, Store, StoreError};
+    use std::sync::Arc;
+
+    /// A store that trusts `ca` (and presents the client certificate when
+    /// `client`), talking TLS to the server's TLS port.
+    fn tls_store(tls: &RedisTls, ca: &std::path::Path, client: bool) -> RedisStore {
+        let mut spec = RedisSpec::parse(&format!("rediss://127.0.0.1:{}/", tls.port)).unwrap();
+        spec.tls = Some(TlsFiles {
+            ca_pem: Some(std::fs::read(ca).unwrap()),
+            client: client.then(|| {
+                (
+                    std::fs::read(&tls.cert_file).unwrap(),
+                    std::fs::read(&tls.key_file).unwrap(),
+                )
+            }),
+        });
+        spec.timeout = std::time::Duration::from_millis(1500);
+        RedisStore::from_spec(&spec).unwrap()
+    }
+
+    /// A store on a TLS `redis-server` of its own that requires a client
+    /// certificate.
+    fn backend() -> Backend<RedisStore> {
+        let server = RedisServer::start_tls(true);
+        let tls = server.tls().unwrap().clone();
+        Backend {
+            store: Arc::new(tls_store(&tls, &tls.ca_file, true)),
+            time: Time::Real,
+            _keep: Box::new(server),
+        }
+    }
+
+    conformance_tests!();
+
+    /// The TLS checks are real: a client that trusts another CA, or that
+    /// has no client certificate, or that speaks TLS to the plain port, is
+    /// refused with the unavailable error; the right one gets through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wrong_ca_missing_client_cert_or_plain_port_are_refused() {
+        let server = RedisServer::start_tls(true);
+        let tls = server.tls().unwrap().clone();
+        let refused = |what: &str, r: Result<Option<Vec<u8>>, StoreError>| {
+            assert!(
+                matches!(r, Err(StoreError::Unavailable(_))),
+                "{what}: {r:?}"
+            );
+        };
+        refused(
+            "other CA",
+            tls_store(&tls, &tls.other_ca_file, true).get("k").await,
+        );
+        refused(
+            "no client cert",
+            tls_store(&tls, &tls.ca_file, false).get("k").await,
+        );
+        let mut plain = tls.clone();
+        plain.port = server.port();
+        refused(
+            "TLS to the plain port",
+            tls_store(&plain, &tls.ca_file, true).get("k").await,
+        );
+        let good = tls_store(&tls, &tls.ca_file, true);
+        assert!(good.put_if_absent("k", b"v", LONG).await.unwrap());
+        assert_eq!(good.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
     }
 }

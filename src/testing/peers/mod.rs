@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod hub;
 pub mod redis;
+pub mod redis_topology;
 
 use std::collections::HashSet;
 use std::net::TcpListener;

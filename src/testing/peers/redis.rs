@@ -1,9 +1,12 @@
 //! A real `redis-server` on a free loopback port, with no persistence, in a
 //! temporary working directory. Stopped (killed and reaped) on drop.
+//! Variants: extra arguments (replicas, cluster nodes), a TLS port with a
+//! CA made for the test, and sentinel mode; see also [`super::redis_topology`].
 
 use super::{free_port, ProcessGroup};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,20 +16,139 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     process: Option<ProcessGroup>,
+    args: Vec<String>,
+    sentinel_conf: Option<PathBuf>,
+    tls: Option<RedisTls>,
+}
+
+/// The TLS side of a server started with [`RedisServer::start_tls`]: its
+/// TLS port and the PEM files a client needs.
+#[derive(Clone, Debug)]
+pub struct RedisTls {
+    pub port: u16,
+    /// The CA that signed the server (and client) certificates.
+    pub ca_file: PathBuf,
+    /// A client certificate and key signed by that CA.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// A CA that signed nothing here (for negative tests).
+    pub other_ca_file: PathBuf,
 }
 
 impl RedisServer {
     /// Starts `redis-server` on a free 127.0.0.1 port and waits (≤ 10 s)
     /// until it answers `PING`.
     pub fn start() -> RedisServer {
-        let dir = tempfile::tempdir().expect("temp dir for redis-server");
-        let mut server = RedisServer {
-            port: free_port(),
-            dir,
-            process: None,
-        };
+        Self::start_with(&[])
+    }
+
+    /// As [`Self::start`], with extra `redis-server` arguments.
+    pub fn start_with(args: &[String]) -> RedisServer {
+        let mut server = Self::new(args.to_vec());
         server.launch();
         server
+    }
+
+    /// A server that also listens with TLS on a second port, with a CA, a
+    /// server certificate for 127.0.0.1 and a client certificate made here.
+    /// With `require_client_cert`, TLS clients must present one. The plain
+    /// port stays open for the harness's readiness checks.
+    pub fn start_tls(require_client_cert: bool) -> RedisServer {
+        let mut server = Self::new(Vec::new());
+        let dir = server.dir.path();
+        let ca = crate::testing::pki::TestCa::new("samlhub test redis CA");
+        let other = crate::testing::pki::TestCa::new("unrelated CA");
+        let write = |name: &str, pem: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).expect("write pem");
+            path
+        };
+        let (server_key, server_cert) = ca.issue("127.0.0.1", true);
+        let (client_key, client_cert) = ca.issue("samlhub", false);
+        let tls = RedisTls {
+            port: free_port(),
+            ca_file: write("ca.crt", &ca.cert_pem),
+            cert_file: write("client.crt", &client_cert),
+            key_file: write("client.key", &client_key),
+            other_ca_file: write("other-ca.crt", &other.cert_pem),
+        };
+        let server_cert = write("server.crt", &server_cert);
+        let server_key = write("server.key", &server_key);
+        let path = |p: &Path| p.display().to_string();
+        server.args = vec![
+            "--tls-port".into(),
+            tls.port.to_string(),
+            "--tls-cert-file".into(),
+            path(&server_cert),
+            "--tls-key-file".into(),
+            path(&server_key),
+            "--tls-ca-cert-file".into(),
+            path(&tls.ca_file),
+            "--tls-auth-clients".into(),
+            if require_client_cert { "yes" } else { "no" }.into(),
+        ];
+        server.tls = Some(tls);
+        server.launch();
+        server
+    }
+
+    /// A Sentinel (`redis-server <conf> --sentinel`) whose config file
+    /// holds `conf` (the `sentinel …` lines).
+    pub fn start_sentinel(conf: &str) -> RedisServer {
+        let mut server = Self::new(Vec::new());
+        let path = server.dir.path().join("sentinel.conf");
+        std::fs::write(&path, conf).expect("write sentinel.conf");
+        server.sentinel_conf = Some(path);
+        server.launch();
+        server
+    }
+
+    fn new(args: Vec<String>) -> RedisServer {
+        RedisServer {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir for redis-server"),
+            process: None,
+            args,
+            sentinel_conf: None,
+            tls: None,
+        }
+    }
+
+    /// The TLS port and files, for a server from [`Self::start_tls`].
+    pub fn tls(&self) -> Option<&RedisTls> {
+        self.tls.as_ref()
+    }
+
+    /// Runs `redis-cli -p <port> args…` and returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a server frozen by [`Self::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(p) = &self.process {
+            let ok = Command::new("kill")
+                .args([sig, &p.pid().to_string()])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "kill {sig} redis-server");
+        }
     }
 
     /// `redis://127.0.0.1:<port>/`
@@ -40,6 +162,8 @@ impl RedisServer {
 
     /// Kills the server and waits for it to exit. Idempotent.
     pub fn stop(&mut self) {
+        // A paused server would ignore SIGTERM until thawed.
+        self.resume();
         if let Some(mut process) = self.process.take() {
             process.stop();
         }
@@ -66,12 +190,16 @@ impl RedisServer {
             .open(&log_path)
             .expect("redis log file");
         let mut cmd = Command::new("redis-server");
+        if let Some(conf) = &self.sentinel_conf {
+            cmd.arg(conf).arg("--sentinel");
+        } else {
+            cmd.args(["--save", ""]).args(["--appendonly", "no"]);
+        }
         cmd.args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
             .args(["--protected-mode", "yes"])
             .args(["--daemonize", "no"])
+            .args(&self.args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))

@@ -15,5 +15,7 @@ pub mod simplesamlphp;
 pub mod xmlsec;
 
 pub use ::samlhub::testing::peers::redis::on_path;
-pub use ::samlhub::testing::peers::{browser, free_port, redis, wait_for_http, ProcessGroup};
+pub use ::samlhub::testing::peers::{
+    browser, free_port, redis, redis_topology, wait_for_http, ProcessGroup,
+};
 pub use ::samlhub::testing::pki;

@@ -1,0 +1,338 @@
+//! The Redis backend, for several samlhub processes sharing state: one
+//! server, a Sentinel-managed master/replica set, or a Redis Cluster, each
+//! optionally over TLS ([`spec`] for the URL forms, [`conn`] for connecting).
+//!
+//! This module owns the Redis key layout and the connection policy:
+//! - every key is `samlhub:` followed by the record key, in every topology
+//!   (no hash tags: the stored format is the same everywhere); values are
+//!   stored as-is with a Redis-side TTL (`PX`, at least 1 ms), so Redis does
+//!   the expiry;
+//! - `put_if_absent` is `SET key value NX PX ttl` and `take` is `GETDEL`
+//!   (Redis ≥ 6.2), each a single atomic command on the one slot of its key,
+//!   so both stay atomic under Cluster;
+//! - `put_many` is one `MULTI`/`EXEC` on a single server. Under Cluster the
+//!   entries' keys hash to different slots, so it is one `MULTI`/`EXEC` per
+//!   slot and not atomic across slots; see [`Store::put_many`] below for why
+//!   that still fails closed;
+//! - with `replay_wait_replicas = n` (> 0), the one-time operations
+//!   (`put_if_absent`, `take`) are followed by `WAIT n` on the same server,
+//!   pipelined in the same round trip, and fail as unavailable unless n
+//!   replicas acknowledged the write: a write the master loses in a failover
+//!   could otherwise reopen a replay (docs/security.md);
+//! - one multiplexed connection is shared by all callers (requests are
+//!   pipelined on it; no lock is held while one is in flight). It is made
+//!   lazily on the first operation, so a Redis that is down at start-up gives
+//!   per-request errors rather than a crash. A connection that fails (I/O
+//!   error, timeout, `READONLY` from a demoted master) is dropped and the
+//!   operation retried once on a fresh one; under Sentinel a fresh connection
+//!   asks the sentinels for the current master;
+//! - every operation, connecting included, is bounded by the configured
+//!   `store_timeout`; any failure or timeout is [`StoreError::Unavailable`].
+//!   Error messages never contain values or passwords.
+
+pub mod conn;
+pub mod spec;
+
+use super::{Store, StoreError};
+use conn::{Conn, Dialer};
+use redis::{ErrorKind, FromRedisValue, RedisError, Value};
+use spec::{RedisSpec, Topology};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Duration;
+
+pub use spec::DEFAULT_TIMEOUT as OP_TIMEOUT;
+
+const KEY_PREFIX: &str = "samlhub:";
+
+/// Store backed by Redis.
+pub struct RedisStore {
+    dialer: Box<Dialer>,
+    timeout: Duration,
+    wait_replicas: u32,
+    cluster: bool,
+    /// The shared connection and its generation number.
+    cached: RwLock<Option<(u64, Conn)>>,
+    /// Held while connecting, so concurrent callers make one connection;
+    /// counts the connections made.
+    connecting: tokio::sync::Mutex<u64>,
+}
+
+impl RedisStore {
+    /// Checks `url` without connecting (defaults: 2 s timeout, no `WAIT`,
+    /// system CAs for `rediss://`).
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let spec = RedisSpec::parse(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid redis store URL: {e}")))?;
+        Self::from_spec(&spec)
+    }
+
+    /// Prepares a store for `spec` without connecting.
+    pub fn from_spec(spec: &RedisSpec) -> Result<Self, StoreError> {
+        let dialer = Box::new(Dialer::new(spec).map_err(StoreError::Unavailable)?);
+        Ok(Self {
+            dialer,
+            timeout: spec.timeout,
+            wait_replicas: spec.wait_replicas,
+            cluster: matches!(spec.topology, Topology::Cluster(_)),
+            cached: RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(0),
+        })
+    }
+
+    fn current(&self) -> Option<(u64, Conn)> {
+        self.cached
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(g, c)| (*g, c.clone()))
+    }
+
+    /// The shared connection, making it if there is none.
+    async fn connection(&self) -> Result<(u64, Conn), RedisError> {
+        if let Some(c) = self.current() {
+            return Ok(c);
+        }
+        let mut made = self.connecting.lock().await;
+        if let Some(c) = self.current() {
+            return Ok(c);
+        }
+        let conn = self.dialer.connect().await?;
+        *made += 1;
+        let gen = *made;
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some((gen, conn.clone()));
+        Ok((gen, conn))
+    }
+
+    /// Drops connection `gen` if it is still the shared one.
+    fn forget(&self, gen: u64) {
+        let mut slot = self.cached.write().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|(g, _)| *g == gen) {
+            *slot = None;
+        }
+    }
+
+    /// Runs `op`, the whole thing (connecting and one retry included)
+    /// bounded by the configured timeout.
+    ///
+    /// A failure that means the connection is no good is retried once on a
+    /// fresh connection: a link that died while idle (Redis restarted, a
+    /// failover) is only found dead by the next command, which should not
+    /// fail for that alone. The retry can only repeat a command whose reply
+    /// was lost; for `SET NX` and `GETDEL` that errs closed (a spurious
+    /// "present" / "absent").
+    async fn run<T: FromRedisValue>(&self, what: &str, op: Op) -> Result<T, StoreError> {
+        let used = AtomicU64::new(0);
+        let attempt = async {
+            let mut last = None;
+            for _ in 0..2 {
+                let (gen, mut conn) = match self.connection().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                };
+                used.store(gen, Ordering::Relaxed);
+                match op.query(&mut conn, self.wait_replicas, self.timeout).await {
+                    Err(e) if stale(&e) => {
+                        self.forget(gen);
+                        last = Some(e);
+                    }
+                    other => return other,
+                }
+            }
+            Err(last.unwrap_or_else(|| RedisError::from((ErrorKind::IoError, "no connection"))))
+        };
+        let value = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Err(unavailable(e)),
+            Err(_) => {
+                // A server that stopped answering leaves requests queued on
+                // the shared connection; start afresh next time.
+                self.forget(used.load(Ordering::Relaxed));
+                return Err(StoreError::Unavailable(format!(
+                    "redis {what} timed out after {} ms",
+                    self.timeout.as_millis()
+                )));
+            }
+        };
+        T::from_redis_value(&value).map_err(unavailable)
+    }
+}
+
+/// Whether an error means the connection should be replaced.
+fn stale(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_unrecoverable_error()
+        || e.is_connection_dropped()
+        || e.is_timeout()
+        || e.kind() == ErrorKind::ReadOnly
+}
+
+fn unavailable(e: RedisError) -> StoreError {
+    // RedisError's Display carries the error kind and server message, never
+    // the command arguments.
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+fn full_key(key: &str) -> String {
+    format!("{KEY_PREFIX}{key}")
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Store for RedisStore {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = full_key(key);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(ttl));
+        let reply: Option<String> = self.run("SET NX", Op::OneShot(cmd, key)).await?;
+        Ok(reply.is_some())
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(full_key(key)).arg(value).arg("PX").arg(ttl_ms(ttl));
+        self.run("SET", Op::Cmd(cmd)).await
+    }
+
+    /// One `MULTI`/`EXEC` on a single server: all or none.
+    ///
+    /// Under Cluster, one `MULTI`/`EXEC` per hash slot, one after the other;
+    /// a failure part-way leaves some entries written and fails the call
+    /// (503). That fails closed for the one caller, the OIDC token issue
+    /// (`oidc::grant`): its batch holds the reuse markers and the new tokens,
+    /// keyed by hashes of fresh random secrets that are only handed out after
+    /// the whole batch succeeded, so entries left by a failed batch cannot be
+    /// presented by anyone and expire with their TTL; and the code or refresh
+    /// token it replaces was already consumed by `take` before the batch.
+    async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut groups: Vec<(u16, redis::Pipeline)> = Vec::new();
+        for (k, v, t) in entries {
+            let key = full_key(k);
+            let slot = if self.cluster {
+                conn::hash_slot(key.as_bytes())
+            } else {
+                0
+            };
+            let idx = match groups.iter().position(|(s, _)| *s == slot) {
+                Some(i) => i,
+                None => {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    groups.push((slot, pipe));
+                    groups.len() - 1
+                }
+            };
+            if let Some((_, pipe)) = groups.get_mut(idx) {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(*v)
+                    .arg("PX")
+                    .arg(ttl_ms(*t))
+                    .ignore();
+            }
+        }
+        for (_, pipe) in groups {
+            let () = self.run("MULTI SET", Op::Pipe(pipe)).await?;
+        }
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(full_key(key));
+        self.run("GET", Op::Cmd(cmd)).await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = full_key(key);
+        let mut cmd = redis::cmd("GETDEL");
+        cmd.arg(&key);
+        self.run("GETDEL", Op::OneShot(cmd, key)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(full_key(key));
+        self.run("DEL", Op::Cmd(cmd)).await
+    }
+}
+
+/// One command, a MULTI/EXEC pipeline, or a one-time write on `key` that
+/// may have to wait for replicas.
+enum Op {
+    Cmd(redis::Cmd),
+    Pipe(redis::Pipeline),
+    OneShot(redis::Cmd, String),
+}
+
+impl Op {
+    async fn query(
+        &self,
+        conn: &mut Conn,
+        wait: u32,
+        timeout: Duration,
+    ) -> redis::RedisResult<Value> {
+        match self {
+            Op::Cmd(c) => c.query_async(conn).await,
+            Op::Pipe(p) => p.query_async(conn).await,
+            Op::OneShot(c, _) if wait == 0 => c.query_async(conn).await,
+            Op::OneShot(c, key) => {
+                // WAIT numreplicas timeout (ms, 0 would mean forever): leave
+                // half the budget for the rest of the call.
+                let wait_ms = u64::try_from(timeout.as_millis() / 2)
+                    .unwrap_or(u64::MAX)
+                    .max(1);
+                let mut wait_cmd = redis::cmd("WAIT");
+                wait_cmd.arg(wait).arg(wait_ms);
+                let (reply, acked): (Value, i64) = match conn {
+                    Conn::Single(single) => {
+                        // One round trip: the write, then WAIT on the same
+                        // connection (WAIT covers this client's writes).
+                        let mut pipe = redis::pipe();
+                        pipe.add_command(c.clone()).add_command(wait_cmd);
+                        pipe.query_async(single).await?
+                    }
+                    Conn::Cluster(cluster) => {
+                        use redis::cluster_routing::{
+                            Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
+                        };
+                        let reply = c.query_async(cluster).await?;
+                        let route = Route::new(conn::hash_slot(key.as_bytes()), SlotAddr::Master);
+                        let acked = cluster
+                            .route_command(
+                                &wait_cmd,
+                                RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                            )
+                            .await?;
+                        (reply, i64::from_redis_value(&acked)?)
+                    }
+                };
+                if acked < i64::from(wait) {
+                    return Err(RedisError::from((
+                        ErrorKind::ClientError,
+                        "write not confirmed by replicas",
+                        format!("{acked} of {wait} replica(s) acknowledged in {wait_ms} ms"),
+                    )));
+                }
+                Ok(reply)
+            }
+        }
+    }
+}
