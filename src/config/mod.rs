@@ -8,6 +8,7 @@
 pub mod domains;
 pub mod ha;
 pub mod oidc;
+pub mod ops;
 pub mod rate_limit;
 pub mod source;
 mod urls;
@@ -51,6 +52,10 @@ struct RawConfig {
     ha: Vec<ha::RawHa>,
     oidc: Option<oidc::RawOidc>,
     rate_limit: Option<rate_limit::RawRateLimit>,
+    log_format: Option<String>,
+    audit_user: Option<String>,
+    metrics: Option<bool>,
+    metrics_listen: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -138,6 +143,8 @@ pub struct Config {
     pub rate_limit: rate_limit::RateLimitSettings,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
+    /// `log_format`, `audit_user`, `metrics`, `metrics_listen`.
+    pub ops: ops::Ops,
 }
 
 impl Config {
@@ -329,6 +336,15 @@ pub fn load(
         .map(|o| oidc::load(o, &idp_ids, &mut p))
         .unwrap_or_default();
     let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
+    let ops = ops::load(
+        ops::RawOps {
+            log_format: raw.log_format.as_deref(),
+            audit_user: raw.audit_user.as_deref(),
+            metrics: raw.metrics,
+            metrics_listen: raw.metrics_listen.as_deref(),
+        },
+        &mut p,
+    );
     let public_url = match public_url {
         Some(u) if p.0.is_empty() => u,
         _ => {
@@ -351,6 +367,7 @@ pub fn load(
         oidc,
         rate_limit,
         warnings,
+        ops,
     })
 }
 

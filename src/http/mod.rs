@@ -12,6 +12,7 @@ mod ha;
 mod headers;
 mod limit;
 mod oidc;
+mod ops;
 pub mod pages;
 mod saml;
 mod session;
@@ -45,6 +46,10 @@ pub struct AppState {
     pub oidc_keys: OidcKeys,
     /// The per-address limits of `[rate_limit]`.
     pub limits: limit::Limits,
+    /// Counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// When this state was built (unix seconds): the IdP metadata's load time.
+    pub started: i64,
 }
 
 impl AppState {
@@ -63,6 +68,7 @@ impl AppState {
         )?;
         let metadata_xml = keys.metadata_xml(&config);
         let limits = limit::Limits::new(&config.rate_limit);
+        let started = clock.now().unix_timestamp();
         Ok((
             Self {
                 config,
@@ -72,6 +78,8 @@ impl AppState {
                 metadata_xml,
                 oidc_keys,
                 limits,
+                metrics: crate::metrics::Metrics::default(),
+                started,
             },
             created,
         ))
@@ -106,6 +114,7 @@ pub fn app(
     >,
 > {
     let form_limit = crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192;
+    let metrics = state.config.ops.metrics;
     App::new()
         .app_data(state)
         .app_data(
@@ -119,8 +128,10 @@ pub fn app(
         )
         .wrap(middleware::from_fn(deadline::body_deadline))
         .wrap(middleware::from_fn(limit::rate_limit))
+        .wrap(middleware::from_fn(ops::observe))
         .wrap(headers::security_headers())
         .configure(configure)
+        .configure(|cfg| ops::configure(cfg, metrics))
 }
 
 /// The request head must arrive within this time (else 408); the body
@@ -138,9 +149,25 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// idle keep-alive [`KEEP_ALIVE`], at most [`MAX_CONNECTIONS`] per worker.
 pub async fn run(state: AppState) -> std::io::Result<()> {
     let listen = state.config.listen;
+    let metrics_listen = state.config.ops.metrics_listen;
     let data = web::Data::new(state);
     if let AnyStore::Embedded(s) = &data.store {
         s.spawn_sweeper(std::time::Duration::from_secs(300));
+    }
+    if let Some(addr) = metrics_listen {
+        let d = data.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(d.clone())
+                .wrap(middleware::from_fn(ops::observe))
+                .configure(ops::configure_metrics_listener)
+        })
+        .workers(1)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .bind(addr)?
+        .run();
+        actix_web::rt::spawn(server);
     }
     HttpServer::new(move || app(data.clone()))
         .workers(2)

@@ -21,6 +21,9 @@
 //! | [`Kind::HaUser`] | `hauser:<instance>:<username>` | subject | 100 years |
 //! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` (summary), `haback:<instance>:<username>:<code id>:<n>` (try n) | JSON | a day; a try as long as its code |
 //!
+//! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
+//! never written.
+//!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
 //! and in-Redis format: changing one orphans live entries.
@@ -28,6 +31,9 @@
 use super::{Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// The key [`Store::ping`] reads; nothing writes it.
+pub const PING_KEY: &str = "health:ping";
 use std::marker::PhantomData;
 use std::time::Duration;
 
