@@ -166,9 +166,15 @@ mod tests {
         assert_eq!(AuditUser::Clear.name(&i), "alice");
         let h = AuditUser::Hashed.name(&i);
         assert_eq!(h.len(), 16);
+        assert_eq!(h, AuditUser::Hashed.name(&who()));
         let mut other = who();
-        other.subject = "s-2".into();
+        other.username = Some("bob".into());
         assert_ne!(h, AuditUser::Hashed.name(&other));
+        let mut elsewhere = who();
+        elsewhere.idp = "home".into();
+        assert_ne!(h, AuditUser::Hashed.name(&elsewhere));
+        other.username = None;
+        assert_eq!(AuditUser::Clear.name(&other), "s-1");
         assert_eq!(AuditUser::Off.name(&i), "-");
         assert_eq!(AuditUser::parse("hashed"), Some(AuditUser::Hashed));
         assert_eq!(AuditUser::parse("HASHED"), None);
