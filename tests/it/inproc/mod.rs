@@ -15,6 +15,7 @@
 mod chooser;
 mod ha;
 mod oidc;
+mod ops;
 mod routes;
 mod session;
 mod subjects;
@@ -57,6 +58,9 @@ pub struct Setup {
     pub extra: Box<dyn FnOnce(&Path) -> String>,
     /// More keys for the `[[idp]]` section of the IdP with this id.
     pub idp_toml: Box<dyn Fn(&str) -> String>,
+    /// Rewrites each IdP's metadata before it is written (e.g. to add a
+    /// `validUntil`).
+    pub metadata: Box<dyn Fn(String) -> String>,
 }
 
 impl Default for Setup {
@@ -66,6 +70,7 @@ impl Default for Setup {
             oidc: true,
             extra: Box::new(|_| String::new()),
             idp_toml: Box::new(|_| String::new()),
+            metadata: Box::new(|m| m),
         }
     }
 }
@@ -110,7 +115,7 @@ impl Hub {
         text.push('\n');
         for (id, idp) in &idps {
             let md = dir.path().join(format!("idp-{id}.xml"));
-            std::fs::write(&md, idp.metadata_xml()).unwrap();
+            std::fs::write(&md, (setup.metadata)(idp.metadata_xml())).unwrap();
             text.push_str(&format!(
                 "[[idp]]\nid = \"{id}\"\ndisplay_name = \"IdP {id}\"\nmetadata_file = \"{}\"\nemail_verified = true\n{}\n",
                 md.display(),
