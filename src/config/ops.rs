@@ -66,3 +66,39 @@ pub(super) fn load(r: RawOps<'_>, p: &mut Problems) -> Ops {
         metrics_listen,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_read_and_bad_values_named() {
+        let mut p = Problems(Vec::new());
+        let ok = load(
+            RawOps {
+                log_format: Some("json"),
+                audit_user: Some("hashed"),
+                metrics: Some(true),
+                metrics_listen: Some("127.0.0.1:9100"),
+            },
+            &mut p,
+        );
+        assert!(p.0.is_empty(), "{:?}", p.0);
+        assert_eq!(ok.log_format, LogFormat::Json);
+        assert_eq!(ok.audit_user, AuditUser::Hashed);
+        assert!(ok.metrics);
+        assert_eq!(ok.metrics_listen.map(|a| a.port()), Some(9100));
+        assert_eq!(load(RawOps::default(), &mut p), Ops::default());
+        load(
+            RawOps {
+                log_format: Some("xml"),
+                audit_user: Some("names"),
+                metrics: None,
+                metrics_listen: Some("9100"),
+            },
+            &mut p,
+        );
+        let keys: Vec<&str> = p.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["log_format", "audit_user", "metrics_listen"]);
+    }
+}
