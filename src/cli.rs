@@ -294,11 +294,12 @@ fn print_metadata(path: Option<PathBuf>) -> ExitCode {
 }
 
 fn serve(path: Option<PathBuf>) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    crate::logging::init();
     let c = match load(path.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    crate::logging::set_format(c.ops.log_format);
     for w in &c.warnings {
         log::warn!("{w}");
     }

@@ -4,6 +4,7 @@
 //! of (input, configuration, now). Only `http` knows actix-web and only
 //! `store` knows Redis and redb.
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -14,7 +15,9 @@ pub mod hook;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod logging;
 pub mod logsafe;
+pub mod metrics;
 pub mod oidc;
 pub mod outbound;
 pub mod ratelimit;

@@ -2,6 +2,8 @@
 
 pub const INDEX: &str = "/";
 pub const HEALTH: &str = "/healthz";
+pub const READY: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
 pub const SAML_LOGIN: &str = "/saml/login";
 pub const SAML_ACS: &str = "/saml/acs";
 pub const SAML_CONTINUE: &str = "/saml/continue";

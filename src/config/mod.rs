@@ -9,6 +9,7 @@ pub mod domains;
 pub mod expiry;
 pub mod ha;
 pub mod oidc;
+pub mod ops;
 pub mod rate_limit;
 pub mod source;
 mod store;
@@ -56,6 +57,10 @@ struct RawConfig {
     ha: Vec<ha::RawHa>,
     oidc: Option<oidc::RawOidc>,
     rate_limit: Option<rate_limit::RawRateLimit>,
+    log_format: Option<String>,
+    audit_user: Option<String>,
+    metrics: Option<bool>,
+    metrics_listen: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
     metadata_refresh_min: Option<String>,
@@ -177,6 +182,8 @@ pub struct Config {
     /// `cert_expiry_warning_days`: warn this long before a trusted
     /// certificate expires.
     pub cert_expiry_warning_days: u32,
+    /// `log_format`, `audit_user`, `metrics`, `metrics_listen`.
+    pub ops: ops::Ops,
 }
 
 impl Config {
@@ -379,6 +386,15 @@ pub fn load(
         raw.metadata_refresh_max.as_deref(),
         &mut p,
     );
+    let ops = ops::load(
+        ops::RawOps {
+            log_format: raw.log_format.as_deref(),
+            audit_user: raw.audit_user.as_deref(),
+            metrics: raw.metrics,
+            metrics_listen: raw.metrics_listen.as_deref(),
+        },
+        &mut p,
+    );
     let public_url = match public_url {
         Some(u) if p.0.is_empty() => u,
         _ => {
@@ -403,6 +419,7 @@ pub fn load(
         warnings,
         metadata_refresh,
         cert_expiry_warning_days: raw.cert_expiry_warning_days.unwrap_or(30),
+        ops,
     })
 }
 

@@ -489,15 +489,27 @@ fn log(err: &AppError, code: &str, corr: &str) {
     }
 }
 
+/// The error answer's code, kept in the response's extensions for the
+/// middleware that counts and audits refusals (`http::ops::observe`).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 fn correlation_id() -> String {
-    // An id for matching a report to the log; if the RNG fails, a fixed id
-    // is harmless.
-    crate::crypto::random_hex(6).unwrap_or_else(|_| "000000000000".into())
+    // The request's id (`X-Request-Id`, on every log line of the request);
+    // outside a request, a fresh one.
+    crate::logging::request_id().unwrap_or_else(crate::logging::new_request_id)
 }
 
 /// Renders `e`; with `json`, the page shape becomes `{"error": code}` (for
 /// endpoints whose callers are programs).
 fn render(e: &AppError, json: bool) -> HttpResponse {
+    let code = e.class().code;
+    let mut r = render_shape(e, json);
+    r.extensions_mut().insert(ErrorCode(code));
+    r
+}
+
+fn render_shape(e: &AppError, json: bool) -> HttpResponse {
     let corr = correlation_id();
     let c = e.class();
     log(e, c.code, &corr);

@@ -4,6 +4,7 @@
 
 use super::error::{AppError, JsonError};
 use super::{pages, session, AppState};
+use crate::audit::{Event, Kind};
 use crate::config::ha::HaInstance;
 use crate::ha::login;
 use crate::ha::policy::HaLogin;
@@ -219,13 +220,25 @@ struct RedeemBody {
 }
 
 /// Redeems a code for a signed token. Every refusal is the same 403.
+/// Counted in `samlhub_ha_redeems_total` by result.
 async fn redeem(
     st: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, JsonError> {
+    let r = redeem_checked(&st, &req, &body).await;
+    let result = r.as_ref().map_or_else(|e| e.0.code(), |_| "success");
+    st.metrics.ha_redeems.inc(&[result]);
+    r
+}
+
+async fn redeem_checked(
+    st: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, JsonError> {
     let refused = |why: String| JsonError(AppError::Redeem(login::RedeemError::Refused(why)));
-    let b: RedeemBody = serde_json::from_slice(&body)
+    let b: RedeemBody = serde_json::from_slice(body)
         .map_err(|_| refused("body is not {instance, username, code}".into()))?;
     let inst = st.config.ha(&b.instance).ok_or_else(|| {
         refused(format!(
@@ -255,6 +268,10 @@ async fn redeem(
         st.now(),
     )
     .await?;
+    Event::new(Kind::HaRedeem)
+        .user_in(st.config.ops.audit_user, &inst.id, &b.username)
+        .client(&inst.id)
+        .emit();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({ "token": t })))

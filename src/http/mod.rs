@@ -12,6 +12,7 @@ mod ha;
 mod headers;
 mod limit;
 mod oidc;
+mod ops;
 pub mod pages;
 mod saml;
 mod session;
@@ -49,6 +50,10 @@ pub struct AppState {
     pub limits: limit::Limits,
     /// The trusted IdPs as they are now (refreshed metadata included).
     pub idps: Arc<IdpDirectory>,
+    /// Counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// When this state was built (unix seconds): the IdP metadata's load time.
+    pub started: i64,
 }
 
 impl AppState {
@@ -68,6 +73,7 @@ impl AppState {
         let metadata_xml = keys.metadata_xml(&config);
         let limits = limit::Limits::new(&config.rate_limit);
         let idps = Arc::new(IdpDirectory::new(config.idps.clone()));
+        let started = clock.now().unix_timestamp();
         Ok((
             Self {
                 config,
@@ -78,6 +84,8 @@ impl AppState {
                 oidc_keys,
                 limits,
                 idps,
+                metrics: crate::metrics::Metrics::default(),
+                started,
             },
             created,
         ))
@@ -124,6 +132,7 @@ pub fn app(
     >,
 > {
     let form_limit = crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192;
+    let metrics = state.config.ops.metrics;
     App::new()
         .app_data(state)
         .app_data(
@@ -137,8 +146,10 @@ pub fn app(
         )
         .wrap(middleware::from_fn(deadline::body_deadline))
         .wrap(middleware::from_fn(limit::rate_limit))
+        .wrap(middleware::from_fn(ops::observe))
         .wrap(headers::security_headers())
         .configure(configure)
+        .configure(|cfg| ops::configure(cfg, metrics))
 }
 
 /// The request head must arrive within this time (else 408); the body
@@ -158,6 +169,7 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// (`outbound::refresh`).
 pub async fn run(state: AppState) -> std::io::Result<()> {
     let listen = state.config.listen;
+    let metrics_listen = state.config.ops.metrics_listen;
     let data = web::Data::new(state);
     if let AnyStore::Embedded(s) = &data.store {
         s.spawn_sweeper(std::time::Duration::from_secs(300));
@@ -168,6 +180,21 @@ pub async fn run(state: AppState) -> std::io::Result<()> {
         crate::outbound::refresh::Refresher::new(&data.config, data.idps.clone(), data.clock.now()),
         data.clock.clone(),
     );
+    if let Some(addr) = metrics_listen {
+        let d = data.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(d.clone())
+                .wrap(middleware::from_fn(ops::observe))
+                .configure(ops::configure_metrics_listener)
+        })
+        .workers(1)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .bind(addr)?
+        .run();
+        actix_web::rt::spawn(server);
+    }
     HttpServer::new(move || app(data.clone()))
         .workers(2)
         .client_request_timeout(HEAD_TIMEOUT)

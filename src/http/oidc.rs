@@ -4,6 +4,7 @@
 
 use super::error::{AppError, JsonError};
 use super::{pages, session, AppState};
+use crate::audit::{Event, Kind};
 use crate::oidc::authorize::{self, AuthorizeParams, Current, IdpFacts, Outcome, Source};
 use crate::oidc::error::OAuthError;
 use crate::oidc::{grant, logout, token};
@@ -198,6 +199,16 @@ async fn token_endpoint(
     let client = token::authenticate(&st.config.oidc, basic, &f)?;
     let now = st.now();
     let issued = token::exchange(&st.store, &st.config.oidc, client, &f, now).await?;
+    let (grant, kind) = match f.grant_type.as_deref() {
+        Some("refresh_token") => ("refresh_token", Kind::Refresh),
+        _ => ("authorization_code", Kind::Token),
+    };
+    let g = &issued.grant;
+    st.metrics.tokens.inc(&[&g.client_id, grant]);
+    Event::new(kind)
+        .identity(st.config.ops.audit_user, &g.identity)
+        .client(&g.client_id)
+        .emit();
     let idt = token::id_token(
         &issued,
         st.config.public_url.as_str(),

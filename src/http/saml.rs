@@ -9,6 +9,7 @@
 
 use super::error::AppError;
 use super::{pages, session, AppState};
+use crate::audit::{Event, Kind};
 use crate::routes;
 use crate::saml::sp;
 use actix_web::cookie::{Cookie, SameSite};
@@ -160,7 +161,8 @@ async fn acs(
         login_secret(&st, &req).as_deref(),
         st.clock.now(),
     )
-    .await?;
+    .await
+    .map_err(|e| login_failed(&st, e))?;
     match outcome {
         sp::AcsOutcome::Done(done) => signed_in(&st, *done).await,
         sp::AcsOutcome::Continue { ticket } => Ok(HttpResponse::Ok()
@@ -196,11 +198,28 @@ async fn continue_login(
         form.ticket.as_deref(),
         login_secret(&st, &req).as_deref(),
     )
-    .await?;
+    .await
+    .map_err(|e| login_failed(&st, e))?;
     signed_in(&st, done).await
 }
 
+/// Counts a refused login under its error code; the IdP is named only
+/// where the error knows it.
+fn login_failed(st: &AppState, e: sp::LoginError) -> AppError {
+    let idp = match &e {
+        sp::LoginError::Replay { idp, .. } => st.config.idp(idp).map(|i| i.id.as_str()),
+        _ => None,
+    };
+    let e = AppError::from(e);
+    st.metrics.logins.inc(&[idp.unwrap_or("unknown"), e.code()]);
+    e
+}
+
 async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
+    st.metrics.logins.inc(&[&done.identity.idp, "success"]);
+    Event::new(Kind::Login)
+        .identity(st.config.ops.audit_user, &done.identity)
+        .emit();
     let cookie = session::start(st, done.identity, done.slo).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)

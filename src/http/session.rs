@@ -66,6 +66,14 @@ pub async fn current(
 /// Ends this request's session, if any, and returns the removal cookie.
 pub async fn end(st: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, AppError> {
     if let Some(c) = req.cookie(SESSION_COOKIE) {
+        if let Some(s) = sessions::find(&st.store, c.value(), st.now())
+            .await?
+            .map(|f| f.1)
+        {
+            crate::audit::Event::new(crate::audit::Kind::Logout)
+                .identity(st.config.ops.audit_user, &s.identity)
+                .emit();
+        }
         sessions::end(&st.store, c.value()).await?;
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "")

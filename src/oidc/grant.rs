@@ -138,13 +138,21 @@ async fn take_or_revoke<S: Store, R: records::Record, U: records::Record + UsedM
     live: &Key<R>,
     used: &Key<U>,
     what: &str,
+    client: &str,
 ) -> Result<R, OAuthError> {
     if let Some(r) = records::take(store, live).await? {
         return Ok(r);
     }
     if let Some(mark) = records::get(store, used).await? {
         records::delete(store, &Key::<Family>::of(&[mark.family()])).await?;
-        log::warn!("oidc: {what} reused; the tokens it issued are revoked");
+        log::warn!(
+            "oidc: {what} reused, presented by client {}; the tokens it issued are revoked",
+            crate::logsafe::esc(client)
+        );
+        crate::audit::Event::new(crate::audit::Kind::Refusal)
+            .client(client)
+            .reason("token_reuse")
+            .emit();
     }
     Err(OAuthError::InvalidGrant(format!(
         "the {what} is unknown, expired or already used"
@@ -202,6 +210,7 @@ pub async fn exchange_code<S: Store>(
         &Key::hashed(&h),
         &Key::<CodeUsed>::hashed(&h),
         "code",
+        &client.client_id,
     )
     .await?;
     if rec.grant.client_id != client.client_id {
@@ -261,6 +270,7 @@ pub async fn refresh<S: Store>(
         &Key::hashed(&h),
         &Key::<RefreshUsed>::hashed(&h),
         "refresh token",
+        &client.client_id,
     )
     .await?;
     if g.client_id != client.client_id {

@@ -70,6 +70,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes an entry if present.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether the backend answers: one read of a key that is never written
+    /// ([`records::PING_KEY`]), a full round trip for every backend.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.get(records::PING_KEY).await.map(|_| ()) }
+    }
 }
 
 /// Where state lives, as configured by `store = "embedded:<path>" | "redis://…"`
@@ -110,13 +116,18 @@ impl AnyStore {
     }
 }
 
+/// Calls the backend and records the call's duration in
+/// [`crate::metrics::STORE_LATENCY`].
 macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
+    ($self:ident, $s:ident => $e:expr) => {{
+        let started = std::time::Instant::now();
+        let r = match $self {
             AnyStore::Embedded($s) => $e,
             AnyStore::Redis($s) => $e,
-        }
-    };
+        };
+        crate::metrics::STORE_LATENCY.observe(started.elapsed());
+        r
+    }};
 }
 
 impl Store for AnyStore {

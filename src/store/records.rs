@@ -24,6 +24,9 @@
 //! | [`Kind::SloIndex`] | `slo_index:<idp>:<sha256(NameID)>` | JSON (session keys, sha256(SessionIndex)) | the longest session in it (session TTL) |
 //! | [`Kind::SloReplay`] | `slo_replay:<idp>:<sha256(LogoutRequest ID)>` | marker | until the request could no longer be accepted |
 //!
+//! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
+//! never written.
+//!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
 //! and in-Redis format: changing one orphans live entries.
@@ -31,6 +34,9 @@
 use super::{Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// The key [`Store::ping`] reads; nothing writes it.
+pub const PING_KEY: &str = "health:ping";
 use std::marker::PhantomData;
 use std::time::Duration;
 

@@ -34,6 +34,7 @@ mod oidc_apache;
 mod oidc_client;
 mod oidc_keys;
 mod oidc_rig;
+mod ops;
 mod peers;
 mod peers_selftest;
 mod slo_ssp;

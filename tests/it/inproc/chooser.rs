@@ -32,6 +32,7 @@ redirect_uris = [\"https://scoped.example/cb\"]\nidps = [\"{IDP}\"]\n",
                 "domains = [\"test.example\"]\n".into()
             }
         }),
+        metadata: Box::new(|m| m),
     })
     .await
 }

@@ -16,6 +16,7 @@ mod chooser;
 mod ha;
 mod metadata;
 mod oidc;
+mod ops;
 mod routes;
 mod session;
 mod subjects;
@@ -60,6 +61,9 @@ pub struct Setup {
     pub idp_toml: Box<dyn Fn(&str) -> String>,
     /// The test IdP publishes a SingleLogoutService.
     pub slo: bool,
+    /// Rewrites each IdP's metadata before it is written (e.g. to add a
+    /// `validUntil`).
+    pub metadata: Box<dyn Fn(String) -> String>,
 }
 
 impl Default for Setup {
@@ -70,6 +74,7 @@ impl Default for Setup {
             extra: Box::new(|_| String::new()),
             idp_toml: Box::new(|_| String::new()),
             slo: false,
+            metadata: Box::new(|m| m),
         }
     }
 }
@@ -115,7 +120,11 @@ impl Hub {
         for (id, idp) in &idps {
             let md = dir.path().join(format!("idp-{id}.xml"));
             let slo = setup.slo.then(|| format!("{}slo", idp.entity_id));
-            std::fs::write(&md, idp.metadata_xml_with_slo(slo.as_deref())).unwrap();
+            std::fs::write(
+                &md,
+                (setup.metadata)(idp.metadata_xml_with_slo(slo.as_deref())),
+            )
+            .unwrap();
             text.push_str(&format!(
                 "[[idp]]\nid = \"{id}\"\ndisplay_name = \"IdP {id}\"\nmetadata_file = \"{}\"\nemail_verified = true\n{}\n",
                 md.display(),

@@ -16,7 +16,7 @@ const HOOK_SECRET: &str = "routes-secret-0123456789abcdefgh";
 
 /// (METHOD, path) of every `.route(routes::X, web::method()…)` in
 /// `src/http/*.rs`, with X resolved through `src/routes.rs`.
-fn mounted() -> BTreeSet<(String, String)> {
+pub(super) fn mounted() -> BTreeSet<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let consts = std::fs::read_to_string(src.join("routes.rs")).unwrap();
     let path_of = |name: &str| -> String {
