@@ -74,8 +74,8 @@ enum Cmd {
         /// Which entity to use from an EntitiesDescriptor.
         #[arg(long)]
         idp_entity_id: Option<String>,
-        /// The Response: raw XML, or the base64 SAMLResponse value.
-        #[arg(long)]
+        /// A file holding the Response: raw XML, or the base64 SAMLResponse value.
+        #[arg(long, value_name = "FILE")]
         response: PathBuf,
         /// Evaluate time conditions at this instant (RFC 3339); default now.
         #[arg(long)]

@@ -52,6 +52,8 @@ struct RawConfig {
     rate_limit: Option<rate_limit::RawRateLimit>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
+    /// IdP groups whose members may open `/setup`.
+    admin_groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +92,9 @@ pub struct Idp {
     pub email_verified: bool,
     pub clock_skew: time::Duration,
     pub attributes: AttributeMap,
+    /// Where the metadata came from, for the setup page: `file <path>`,
+    /// `url <url>`, or the URL and the saved copy used instead.
+    pub metadata_source: String,
 }
 
 impl Idp {
@@ -128,6 +133,9 @@ pub struct Config {
     pub rate_limit: rate_limit::RateLimitSettings,
     /// Non-fatal observations (e.g. metadata served from cache).
     pub warnings: Vec<String>,
+    /// `admin_groups`: members of any of these IdP groups may open `/setup`
+    /// (besides whoever redeems the first-start setup token).
+    pub admin_groups: Vec<String>,
 }
 
 impl Config {
@@ -315,7 +323,7 @@ pub fn load(
     }
     let oidc = raw
         .oidc
-        .map(|o| oidc::load(o, &idp_ids, &mut p))
+        .map(|o| oidc::load(o, &idp_ids, &mut p, &mut warnings))
         .unwrap_or_default();
     let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
     let public_url = match public_url {
@@ -340,6 +348,7 @@ pub fn load(
         oidc,
         rate_limit,
         warnings,
+        admin_groups: raw.admin_groups.unwrap_or_default(),
     })
 }
 
@@ -442,6 +451,7 @@ fn load_idp(
     if skew > Duration::from_secs(600) {
         p.add(key("clock_skew"), "more than 10 minutes of clock skew would keep stolen responses usable; fix the clocks instead");
     }
+    let mut fell_back: Option<String> = None;
     let xml = match (&r.metadata_file, &r.metadata_url) {
         (Some(_), Some(_)) => {
             p.add(
@@ -482,6 +492,11 @@ fn load_idp(
             }) {
                 Ok(f) => {
                     if let Some(fb) = f.fallback {
+                        fell_back = Some(format!(
+                            " (fetch failed: {}; using the copy saved at {})",
+                            fb.reason,
+                            fb.saved_at.display()
+                        ));
                         warnings.push(format!(
                             "{}: fetch failed ({}); using the copy saved at {}",
                             key("metadata_url"),
@@ -499,6 +514,11 @@ fn load_idp(
         },
     };
     let (xml, mkey) = xml?;
+    let metadata_source = match (&r.metadata_file, &r.metadata_url) {
+        (Some(f), _) => format!("file {}", rel(f).display()),
+        (None, Some(u)) => format!("url {u}{}", fell_back.unwrap_or_default()),
+        (None, None) => String::new(),
+    };
     let md = match metadata::parse_idp(&xml, r.entity_id.as_deref()) {
         Ok(m) => m,
         Err(e) => {
@@ -530,6 +550,7 @@ fn load_idp(
         email_verified: r.email_verified.unwrap_or(false),
         clock_skew: time::Duration::try_from(skew).unwrap_or(time::Duration::MINUTE),
         metadata: md,
+        metadata_source,
     })
 }
 

@@ -29,6 +29,7 @@ struct RawClient {
     idps: Option<Vec<String>>,
     required_group: Option<String>,
     require_pkce: Option<bool>,
+    required_groups: Option<Vec<String>>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -45,7 +46,12 @@ pub fn secret_hash(secret: &str) -> String {
     format!("sha256:{}", crate::crypto::sha256_hex(secret))
 }
 
-pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
+pub(super) fn load(
+    r: RawOidc,
+    idp_ids: &[String],
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Oidc {
     for k in r.unknown.keys() {
         p.add(format!("oidc.{k}"), "unknown key");
     }
@@ -152,6 +158,13 @@ pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
                 );
             }
         }
+        let mut required_groups = c.required_groups.unwrap_or_default();
+        if let Some(g) = c.required_group {
+            warnings.push(format!(
+                "oidc.client[{i}].required_group is deprecated: write required_groups = [\"{g}\"]"
+            ));
+            required_groups.push(g);
+        }
         let mut scopes = scopes;
         if !scopes.iter().any(|s| s == "openid") {
             scopes.push("openid".into());
@@ -163,8 +176,9 @@ pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
             post_logout_redirect_uris: c.post_logout_redirect_uris.unwrap_or_default(),
             scopes,
             idps,
-            required_group: c.required_group,
+            required_group: None,
             require_pkce: public || c.require_pkce.unwrap_or(false),
+            required_groups,
         });
     }
     Oidc {

@@ -271,6 +271,12 @@ fn oauth_class(e: &OAuthError) -> Class {
             shape: Shape::Bearer,
         },
         OAuthError::Store(_) => store_down(),
+        OAuthError::AccessDenied(why) => page(
+            S::FORBIDDEN,
+            "access_denied",
+            "No access to this application",
+            format!("You are signed in, but {why}. Ask whoever runs this service to add you to the right group."),
+        ),
         OAuthError::Internal(_) => internal(),
     }
 }

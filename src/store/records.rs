@@ -20,6 +20,8 @@
 //! | [`Kind::HaCode`] | `hacode:<instance>:<username>` | JSON | the code lifetime |
 //! | [`Kind::HaUser`] | `hauser:<instance>:<username>` | subject | 100 years |
 //! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` (summary), `haback:<instance>:<username>:<code id>:<n>` (try n) | JSON | a day; a try as long as its code |
+//! | [`Kind::SetupGrant`] | `setup:<sha256(setup cookie)>` | marker | 1 h (the admin's access to `/setup` after the setup token) |
+//! | [`Kind::IdpStatus`] | `idp_status:<idp>` (last success), `idp_status:-failure` (last failure) | JSON | 30 days |
 //!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
@@ -49,6 +51,8 @@ pub enum Kind {
     HaCode,
     HaUser,
     HaBackoff,
+    SetupGrant,
+    IdpStatus,
 }
 
 impl Kind {
@@ -70,6 +74,8 @@ impl Kind {
             Self::HaCode => "hacode",
             Self::HaUser => "hauser",
             Self::HaBackoff => "haback",
+            Self::SetupGrant => "setup",
+            Self::IdpStatus => "idp_status",
         }
     }
 }
@@ -155,6 +161,11 @@ marker!(
     /// An (IdP, Assertion ID) pair has been consumed (SAML Profiles §4.1.4.5).
     Replay,
     Kind::Replay
+);
+marker!(
+    /// A browser redeemed the setup token and may open `/setup`.
+    SetupGrant,
+    Kind::SetupGrant
 );
 marker!(
     /// A refresh-token family is alive (RFC 9700 §4.14.2).
