@@ -27,6 +27,15 @@ pub const GRANT_LIFETIME: Duration = Duration::from_secs(3600);
 /// How long sign-in status entries are kept.
 pub const STATUS_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// Why `/setup` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("not an administrator")]
+    NotAdmin,
+    #[error("wrong or used setup token")]
+    BadToken,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("{path}: {msg}")]

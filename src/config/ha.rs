@@ -48,6 +48,8 @@ pub struct HaInstance {
     pub idps: Vec<String>,
     pub policy: Policy,
     pub code_lifetime: Duration,
+    /// Where `hook_secret_file` points (shown on the setup page, never its content).
+    pub hook_secret_file: PathBuf,
 }
 
 impl std::fmt::Debug for HaInstance {
@@ -113,6 +115,7 @@ pub(super) fn load(
         }
         None => external_url.clone(),
     };
+    let hook_secret_file = r.hook_secret_file.as_deref().map(rel).unwrap_or_default();
     let hook_secret = match r.hook_secret_file.as_deref() {
         None => {
             p.add(
@@ -190,6 +193,7 @@ pub(super) fn load(
                 .unwrap_or_else(|| DEFAULT_MFA_CONTEXTS.iter().map(|s| s.to_string()).collect()),
         },
         code_lifetime,
+        hook_secret_file,
     })
 }
 

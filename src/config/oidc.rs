@@ -30,6 +30,7 @@ struct RawClient {
     required_group: Option<String>,
     require_pkce: Option<bool>,
     required_groups: Option<Vec<String>>,
+    home_url: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -165,6 +166,13 @@ pub(super) fn load(
             ));
             required_groups.push(g);
         }
+        let home_url = c.home_url.filter(|u| match url::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
+            _ => {
+                p.add(key("home_url"), format!("'{u}' is not an http(s) URL"));
+                false
+            }
+        });
         let mut scopes = scopes;
         if !scopes.iter().any(|s| s == "openid") {
             scopes.push("openid".into());
@@ -179,6 +187,7 @@ pub(super) fn load(
             required_group: None,
             require_pkce: public || c.require_pkce.unwrap_or(false),
             required_groups,
+            home_url,
         });
     }
     Oidc {

@@ -46,6 +46,10 @@ pub enum AppError {
     /// A request body over the endpoint's limit (in bytes).
     #[error("request body over {0} bytes")]
     TooLarge(usize),
+    /// `/setup` for someone who is not an administrator, or a setup link
+    /// that is wrong or already used.
+    #[error("setup: {0}")]
+    SetupRefused(crate::setup::Refusal),
 }
 
 impl From<crate::session::SessionError> for AppError {
@@ -169,6 +173,20 @@ impl AppError {
                 "Request too large",
                 "The request was larger than this page accepts.".into(),
             ),
+            Self::SetupRefused(r) => match r {
+                crate::setup::Refusal::NotAdmin => page(
+                    S::FORBIDDEN,
+                    "setup_refused",
+                    "Setup is for administrators",
+                    "Open the setup link printed when samlhub started, or sign in as a member of one of the configured admin_groups.".into(),
+                ),
+                crate::setup::Refusal::BadToken => page(
+                    S::FORBIDDEN,
+                    "setup_token",
+                    "Setup link not valid",
+                    "This setup link is wrong, was already used, or was replaced by a restart. Use the link from the latest start, or sign in as a member of admin_groups.".into(),
+                ),
+            },
         }
     }
 }

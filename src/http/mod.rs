@@ -12,8 +12,10 @@ mod headers;
 mod limit;
 mod oidc;
 pub mod pages;
+mod portal;
 mod saml;
 mod session;
+mod setup;
 
 /// The limiter lives below `http` (the configuration parses its types);
 /// re-exported under its former path.
@@ -88,6 +90,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     ha::configure(cfg);
     oidc::configure(cfg);
     session::configure(cfg);
+    setup::configure(cfg);
 }
 
 /// The whole application for `state`: routes, request limits (the rate

@@ -26,8 +26,19 @@ t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);},1000);})();";
 /// Submits the sign-in continuation form at once.
 pub const CONTINUE_SCRIPT: &str = "document.getElementById('continue').submit();";
 
+/// The setup page's copy buttons: each copies the text of the element its
+/// `data-copy` names.
+pub const COPY_SCRIPT: &str = "document.querySelectorAll('button[data-copy]').forEach(function(b){b.addEventListener('click',function(){\
+navigator.clipboard.writeText(document.getElementById(b.getAttribute('data-copy')).textContent);});});";
+
 /// Every inline script a page may carry.
-pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT];
+pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT, COPY_SCRIPT];
+
+/// The common page frame (title, style) around `body`, for pages written
+/// in other modules.
+pub fn layout_page(title: &str, body: &str) -> String {
+    layout(title, body)
+}
 
 fn layout(title: &str, body: &str) -> String {
     format!(

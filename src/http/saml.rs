@@ -109,7 +109,7 @@ async fn acs(
     req: HttpRequest,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = sp::finish(
+    let outcome = match sp::finish(
         &st.store,
         &st.config,
         &st.keys.decryption,
@@ -118,7 +118,19 @@ async fn acs(
         login_secret(&st, &req).as_deref(),
         st.clock.now(),
     )
-    .await?;
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            // For the setup page's status; the reason is the log's text.
+            let e = AppError::from(e);
+            let why = format!("{}: {}", e.code(), e);
+            if let Err(se) = crate::setup::note_failure(&st.store, &why, st.now()).await {
+                log::warn!("setup status: {se}");
+            }
+            return Err(e);
+        }
+    };
     match outcome {
         sp::AcsOutcome::Done(done) => signed_in(&st, *done).await,
         sp::AcsOutcome::Continue { ticket } => Ok(HttpResponse::Ok()
@@ -149,6 +161,9 @@ async fn continue_login(
 }
 
 async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
+    if let Err(e) = crate::setup::note_success(&st.store, &done.identity.idp, st.now()).await {
+        log::warn!("setup status: {e}");
+    }
     let cookie = session::start(st, done.identity).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)

@@ -91,6 +91,13 @@ async fn index(
     }
     // The front page still renders when the store is down.
     let who = current(&st, &req).await.unwrap_or(None);
+    if let (Some((_, s)), None) = (&who, &return_to) {
+        let admin = super::setup::is_admin(&st, &req).await.unwrap_or(false);
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(super::portal::portal(&st.config, &s.identity, admin)));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -455,6 +455,7 @@ mod tests {
             required_group: None,
             require_pkce: false,
             required_groups: vec![],
+            home_url: None,
         };
         Oidc {
             clients: vec![mk("conf", false), mk("pub", true)],

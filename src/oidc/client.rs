@@ -44,6 +44,8 @@ pub struct Client {
     pub require_pkce: bool,
     /// The person must be in at least one of these groups; empty = anyone.
     pub required_groups: Vec<String>,
+    /// Where the portal's tile for this application links (`home_url`).
+    pub home_url: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
