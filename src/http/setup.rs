@@ -8,6 +8,7 @@ use super::error::AppError;
 use super::pages::{h, layout_page, COPY_SCRIPT};
 use super::{session, AppState};
 use crate::config::Config;
+use crate::routes;
 use crate::setup::{self as admin, LoginStatus, Refusal};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -16,7 +17,7 @@ use serde::Deserialize;
 pub const SETUP_COOKIE: &str = "samlhub_setup";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(crate::routes::SETUP, web::get().to(setup));
+    cfg.route(routes::SETUP, web::get().to(setup));
 }
 
 #[derive(Deserialize)]
