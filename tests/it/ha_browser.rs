@@ -262,4 +262,7 @@ required_groups = [\"grafana-users\", \"ha-admins\"]\nhome_url = \"http://grafan
         .starts_with("http://127.0.0.1:9/cb?code="));
     assert_eq!(alice.get(&format!("{base}/setup")).status, 200);
     assert!(!hub.log().contains(SECRET));
+    // The banner is the only place the setup token ever appears.
+    let token = link.rsplit("token=").next().unwrap();
+    assert_eq!(hub.log().matches(token).count(), 1, "{}", hub.log());
 }
