@@ -76,8 +76,8 @@ enum Cmd {
         /// Which entity to use from an EntitiesDescriptor.
         #[arg(long)]
         idp_entity_id: Option<String>,
-        /// The Response: raw XML, or the base64 SAMLResponse value.
-        #[arg(long)]
+        /// A file holding the Response: raw XML, or the base64 SAMLResponse value.
+        #[arg(long, value_name = "FILE")]
         response: PathBuf,
         /// Evaluate time conditions at this instant (RFC 3339); default now.
         #[arg(long)]
@@ -349,6 +349,19 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             }
             for note in sp_keys::startup_notes(&state.keys) {
                 println!("  {note}");
+            }
+            // The one place the setup token is ever shown (only its hash is
+            // kept); a new one at each start until one has been used.
+            match crate::setup::issue_token(&state.config.data_dir) {
+                Ok(Some(token)) => println!(
+                    "  setup:        {}?token={token}  (one-time link for the administrator)",
+                    state.config.url(crate::routes::SETUP)
+                ),
+                Ok(None) => println!(
+                    "  setup:        {} (for admin_groups)",
+                    state.config.url(crate::routes::SETUP)
+                ),
+                Err(e) => eprintln!("setup token: {e}"),
             }
             state
         }

@@ -33,6 +33,24 @@ pub fn run(a: &HookArgs<'_>) -> ExitCode {
     }
 }
 
+/// The one wording of a hub refusal, shared with `contrib/ha/samlhub_hook.py`:
+/// `hub refused the code: HTTP <status>`, plus `: <error>` when the hub's
+/// JSON `error` is short plain text (1–80 of `A-Za-z0-9 _.:-`), so HA's log
+/// reads the same whichever hook runs.
+pub fn refusal(status: u16, body: &str) -> String {
+    let detail = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .filter(|e| {
+            (1..=80).contains(&e.len())
+                && e.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " _.:-".contains(c))
+        })
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    format!("hub refused the code: HTTP {status}{detail}")
+}
+
 fn verify(a: &HookArgs<'_>) -> Result<String, String> {
     let username =
         std::env::var("username").map_err(|_| "no username in the environment".to_string())?;
@@ -63,14 +81,14 @@ fn verify(a: &HookArgs<'_>) -> Result<String, String> {
         .read_to_string()
         .map_err(|e| format!("reading the hub's answer: {e}"))?;
     if status != 200 {
-        return Err(format!("hub refused the code (HTTP {status})"));
+        return Err(refusal(status, &text));
     }
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| "hub's answer is not JSON".to_string())?;
+        serde_json::from_str(&text).map_err(|_| "hub answer is not JSON".to_string())?;
     let t = v
         .get("token")
         .and_then(|t| t.as_str())
-        .ok_or("hub's answer has no token")?;
+        .ok_or("hub answer has no token")?;
     let now = SystemClock.now().unix_timestamp();
     let claims =
         token::verify(t, &secret, a.instance, &username, now).map_err(|e| e.to_string())?;

@@ -200,6 +200,10 @@ pub mod oidc_ring {
         retired_at: Option<i64>,
     }
 
+    /// How long a key of a newly configured `id_token_alg` is published
+    /// before it signs: the default lead of `samlhub keys rotate`.
+    pub const ALG_CHANGE_LEAD_SECS: i64 = 600;
+
     fn dir(data: &Path) -> PathBuf {
         data.join("oidc-keys")
     }
@@ -254,8 +258,13 @@ pub mod oidc_ring {
         Ok(kid)
     }
 
-    /// Loads the ring; creates a first key of `alg` (active now) when there
-    /// is no key of that algorithm yet.
+    /// Loads the ring; creates a key of `alg` when there is no live key of
+    /// that algorithm yet. On first start it signs at once. When
+    /// `[oidc] id_token_alg` changed, it goes through the key schedule like
+    /// `samlhub keys rotate`: the new key is published now and signs only
+    /// [`ALG_CHANGE_LEAD_SECS`] later, when the old signers retire, so
+    /// relying parties see the new algorithm in the JWKS and discovery
+    /// before any id_token uses it.
     pub fn load_or_create(
         data: &Path,
         alg: IdTokenAlg,
@@ -267,14 +276,27 @@ pub mod oidc_ring {
             .iter()
             .any(|e| e.alg == alg.as_str() && e.retired_at.is_none())
         {
+            let live = m.keys.iter().any(|e| e.retired_at.is_none());
+            let from = if live {
+                now + ALG_CHANGE_LEAD_SECS
+            } else {
+                now
+            };
             for e in m.keys.iter_mut().filter(|e| e.retired_at.is_none()) {
-                e.retired_at = Some(now);
+                e.retired_at = Some(from);
             }
             let kid = new_key(data, alg, now)?;
+            if live {
+                log::warn!(
+                    "oidc: id_token_alg is now {}: key {kid} is published now and signs from {} (in {ALG_CHANGE_LEAD_SECS} s); until then the current key signs",
+                    alg.as_str(),
+                    from
+                );
+            }
             m.keys.push(Entry {
                 kid,
                 alg: alg.as_str().into(),
-                active_from: now,
+                active_from: from,
                 retired_at: None,
             });
             write_manifest(data, &m)?;
@@ -434,5 +456,46 @@ impl OidcKeys {
         self.with_published(now, |ks| {
             crate::oidc::jwt::verify_with(token, ks.iter().map(|k| (k.kid.as_str(), &k.key)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::client::IdTokenAlg;
+
+    /// A changed `id_token_alg` publishes the new key first and switches
+    /// signing only after the lead time; a restart in between changes nothing.
+    #[test]
+    fn alg_change_goes_through_the_key_schedule() {
+        let dir = std::env::temp_dir().join(format!(
+            "samlhub-keys-test-{}-{}",
+            std::process::id(),
+            crate::crypto::random_hex(4).unwrap()
+        ));
+        let t0 = 1_700_000_000;
+        let rs = OidcKeys::open(&dir, IdTokenAlg::Rs256, t0).unwrap();
+        let (rs_kid, _) = rs.signer(t0).unwrap();
+        assert!(rs_kid.starts_with("rs256-"), "{rs_kid}");
+
+        let t1 = t0 + 100;
+        let es = OidcKeys::open(&dir, IdTokenAlg::Es256, t1).unwrap();
+        assert_eq!(es.signer(t1).unwrap().0, rs_kid, "the old key still signs");
+        assert_eq!(
+            es.algs(t1),
+            vec!["ES256", "RS256"],
+            "the new alg is published"
+        );
+        let lead = oidc_ring::ALG_CHANGE_LEAD_SECS;
+        assert_eq!(es.signer(t1 + lead - 1).unwrap().0, rs_kid);
+        // A restart during the lead time keeps the schedule.
+        let again = OidcKeys::open(&dir, IdTokenAlg::Es256, t1 + 5).unwrap();
+        assert_eq!(again.signer(t1 + lead - 1).unwrap().0, rs_kid);
+        let (es_kid, _) = again.signer(t1 + lead).unwrap();
+        assert!(es_kid.starts_with("es256-"), "{es_kid}");
+        // The old key stays published while its tokens may still be checked.
+        assert_eq!(again.algs(t1 + lead), vec!["ES256", "RS256"]);
+        assert_eq!(again.algs(t1 + lead + RETIRED_KEY_SECS), vec!["ES256"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -24,6 +24,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod saml;
 pub mod session;
+pub mod setup;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -35,7 +35,9 @@
 #   group = system-admin | system-users | system-read-only
 #   local_only = true            (only when the token says so)
 #
-# Every failure exits 1 with one line on stderr starting `samlhub-hook: `.
+# Every failure exits 1 with one line on stderr starting `samlhub-hook: `,
+# worded as `samlhub ha-verify` words it (a refusal by the hub reads
+# `hub refused the code: HTTP <status>[: <error>]` in both).
 # The code, the secret and the token are never printed.
 
 import argparse
@@ -209,13 +211,16 @@ def _post(url, secret, body, timeout, out):
                 detail = ""
             finally:
                 e.close()
-            out["error"] = "hub refused: HTTP %d%s" % (e.code, detail)
+            out["error"] = "hub refused the code: HTTP %d%s" % (e.code, detail)
             return
         with resp:
             status = resp.status
             data = resp.read(MAX_BODY_BYTES + 1)
         if status != 200:
-            out["error"] = "hub refused: HTTP %d" % status
+            out["error"] = "hub refused the code: HTTP %d%s" % (
+                status,
+                _hub_error_detail(data[:4096]),
+            )
         elif len(data) > MAX_BODY_BYTES:
             out["error"] = "hub answer is too large"
         else:

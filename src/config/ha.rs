@@ -48,6 +48,8 @@ pub struct HaInstance {
     pub idps: Vec<String>,
     pub policy: Policy,
     pub code_lifetime: Duration,
+    /// Where `hook_secret_file` points (shown on the setup page, never its content).
+    pub hook_secret_file: PathBuf,
 }
 
 impl std::fmt::Debug for HaInstance {
@@ -91,7 +93,7 @@ pub(super) fn load(
     }
     let id = r.id.unwrap_or_default();
     check_id(p, key("id"), &id);
-    let external_url = match r.external_url.as_deref().map(check_base_url) {
+    let external_url = match r.external_url.as_deref().map(external_origin) {
         Some(Ok(u)) => u,
         Some(Err(m)) => {
             p.add(key("external_url"), m.to_string());
@@ -113,6 +115,7 @@ pub(super) fn load(
         }
         None => external_url.clone(),
     };
+    let hook_secret_file = r.hook_secret_file.as_deref().map(rel).unwrap_or_default();
     let hook_secret = match r.hook_secret_file.as_deref() {
         None => {
             p.add(
@@ -190,7 +193,28 @@ pub(super) fn load(
                 .unwrap_or_else(|| DEFAULT_MFA_CONTEXTS.iter().map(|s| s.to_string()).collect()),
         },
         code_lifetime,
+        hook_secret_file,
     })
+}
+
+/// `external_url` as HA's frontend sees it: `location.origin`. The frontend
+/// accepts an auth callback only when the `hassUrl` in its state equals its
+/// own origin exactly, so the configured URL is reduced to its ASCII origin
+/// (RFC 6454 §6.2): scheme and host in lower case, no default port, no
+/// trailing slash. HA serves its frontend from the root, so a path, query or
+/// user name is a mistake and refused.
+pub fn external_origin(u: &str) -> Result<String, String> {
+    check_base_url(u).map_err(|e| e.to_string())?;
+    let parsed = url::Url::parse(u).map_err(|e| format!("'{u}' is not a valid URL ({e})"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("'{u}' must not contain a user name or password"));
+    }
+    if parsed.query().is_some() || !matches!(parsed.path(), "" | "/") {
+        return Err(format!(
+            "'{u}' must be an origin only (Home Assistant serves from the root), e.g. https://ha.example.org"
+        ));
+    }
+    Ok(parsed.origin().ascii_serialization())
 }
 
 /// A hook secret from the content of the file at `path` (named in

@@ -69,6 +69,8 @@ struct RawConfig {
     store_timeout: Option<String>,
     replay_wait_replicas: Option<i64>,
     store_tls: Option<store::RawStoreTls>,
+    /// IdP groups whose members may open `/setup`.
+    admin_groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +135,9 @@ pub struct Idp {
     pub metadata_origin: Option<MetadataOrigin>,
     /// `metadata_signing_cert`: who must have signed the metadata.
     pub metadata_signer: Option<MetadataSigner>,
+    /// Where the metadata came from, for the setup page: `file <path>`,
+    /// `url <url>`, or the URL and the saved copy used instead.
+    pub metadata_source: String,
 }
 
 impl Idp {
@@ -184,6 +189,9 @@ pub struct Config {
     pub cert_expiry_warning_days: u32,
     /// `log_format`, `audit_user`, `metrics`, `metrics_listen`.
     pub ops: ops::Ops,
+    /// `admin_groups`: members of any of these IdP groups may open `/setup`
+    /// (besides whoever redeems the first-start setup token).
+    pub admin_groups: Vec<String>,
 }
 
 impl Config {
@@ -377,7 +385,7 @@ pub fn load(
     }
     let oidc = raw
         .oidc
-        .map(|o| oidc::load(o, &idp_ids, &mut p))
+        .map(|o| oidc::load(o, &idp_ids, &mut p, &mut warnings))
         .unwrap_or_default();
     let rate_limit = rate_limit::load(raw.rate_limit, &mut p);
     check_unsolicited(&idps, &has, &oidc, &mut p);
@@ -420,6 +428,7 @@ pub fn load(
         metadata_refresh,
         cert_expiry_warning_days: raw.cert_expiry_warning_days.unwrap_or(30),
         ops,
+        admin_groups: raw.admin_groups.unwrap_or_default(),
     })
 }
 
@@ -548,6 +557,7 @@ fn load_idp(
         );
     }
     let mut from_saved_copy = false;
+    let mut fell_back: Option<String> = None;
     let xml = match (&r.metadata_file, &r.metadata_url) {
         (Some(_), Some(_)) => {
             p.add(
@@ -589,6 +599,11 @@ fn load_idp(
                 Ok(f) => {
                     if let Some(fb) = f.fallback {
                         from_saved_copy = true;
+                        fell_back = Some(format!(
+                            " (fetch failed: {}; using the copy saved at {})",
+                            fb.reason,
+                            fb.saved_at.display()
+                        ));
                         warnings.push(format!(
                             "{}: fetch failed ({}); using the copy saved at {}",
                             key("metadata_url"),
@@ -607,6 +622,11 @@ fn load_idp(
     };
     let domains = domains::load(p, key("domains"), r.domains);
     let (xml, mkey) = xml?;
+    let metadata_source = match (&r.metadata_file, &r.metadata_url) {
+        (Some(f), _) => format!("file {}", rel(f).display()),
+        (None, Some(u)) => format!("url {u}{}", fell_back.unwrap_or_default()),
+        (None, None) => String::new(),
+    };
     if r.metadata_signing_cert.is_some() && metadata_signer.is_none() {
         return None;
     }
@@ -698,6 +718,7 @@ fn load_idp(
         sso_binding,
         allow_unsolicited,
         unsolicited_target,
+        metadata_source,
     })
 }
 

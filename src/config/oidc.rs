@@ -29,6 +29,8 @@ struct RawClient {
     idps: Option<Vec<String>>,
     required_group: Option<String>,
     require_pkce: Option<bool>,
+    required_groups: Option<Vec<String>>,
+    home_url: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
 }
@@ -45,7 +47,12 @@ pub fn secret_hash(secret: &str) -> String {
     format!("sha256:{}", crate::crypto::sha256_hex(secret))
 }
 
-pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
+pub(super) fn load(
+    r: RawOidc,
+    idp_ids: &[String],
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Oidc {
     for k in r.unknown.keys() {
         p.add(format!("oidc.{k}"), "unknown key");
     }
@@ -152,6 +159,20 @@ pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
                 );
             }
         }
+        let mut required_groups = c.required_groups.unwrap_or_default();
+        if let Some(g) = c.required_group {
+            warnings.push(format!(
+                "oidc.client[{i}].required_group is deprecated: write required_groups = [\"{g}\"]"
+            ));
+            required_groups.push(g);
+        }
+        let home_url = c.home_url.filter(|u| match url::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
+            _ => {
+                p.add(key("home_url"), format!("'{u}' is not an http(s) URL"));
+                false
+            }
+        });
         let mut scopes = scopes;
         if !scopes.iter().any(|s| s == "openid") {
             scopes.push("openid".into());
@@ -163,8 +184,10 @@ pub(super) fn load(r: RawOidc, idp_ids: &[String], p: &mut Problems) -> Oidc {
             post_logout_redirect_uris: c.post_logout_redirect_uris.unwrap_or_default(),
             scopes,
             idps,
-            required_group: c.required_group,
+            required_group: None,
             require_pkce: public || c.require_pkce.unwrap_or(false),
+            required_groups,
+            home_url,
         });
     }
     Oidc {

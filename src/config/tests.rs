@@ -489,3 +489,43 @@ fn refresh_bounds_and_warning_days() {
         "{e}"
     );
 }
+
+#[test]
+fn ha_external_url_is_reduced_to_its_origin() {
+    use super::ha::external_origin;
+    for (given, want) in [
+        ("https://HA.Example.org:443/", "https://ha.example.org"),
+        ("http://ha.example.org:8123", "http://ha.example.org:8123"),
+        ("HTTP://Ha.Example.Org:80", "http://ha.example.org"),
+    ] {
+        assert_eq!(external_origin(given).unwrap(), want, "{given}");
+    }
+    for bad in [
+        "https://ha.example.org/lovelace",
+        "https://u:p@ha.example.org",
+        "https://ha.example.org/?x=1",
+        "ftp://ha.example.org",
+    ] {
+        assert!(external_origin(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn required_group_is_a_deprecated_alias_of_required_groups() {
+    let mut src = source::MemorySource::default();
+    let f = config_file(
+        &mut src,
+        "[oidc]\n[[oidc.client]]\nclient_id = 'a'\npublic = true\nredirect_uris = ['https://a.example/cb']\nrequired_group = 'old'\nrequired_groups = ['new']\n",
+    );
+    let c = load(Some(&f), &BTreeMap::new(), &src).unwrap();
+    let client = c.oidc.client("a").unwrap();
+    assert_eq!(client.required_groups, ["new", "old"]);
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.contains("required_group is deprecated")));
+    assert!(client.refuses_groups(&["old".into()]).is_none());
+    assert!(client.refuses_groups(&["new".into()]).is_none());
+    let why = client.refuses_groups(&["other".into()]).unwrap();
+    assert!(why.contains("new, old"), "{why}");
+}

@@ -51,6 +51,10 @@ pub enum AppError {
     /// Single Logout, either direction.
     #[error(transparent)]
     Slo(#[from] SloError),
+    /// `/setup` for someone who is not an administrator, or a setup link
+    /// that is wrong or already used.
+    #[error("setup: {0}")]
+    SetupRefused(crate::setup::Refusal),
 }
 
 impl From<crate::session::SessionError> for AppError {
@@ -175,6 +179,20 @@ impl AppError {
                 "The request was larger than this page accepts.".into(),
             ),
             Self::Slo(e) => slo_class(e),
+            Self::SetupRefused(r) => match r {
+                crate::setup::Refusal::NotAdmin => page(
+                    S::FORBIDDEN,
+                    "setup_refused",
+                    "Setup is for administrators",
+                    "Open the setup link printed when samlhub started, or sign in as a member of one of the configured admin_groups.".into(),
+                ),
+                crate::setup::Refusal::BadToken => page(
+                    S::FORBIDDEN,
+                    "setup_token",
+                    "Setup link not valid",
+                    "This setup link is wrong, was already used, or was replaced by a restart. Use the link from the latest start, or sign in as a member of admin_groups.".into(),
+                ),
+            },
         }
     }
 }
@@ -350,6 +368,12 @@ fn oauth_class(e: &OAuthError) -> Class {
             shape: Shape::Bearer,
         },
         OAuthError::Store(_) => store_down(),
+        OAuthError::AccessDenied(why) => page(
+            S::FORBIDDEN,
+            "access_denied",
+            "No access to this application",
+            format!("You are signed in, but {why}. Ask whoever runs this service to add you to the right group."),
+        ),
         OAuthError::Internal(_) => internal(),
     }
 }

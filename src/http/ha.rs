@@ -177,8 +177,11 @@ async fn one_click(
             Ok(HttpResponse::Found()
                 .insert_header((
                     "Location",
+                    // storeToken=true: HA's frontend keeps the tokens in
+                    // localStorage only when the callback carries it, so a
+                    // reload stays signed in.
                     format!(
-                        "{}/?auth_callback=1&code={}&state={}",
+                        "{}/?auth_callback=1&code={}&state={}&storeToken=true",
                         inst.external_url,
                         enc(&ha_code),
                         enc(&state)

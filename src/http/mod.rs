@@ -14,8 +14,10 @@ mod limit;
 mod oidc;
 mod ops;
 pub mod pages;
+mod portal;
 mod saml;
 mod session;
+mod setup;
 mod slo;
 
 /// The limiter lives below `http` (the configuration parses its types);
@@ -115,6 +117,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     oidc::configure(cfg);
     session::configure(cfg);
     slo::configure(cfg);
+    setup::configure(cfg);
 }
 
 /// The whole application for `state`: routes, request limits (the rate

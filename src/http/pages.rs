@@ -38,7 +38,18 @@ pub const SCRIPTS: &[&str] = &[
     CONTINUE_SCRIPT,
     POST_TO_IDP_SCRIPT,
     POST_FORM_SCRIPT,
+    COPY_SCRIPT,
 ];
+/// The setup page's copy buttons: each copies the text of the element its
+/// `data-copy` names.
+pub const COPY_SCRIPT: &str = "document.querySelectorAll('button[data-copy]').forEach(function(b){b.addEventListener('click',function(){\
+navigator.clipboard.writeText(document.getElementById(b.getAttribute('data-copy')).textContent);});});";
+
+/// The common page frame (title, style) around `body`, for pages written
+/// in other modules.
+pub fn layout_page(title: &str, body: &str) -> String {
+    layout(title, body)
+}
 
 fn layout(title: &str, body: &str) -> String {
     format!(

@@ -151,7 +151,7 @@ async fn acs(
     req: HttpRequest,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = sp::finish(
+    let outcome = match sp::finish(
         &st.store,
         &st.config,
         &st.idp_snapshot(),
@@ -162,7 +162,18 @@ async fn acs(
         st.clock.now(),
     )
     .await
-    .map_err(|e| login_failed(&st, e))?;
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let e = login_failed(&st, e);
+            // For the setup page's status; the reason is the log's text.
+            let why = format!("{}: {}", e.code(), e);
+            if let Err(se) = crate::setup::note_failure(&st.store, &why, st.now()).await {
+                log::warn!("setup status: {se}");
+            }
+            return Err(e);
+        }
+    };
     match outcome {
         sp::AcsOutcome::Done(done) => signed_in(&st, *done).await,
         sp::AcsOutcome::Continue { ticket } => Ok(HttpResponse::Ok()
@@ -220,6 +231,9 @@ async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, Ap
     Event::new(Kind::Login)
         .identity(st.config.ops.audit_user, &done.identity)
         .emit();
+    if let Err(e) = crate::setup::note_success(&st.store, &done.identity.idp, st.now()).await {
+        log::warn!("setup status: {e}");
+    }
     let cookie = session::start(st, done.identity, done.slo).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)

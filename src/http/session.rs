@@ -105,6 +105,16 @@ async fn index(
         .return_to
         .as_deref()
         .filter(|r| crate::saml::sp::check_return_to(r).is_ok());
+    if return_to.is_none() {
+        // Signed in with nowhere to go: the portal.
+        if let Ok(Some((_, s))) = current(&st, &req).await {
+            let admin = super::setup::is_admin(&st, &req).await.unwrap_or(false);
+            return Ok(HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(super::portal::portal(&st.config, &s.identity, admin)));
+        }
+    }
     super::chooser::page(&st, &req, return_to, q.force_authn.as_deref() == Some("1")).await
 }
 

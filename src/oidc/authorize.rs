@@ -398,14 +398,12 @@ pub async fn authorize<S: crate::store::Store>(
         return Err(OAuthError::Internal("session vanished".into()));
     };
     let who = &c.session.identity;
-    if let Some(g) = &client.required_group {
-        if !who.groups.contains(g) {
-            return Ok(to_client(
-                &v,
-                "access_denied",
-                "you are not in the group this application requires",
-            ));
-        }
+    if let Some(why) = client.refuses_groups(&who.groups) {
+        log::warn!(
+            "oidc authorize: access_denied client={}: {why}",
+            crate::logsafe::esc(&v.client_id)
+        );
+        return Err(OAuthError::AccessDenied(why));
     }
     let sub = match crate::oidc::claims::subject(who) {
         Ok(sub) => sub,
@@ -483,6 +481,8 @@ mod tests {
             idps: vec![],
             required_group: None,
             require_pkce: false,
+            required_groups: vec![],
+            home_url: None,
         };
         Oidc {
             clients: vec![mk("conf", false), mk("pub", true)],

@@ -35,10 +35,17 @@ pub struct Client {
     pub scopes: Vec<String>,
     /// IdPs its users may come from; empty = any.
     pub idps: Vec<String>,
+    /// Deprecated single-group form; `config::oidc` folds the old
+    /// `required_group` key into [`Client::required_groups`] and leaves this
+    /// `None`. Still honoured if set.
     pub required_group: Option<String>,
     /// A confidential client must use PKCE too (`require_pkce`); a public
     /// client always must (RFC 9700 §2.1.1).
     pub require_pkce: bool,
+    /// The person must be in at least one of these groups; empty = anyone.
+    pub required_groups: Vec<String>,
+    /// Where the portal's tile for this application links (`home_url`).
+    pub home_url: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -59,6 +66,26 @@ impl Client {
     /// Whether an authorization request must carry a PKCE challenge.
     pub fn needs_pkce(&self) -> bool {
         self.is_public() || self.require_pkce
+    }
+
+    /// Why someone in `groups` may not use this client, or `None` when
+    /// they may: at least one of `required_groups` (and the deprecated
+    /// `required_group`) must be among their groups.
+    pub fn refuses_groups(&self, groups: &[String]) -> Option<String> {
+        let required: Vec<&String> = self
+            .required_groups
+            .iter()
+            .chain(self.required_group.iter())
+            .collect();
+        if required.is_empty() || required.iter().any(|g| groups.contains(g)) {
+            return None;
+        }
+        let names: Vec<&str> = required.iter().map(|g| g.as_str()).collect();
+        Some(format!(
+            "the application '{}' is only for members of {} and your sign-in carries none of them",
+            self.client_id,
+            names.join(", ")
+        ))
     }
 
     /// Constant-time check of a presented secret.

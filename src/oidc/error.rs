@@ -29,6 +29,13 @@ pub enum OAuthError {
     InvalidToken(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The person is signed in but may not use this client (its
+    /// `required_groups`). Shown on samlhub's own page with the reason
+    /// rather than bounced to the client with `error=access_denied` alone
+    /// (RFC 6749 §4.1.2.1 lets the server decide; clients such as
+    /// hass-oidc-auth ignore `error=` and show an unrelated message).
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
     /// Signing or randomness failed.
     #[error("internal: {0}")]
     Internal(String),
@@ -44,6 +51,7 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidToken(_) => "invalid_token",
             Self::Store(_) => "temporarily_unavailable",
+            Self::AccessDenied(_) => "access_denied",
             Self::Internal(_) => "server_error",
         }
     }

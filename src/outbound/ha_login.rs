@@ -16,7 +16,34 @@ pub struct LoginFlow {
     pub password: String,
 }
 
+/// What HA answers when the login flow's handler names no configured
+/// provider: HA 2024.x raises on the unknown `["command_line", id]` handler
+/// and answers HTTP 500 (older releases 400 "Invalid handler specified").
+const UNKNOWN_HANDLER: [&str; 3] = [
+    "Home Assistant answered HTTP 500",
+    "Home Assistant answered HTTP 400",
+    "Home Assistant answered HTTP 404",
+];
+
 impl LoginFlow {
+    /// Names the setting when HA refuses to start the flow: almost always a
+    /// `provider_id` that matches no `command_line` provider's `id`.
+    fn explain_start(&self, e: String) -> String {
+        if !UNKNOWN_HANDLER.contains(&e.as_str()) {
+            return e;
+        }
+        match &self.provider_id {
+            Some(id) => format!(
+                "Home Assistant has no command_line auth provider with id '{id}' \
+                 ([[ha]] provider_id; {e} to the login flow start)"
+            ),
+            None => format!(
+                "Home Assistant has no command_line auth provider without an id \
+                 (set [[ha]] provider_id to the provider's id; {e} to the login flow start)"
+            ),
+        }
+    }
+
     /// Runs the flow; HA's authorization code, or why not. Blocking.
     pub fn run(&self) -> Result<String, String> {
         let agent = super::agent(Duration::from_secs(15));
@@ -44,7 +71,8 @@ impl LoginFlow {
                 "handler": ["command_line", self.provider_id],
                 "redirect_uri": self.redirect_uri,
             }),
-        )?;
+        )
+        .map_err(|e| self.explain_start(e))?;
         let flow_id = start
             .get("flow_id")
             .and_then(|f| f.as_str())

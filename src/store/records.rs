@@ -26,6 +26,8 @@
 //!
 //! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
 //! never written.
+//! | [`Kind::SetupGrant`] | `setup:<sha256(setup cookie)>` | marker | 1 h (the admin's access to `/setup` after the setup token) |
+//! | [`Kind::IdpStatus`] | `idp_status:<idp>` (last success), `idp_status:-failure` (last failure) | JSON | 30 days |
 //!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
@@ -61,6 +63,8 @@ pub enum Kind {
     SloPending,
     SloIndex,
     SloReplay,
+    SetupGrant,
+    IdpStatus,
 }
 
 impl Kind {
@@ -85,6 +89,8 @@ impl Kind {
             Self::SloPending => "slo_pending",
             Self::SloIndex => "slo_index",
             Self::SloReplay => "slo_replay",
+            Self::SetupGrant => "setup",
+            Self::IdpStatus => "idp_status",
         }
     }
 }
@@ -175,6 +181,11 @@ marker!(
     /// An IdP's LogoutRequest ID has been processed (SAML Profiles §4.4.4.1).
     SloReplay,
     Kind::SloReplay
+);
+marker!(
+    /// A browser redeemed the setup token and may open `/setup`.
+    SetupGrant,
+    Kind::SetupGrant
 );
 marker!(
     /// A refresh-token family is alive (RFC 9700 §4.14.2).

@@ -42,17 +42,23 @@ fn rust_hook(id: &str, hub: &str, secret: &std::path::Path, instance: &str) -> H
     }
 }
 
+/// A prepared (not started) hub registered at a started SimpleSAMLphp, and
+/// an HA hook secret file holding `secret`.
+pub(crate) fn hub_and_idp(secret: &str) -> (Samlhub, SimpleSamlPhp, PathBuf) {
+    let hub = Samlhub::prepare(BIN);
+    let mut sp = SspSp::new(&hub.entity_id(), &hub.acs_url());
+    sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
+    let ssp = SimpleSamlPhp::start(&[sp]);
+    let file = hub.dir().join("ha.secret");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    (hub, ssp, file)
+}
+
 /// SimpleSAMLphp → samlhub (store as given) → HA with five hook providers:
 /// `rust`, `python`, `wrongsecret`, `fakekey` and `fakeaud`. (A code's
 /// expiry is a rule about time: `inproc::ha` steps a clock for it.)
 fn rig(store: Option<&str>) -> Rig {
-    let mut hub = Samlhub::prepare(BIN);
-    let mut sp = SspSp::new(&hub.entity_id(), &hub.acs_url());
-    sp.sp_cert_b64 = Some(hub.sp_key().cert_b64.clone());
-    let ssp = SimpleSamlPhp::start(&[sp]);
-
-    let secret = hub.dir().join("ha.secret");
-    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let (mut hub, ssp, secret) = hub_and_idp(SECRET);
     let wrong = hub.dir().join("wrong.secret");
     std::fs::write(&wrong, "0000000000000000ffffffffffffffff\n").unwrap();
     let fake_ports = (free_port(), free_port());

@@ -562,3 +562,31 @@ both_hooks!(
     hub_unreachable,
     non_http_hub,
 );
+
+/// Both hooks word a hub refusal identically, detail included, so HA's log
+/// reads the same whichever one runs; an `error` that is not short plain
+/// text is left out by both.
+#[test]
+fn hub_refusals_are_worded_alike_by_both_hooks() {
+    for (reply, expected) in [
+        (
+            Reply::Json(403, r#"{"error":"refused"}"#.into()),
+            "samlhub-hook: hub refused the code: HTTP 403: refused\n",
+        ),
+        (
+            Reply::Json(503, r#"{"error":"unavailable"}"#.into()),
+            "samlhub-hook: hub refused the code: HTTP 503: unavailable\n",
+        ),
+        (
+            Reply::Json(403, r#"{"error":"line\nbreak"}"#.into()),
+            "samlhub-hook: hub refused the code: HTTP 403\n",
+        ),
+    ] {
+        let hub = FakeHub::start(reply);
+        for hook in [Hook::Python, Hook::Rust] {
+            let run = run_hook(hook, &hub.url, USERNAME, CODE);
+            assert_eq!(run.status.code(), Some(1), "{run}");
+            assert_eq!(run.stderr, expected, "{run}");
+        }
+    }
+}

@@ -18,6 +18,7 @@ mod e2e_ssp;
 mod encrypted;
 mod fuzz_regressions;
 mod gen_enc;
+mod ha_browser;
 mod ha_codes;
 mod ha_hook;
 mod ha_rig;

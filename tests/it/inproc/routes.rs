@@ -169,6 +169,7 @@ async fn every_answer_carries_the_security_headers() {
     anon.get("/saml/login?idp=nowhere").await;
     anon.get("/saml/login?idp=a&idp=b").await; // a repeated query field
     anon.get("/oidc/authorize?client_id=nobody").await;
+    anon.get("/setup?token=wrong").await;
     anon.post_form(
         "/saml/acs",
         &[("SAMLResponse", "bm90IHhtbA=="), ("RelayState", "x")],

@@ -282,6 +282,12 @@ impl HomeAssistant {
     /// `homeassistant` one); returns once `/.well-known/oauth-authorization-server`
     /// answers 200 (≤ 120 s).
     pub fn start(providers: &[HaProvider]) -> HomeAssistant {
+        HomeAssistant::start_on(free_port(), providers)
+    }
+
+    /// [`HomeAssistant::start`] on a port chosen beforehand (so the hub can
+    /// be configured with HA's URL first).
+    pub fn start_on(port: u16, providers: &[HaProvider]) -> HomeAssistant {
         let venv = ensure_installed().to_path_buf();
         let dir = tempfile::Builder::new()
             .prefix("samlhub-ha-")
@@ -289,7 +295,6 @@ impl HomeAssistant {
             .expect("tempdir");
         let root = dir.path();
         std::fs::create_dir_all(root.join(".storage")).expect("mkdir .storage");
-        let port = free_port();
         write(
             root,
             "configuration.yaml",
