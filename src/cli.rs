@@ -208,6 +208,11 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     match load(path.as_deref()) {
         Err(code) => code,
         Ok(c) => {
+            if let Err(e) = crate::startup::check_data_dir(&c.data_dir, false) {
+                eprintln!("configuration has 1 problem(s):");
+                eprintln!("  data_dir: {e}");
+                return ExitCode::from(2);
+            }
             for w in &c.warnings {
                 println!("warning: {w}");
             }
@@ -251,6 +256,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     };
     for w in &c.warnings {
         log::warn!("{w}");
+    }
+    if let Err(e) = crate::startup::check_data_dir(&c.data_dir, true) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = match AnyStore::open(&c.store, clock.clone()) {

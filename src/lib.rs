@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod saml;
 pub mod session;
+pub mod startup;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

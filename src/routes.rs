@@ -17,3 +17,4 @@ pub const OIDC_TOKEN: &str = "/oidc/token";
 pub const OIDC_USERINFO: &str = "/oidc/userinfo";
 pub const OIDC_JWKS: &str = "/oidc/jwks";
 pub const OIDC_END_SESSION: &str = "/oidc/end_session";
+pub const READY: &str = "/readyz";

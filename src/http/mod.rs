@@ -12,6 +12,7 @@ mod headers;
 mod limit;
 mod oidc;
 pub mod pages;
+mod ready;
 mod saml;
 mod session;
 
@@ -88,6 +89,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     ha::configure(cfg);
     oidc::configure(cfg);
     session::configure(cfg);
+    ready::configure(cfg);
 }
 
 /// The whole application for `state`: routes, request limits (the rate

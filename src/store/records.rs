@@ -20,6 +20,7 @@
 //! | [`Kind::HaCode`] | `hacode:<instance>:<username>` | JSON | the code lifetime |
 //! | [`Kind::HaUser`] | `hauser:<instance>:<username>` | subject | 100 years |
 //! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` (summary), `haback:<instance>:<username>:<code id>:<n>` (try n) | JSON | a day; a try as long as its code |
+//! | (readiness probe, [`ping`]) | `ready:probe` | never written, only read | — |
 //!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
@@ -291,6 +292,15 @@ impl Batch {
 /// (unix seconds).
 pub fn ttl_until(until: i64, now: i64) -> Duration {
     Duration::from_secs((until - now).max(1).unsigned_abs())
+}
+
+/// The key [`ping`] reads; nothing ever writes it.
+const READY_PROBE: &str = "ready:probe";
+
+/// Asks the store one read it must answer (`/readyz`): `Ok` when the
+/// backend is reachable and answers, whatever the (absent) value.
+pub async fn ping<S: Store>(s: &S) -> Result<(), StoreError> {
+    s.get(READY_PROBE).await.map(|_| ())
 }
 
 #[cfg(test)]
