@@ -19,6 +19,8 @@ ARG BUILD_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${BUILD_IMAGE} AS build
+# Lets tests prune superseded build stages (only those) after a build.
+LABEL org.samlhub.stage=build
 ARG PREBUILT=
 WORKDIR /src
 COPY . .

@@ -2,8 +2,9 @@
 //! whether one runs (else the tests skip with the reason), the Debian base
 //! image made locally (`debootstrap` into `docker import`, since no image
 //! registry is assumed), image builds, and containers removed on drop.
-//! Built images are labelled `samlhub-test`; their superseded (dangling)
-//! layers are pruned after each build, the base image stays cached.
+//! Built images are labelled `samlhub-test` and the Dockerfiles label their
+//! build stage; superseded (dangling) images with either label are pruned
+//! after each build, the base image stays cached.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -99,13 +100,15 @@ pub fn build(context: &Path, tag: &str, args: &[(&str, &str)]) {
         "docker build {tag}:\n{}",
         tail(&text(&out))
     );
-    docker(&[
-        "image",
-        "prune",
-        "-f",
-        "--filter",
-        &format!("label={LABEL}"),
-    ]);
+    for label in [LABEL, "org.samlhub.stage=build"] {
+        docker(&[
+            "image",
+            "prune",
+            "-f",
+            "--filter",
+            &format!("label={label}"),
+        ]);
+    }
 }
 
 /// A container, removed (with `docker rm -f`) on drop.
