@@ -14,11 +14,16 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Runs the binary with only `env` of the SAMLHUB_* variables and returns
-/// (exit code, stdout + stderr). With `container_user`, it runs as uid
-/// 65532 when this test runs as root (root writes anywhere).
-fn run(args: &[&str], env: &[(&str, &str)], container_user: bool) -> (Option<i32>, String) {
-    let mut cmd = Command::new(BIN);
+/// Runs the binary `bin` with only `env` of the SAMLHUB_* variables and
+/// returns (exit code, stdout + stderr). With `container_user`, it runs as
+/// uid 65532 when this test runs as root (root writes anywhere).
+fn run_bin(
+    bin: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    container_user: bool,
+) -> (Option<i32>, String) {
+    let mut cmd = Command::new(bin);
     cmd.args(args);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("SAMLHUB_") {
@@ -43,6 +48,10 @@ fn run(args: &[&str], env: &[(&str, &str)], container_user: bool) -> (Option<i32
     )
 }
 
+fn run(args: &[&str], env: &[(&str, &str)], container_user: bool) -> (Option<i32>, String) {
+    run_bin(Path::new(BIN), args, env, container_user)
+}
+
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -60,6 +69,10 @@ fn an_unwritable_data_dir_is_one_clear_line_naming_path_uid_and_fix() {
     std::fs::create_dir(&data).unwrap();
     // Root-owned and read-only for everyone else: what a fresh volume is.
     chmod(&data, if is_root() { 0o755 } else { 0o555 });
+    // uid 65532 may not reach the build directory: run a copy from here.
+    let bin = t.path().join("samlhub");
+    std::fs::copy(BIN, &bin).unwrap();
+    chmod(&bin, 0o755);
     let d = data.to_str().unwrap();
     let env = [
         ("SAMLHUB_DATA", d),
@@ -68,7 +81,7 @@ fn an_unwritable_data_dir_is_one_clear_line_naming_path_uid_and_fix() {
     ];
     let want = format!("data directory {d} is not writable by uid ");
     for cmd in ["check-config", "serve"] {
-        let (code, out) = run(&[cmd], &env, true);
+        let (code, out) = run_bin(&bin, &[cmd], &env, true);
         assert_eq!(code, Some(2), "{cmd}: {out}");
         let line = out
             .lines()
@@ -87,7 +100,7 @@ fn an_unwritable_data_dir_is_one_clear_line_naming_path_uid_and_fix() {
     }
     // Once the directory is writable the same command passes.
     chmod(&data, 0o777);
-    let (code, out) = run(&["check-config"], &env, true);
+    let (code, out) = run_bin(&bin, &["check-config"], &env, true);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "probe left");
 }
