@@ -43,7 +43,7 @@ const MAP_FOLDERS: &[&str] = &[
 ];
 
 /// The add-on's `config.yaml` as JSON (through Python's YAML parser).
-fn load_yaml(path: &Path) -> Result<Value, String> {
+pub fn load_yaml(path: &Path) -> Result<Value, String> {
     let out = Command::new("python3")
         .args([
             "-c",

@@ -1,9 +1,11 @@
 //! Packaging: the start-up checks a container needs (a writable data
 //! directory, a set `public_url`), `/readyz` for the HEALTHCHECK, the
-//! image itself ([`image`]) and the Home Assistant add-on ([`addon`]).
+//! image itself ([`image`]), the compose file ([`compose`]) and the Home
+//! Assistant add-on ([`addon`]).
 //! The Docker tests skip, saying why, where no engine runs.
 
 mod addon;
+mod compose;
 mod docker;
 mod image;
 
