@@ -241,6 +241,11 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     match load(path.as_deref()) {
         Err(code) => code,
         Ok(c) => {
+            if let Err(e) = crate::startup::check_data_dir(&c.data_dir, false) {
+                eprintln!("configuration has 1 problem(s):");
+                eprintln!("  data_dir: {e}");
+                return ExitCode::from(2);
+            }
             for w in &c.warnings {
                 println!("warning: {w}");
             }
@@ -302,6 +307,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     crate::logging::set_format(c.ops.log_format);
     for w in &c.warnings {
         log::warn!("{w}");
+    }
+    if let Err(e) = crate::startup::check_data_dir(&c.data_dir, true) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
     }
     for w in cert_warnings(&c) {
         if w.expired {

@@ -25,6 +25,7 @@ pub mod routes;
 pub mod saml;
 pub mod session;
 pub mod setup;
+pub mod startup;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -5,6 +5,7 @@
 //! request path never parses keys. Reading files and fetching metadata is
 //! the caller's [`Source`]; this module does no I/O of its own.
 
+pub mod container;
 pub mod domains;
 pub mod expiry;
 pub mod ha;
@@ -275,7 +276,10 @@ pub fn load(
         p.add(k, "unknown key");
     }
     for (var, val) in env {
-        if !var.starts_with("SAMLHUB_") || var == "SAMLHUB_CONFIG" {
+        if !var.starts_with("SAMLHUB_")
+            || var == "SAMLHUB_CONFIG"
+            || var == container::IN_CONTAINER_ENV
+        {
             continue;
         }
         let slot = match ENV_KEYS.iter().find(|(v, _)| v == var).map(|(_, k)| *k) {
@@ -305,6 +309,9 @@ pub fn load(
         }
     };
 
+    if let Some(m) = container::public_url_problem(env, raw.public_url.as_deref()) {
+        p.add("public_url", m);
+    }
     let listen = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen: SocketAddr = listen.parse().unwrap_or_else(|_| {
         p.add(

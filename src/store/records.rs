@@ -23,11 +23,11 @@
 //! | [`Kind::SloPending`] | `slo_pending:<sha256(LogoutRequest ID)>` | JSON | 10 min (the logout round trip) |
 //! | [`Kind::SloIndex`] | `slo_index:<idp>:<sha256(NameID)>` | JSON (session keys, sha256(SessionIndex)) | the longest session in it (session TTL) |
 //! | [`Kind::SloReplay`] | `slo_replay:<idp>:<sha256(LogoutRequest ID)>` | marker | until the request could no longer be accepted |
+//! | [`Kind::SetupGrant`] | `setup:<sha256(setup cookie)>` | marker | 1 h (the admin's access to `/setup` after the setup token) |
+//! | [`Kind::IdpStatus`] | `idp_status:<idp>` (last success), `idp_status:-failure` (last failure) | JSON | 30 days |
 //!
 //! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
 //! never written.
-//! | [`Kind::SetupGrant`] | `setup:<sha256(setup cookie)>` | marker | 1 h (the admin's access to `/setup` after the setup token) |
-//! | [`Kind::IdpStatus`] | `idp_status:<idp>` (last success), `idp_status:-failure` (last failure) | JSON | 30 days |
 //!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk

@@ -12,6 +12,7 @@ mod c14n_diff;
 mod check_config;
 mod chromium_login;
 mod chromium_selftest;
+mod container;
 mod e2e_ha;
 mod e2e_post;
 mod e2e_ssp;

@@ -147,6 +147,7 @@ async fn bare(b: &mut Browser, routes: &BTreeSet<(String, String)>) {
     for (method, path) in routes {
         match method.as_str() {
             "GET" => b.get(path).await,
+            "HEAD" => b.request("HEAD", path).await,
             _ => b.post_form::<&str, &str>(path, &[]).await,
         };
     }
