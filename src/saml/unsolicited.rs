@@ -162,6 +162,7 @@ fn idp_for<'a>(idps: &'a IdpSet, issuer: &str) -> Result<Option<&'a Idp>, LoginE
 /// `not_ours` is the refusal an SP-initiated answer gets here (a RelayState
 /// that is missing, foreign or expired); it stands unless the response is
 /// a genuine unsolicited one from an IdP that allows them.
+#[allow(clippy::too_many_arguments)] // the ACS inputs, as sp::finish
 pub(crate) async fn finish<S: Store>(
     store: &S,
     cfg: &Config,
