@@ -66,7 +66,7 @@ fn setup() -> (SimpleSamlPhp, Samlhub, Samlhub) {
     ));
     post.start();
     plain.write_config(&format!(
-        "[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\n",
+        "[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\n",
         ssp.metadata_url()
     ));
     plain.start();

@@ -82,7 +82,7 @@ fn ha_login_in_a_real_browser_from_the_setup_page() {
     let ha_public = format!("http://ha.test:{port}");
     hub.write_config(&format!(
         "admin_groups = [\"ha-admins\"]\n\
-[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\n\
+[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\nallow_insecure_metadata_url = true\n\
 [[ha]]\nid = \"home\"\nexternal_url = \"http://HA.Test:{port}/\"\ninternal_url = \"http://127.0.0.1:{port}\"\n\
 hook_secret_file = \"{s}\"\nprovider_id = \"sso\"\nadmin_groups = [\"ha-admins\"]\nuser_groups = [\"users\"]\n\
 [[ha]]\nid = \"typo\"\ndisplay_name = \"Typo HA\"\nexternal_url = \"{ha_public}\"\ninternal_url = \"http://127.0.0.1:{port}\"\n\

@@ -34,7 +34,7 @@ fn apache_mod_auth_openidc_logs_alice_in_through_simplesamlphp() {
     let ssp = SimpleSamlPhp::start(&[sp]);
     let mut apache = ApacheOidc::prepare();
     hub.write_config(&format!(
-        "[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nprofile = \"generic\"\n\n\
+        "[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\nprofile = \"generic\"\n\n\
 [oidc]\nid_token_alg = \"RS256\"\n\n\
 [[oidc.client]]\nclient_id = \"{CLIENT}\"\nclient_secret_hash = \"{}\"\nredirect_uris = [\"{}\"]\n",
         ssp.metadata_url(),

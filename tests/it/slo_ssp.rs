@@ -25,7 +25,7 @@ fn setup() -> (SimpleSamlPhp, Samlhub) {
     sp.slo_url = Some(format!("{}/saml/slo", hub.base_url()));
     let ssp = SimpleSamlPhp::start(&[sp]);
     hub.write_config(&format!(
-        "[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nprofile = \"generic\"\n\n{}",
+        "[[idp]]\nid = \"ssp\"\ndisplay_name = \"Test IdP\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\nprofile = \"generic\"\n\n{}",
         ssp.metadata_url(),
         clients_toml()
     ));
