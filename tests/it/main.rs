@@ -39,6 +39,7 @@ mod oidc_rig;
 mod ops;
 mod peers;
 mod peers_selftest;
+mod readme;
 mod slo_ssp;
 mod slo_tamper;
 mod sp_rollover;
