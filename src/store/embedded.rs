@@ -344,3 +344,35 @@ impl Store for EmbeddedStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    #[tokio::test]
+    async fn keys_with_prefix_lists_live_keys_of_that_prefix_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = FixedClock::new(time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap());
+        let s = EmbeddedStore::open(&dir.path().join("s.redb"), Arc::new(clock.clone())).unwrap();
+        let long = Duration::from_secs(3600);
+        s.put("session:aa", b"1", long).await.unwrap();
+        s.put("session:bb", b"1", Duration::from_secs(10))
+            .await
+            .unwrap();
+        s.put("sessions:cc", b"1", long).await.unwrap();
+        s.put("setup:dd", b"1", long).await.unwrap();
+        s.put("a:ee", b"1", long).await.unwrap();
+        assert_eq!(
+            s.keys_with_prefix("session:").await.unwrap(),
+            vec!["session:aa".to_owned(), "session:bb".to_owned()]
+        );
+        clock.advance(time::Duration::seconds(11));
+        assert_eq!(
+            s.keys_with_prefix("session:").await.unwrap(),
+            vec!["session:aa".to_owned()],
+            "an expired entry is not listed"
+        );
+        assert!(s.keys_with_prefix("none:").await.unwrap().is_empty());
+    }
+}
