@@ -1,5 +1,7 @@
-//! Command-line interface: `serve`, `check-config`, `metadata`, `inspect`.
+//! Command-line interface: `serve`, `check-config`, `metadata`, `inspect`,
+//! and the admin commands `sessions` and `ha`.
 
+mod admin;
 mod sp_keys;
 
 use crate::clock::{Clock, SystemClock};
@@ -116,6 +118,67 @@ enum Cmd {
         #[arg(long)]
         allow_non_ncname_ids: bool,
     },
+    /// List or end sessions (works beside a running hub on Redis).
+    Sessions {
+        #[command(subcommand)]
+        cmd: SessionsCmd,
+    },
+    /// Home Assistant username bindings.
+    Ha {
+        #[command(subcommand)]
+        cmd: HaCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCmd {
+    /// Print the live sessions: key hash prefix, user, IdP, created, expires.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        who: Who,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End sessions as a logout does, with their OIDC grants and the
+    /// person's HA login codes; prints how many ended.
+    Revoke {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        who: Who,
+        /// The one session whose key hash starts with these hex digits.
+        #[arg(long, value_name = "HASHPREFIX")]
+        session: Option<String>,
+    },
+}
+
+/// Which person's or IdP's sessions.
+#[derive(clap::Args)]
+struct Who {
+    /// Sessions of this person: username, email, subject or `<idp>|<subject>`.
+    #[arg(long)]
+    user: Option<String>,
+    /// Sessions from this IdP (`[[idp]] id`).
+    #[arg(long)]
+    idp: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum HaCmd {
+    /// Release an HA username, so the next person to use it may take it
+    /// (exit 1 when it was not bound).
+    ReleaseUsername {
+        /// The HA username.
+        name: String,
+        /// Only at this `[[ha]]` instance (default: every instance).
+        #[arg(long)]
+        instance: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,7 +287,50 @@ pub fn main() -> ExitCode {
             clock_skew,
             allow_non_ncname_ids,
         }),
+        Cmd::Sessions { cmd } => sessions(cmd),
+        Cmd::Ha {
+            cmd:
+                HaCmd::ReleaseUsername {
+                    name,
+                    instance,
+                    config,
+                },
+        } => admin::run(
+            config_path(config).as_deref(),
+            admin::Action::Release { name, instance },
+        ),
     }
+}
+
+fn sessions(cmd: SessionsCmd) -> ExitCode {
+    let (config, action) = match cmd {
+        SessionsCmd::List {
+            config,
+            who: Who { user, idp },
+            json,
+        } => (
+            config,
+            admin::Action::List {
+                sel: crate::admin::Selector {
+                    user,
+                    idp,
+                    session: None,
+                },
+                json,
+            },
+        ),
+        SessionsCmd::Revoke {
+            config,
+            who: Who { user, idp },
+            session,
+        } => (
+            config,
+            admin::Action::Revoke {
+                sel: crate::admin::Selector { user, idp, session },
+            },
+        ),
+    };
+    admin::run(config_path(config).as_deref(), action)
 }
 
 fn load(path: Option<&Path>) -> Result<Config, ExitCode> {

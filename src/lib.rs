@@ -4,6 +4,7 @@
 //! of (input, configuration, now). Only `http` knows actix-web and only
 //! `store` knows Redis and redb.
 
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod clock;

@@ -311,6 +311,26 @@ pub async fn redeem<S: Store>(
     Ok(t)
 }
 
+/// Releases the binding of `username` at instance `inst` (the admin command
+/// `samlhub ha release-username`), so the next person to use the name binds
+/// it afresh. The name's live login code goes with it: it was minted for the
+/// person the name no longer belongs to. Returns the subject that held it,
+/// `None` when the name was not bound.
+pub async fn release_username<S: Store>(
+    store: &S,
+    inst: &str,
+    username: &str,
+) -> Result<Option<String>, StoreError> {
+    let username = policy::normalize_username(username);
+    let Some(HaOwner(owner)) =
+        records::take(store, &Key::<HaOwner>::of(&[inst, &username])).await?
+    else {
+        return Ok(None);
+    };
+    records::delete(store, &code_key(inst, &username)).await?;
+    Ok(Some(owner))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,6 +208,34 @@ async fn end_session<S: Store>(
     Ok(())
 }
 
+/// Ends one session here, as a logout does, without telling its IdP: the
+/// session, the person's Home Assistant login codes, and its entry in the
+/// Single Logout index. `begin` starts with it; the admin command
+/// `samlhub sessions revoke` uses it alone.
+pub async fn end_here<S: Store>(
+    store: &S,
+    cfg: &Config,
+    sk: &Key<Session>,
+    s: &Session,
+    now: i64,
+) -> Result<(), StoreError> {
+    end_session(store, cfg, sk, s).await?;
+    if let Some(l) = &s.slo {
+        let me = sk.as_str().to_owned();
+        end_indexed(
+            store,
+            cfg,
+            &s.identity.idp,
+            &l.name_id,
+            |e| e.session == me,
+            |_| true,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// What an SP-initiated logout does next.
 #[derive(Debug)]
 pub enum Begun {
@@ -246,20 +274,7 @@ pub async fn begin<S: Store>(
     let Some((sk, s)) = current else {
         return Ok(Begun::Local("there was no session"));
     };
-    end_session(store, cfg, &sk, &s).await?;
-    if let Some(l) = &s.slo {
-        let me = sk.as_str().to_owned();
-        end_indexed(
-            store,
-            cfg,
-            &s.identity.idp,
-            &l.name_id,
-            |e| e.session == me,
-            |_| true,
-            unix(now),
-        )
-        .await?;
-    }
+    end_here(store, cfg, &sk, &s, unix(now)).await?;
     let (Some(link), Some((idp, binding, at))) = (s.slo.as_ref(), idp_for(idps, &s)) else {
         return Ok(Begun::Local(
             "the identity provider offers no single logout, so only this service signed you out",

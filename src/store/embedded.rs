@@ -26,6 +26,10 @@ use std::time::Duration;
 
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 
+/// What the error of [`EmbeddedStore::open`] says when another process holds
+/// the file (the admin commands look for it to name the way out).
+pub const IN_USE: &str = "is in use by another samlhub process";
+
 /// Store backed by a local redb file. Cheap to clone; clones share the file.
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -68,9 +72,9 @@ impl EmbeddedStore {
                 })?;
         }
         let db = Database::builder().create_file(file).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
-                "store file {shown} is in use by another samlhub process"
-            )),
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::Unavailable(format!("store file {shown} {IN_USE}"))
+            }
             other => StoreError::Unavailable(format!("cannot open store file {shown}: {other}")),
         })?;
         // Create the table up front so read transactions always find it.
@@ -315,5 +319,60 @@ impl Store for EmbeddedStore {
             }
         })
         .await
+    }
+
+    /// A range read from `prefix` in key order, stopping at the first key
+    /// past it; expired entries are skipped.
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(ENTRIES).map_err(db_err)?;
+            let mut out = Vec::new();
+            for item in table.range(prefix.as_str()..).map_err(db_err)? {
+                let (k, v) = item.map_err(db_err)?;
+                let key = k.value();
+                if !key.starts_with(prefix.as_str()) {
+                    break;
+                }
+                if live(v.value(), now)?.is_some() {
+                    out.push(key.to_owned());
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    #[tokio::test]
+    async fn keys_with_prefix_lists_live_keys_of_that_prefix_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = FixedClock::new(time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap());
+        let s = EmbeddedStore::open(&dir.path().join("s.redb"), Arc::new(clock.clone())).unwrap();
+        let long = Duration::from_secs(3600);
+        s.put("session:aa", b"1", long).await.unwrap();
+        s.put("session:bb", b"1", Duration::from_secs(10))
+            .await
+            .unwrap();
+        s.put("sessions:cc", b"1", long).await.unwrap();
+        s.put("setup:dd", b"1", long).await.unwrap();
+        s.put("a:ee", b"1", long).await.unwrap();
+        assert_eq!(
+            s.keys_with_prefix("session:").await.unwrap(),
+            vec!["session:aa".to_owned(), "session:bb".to_owned()]
+        );
+        clock.advance(time::Duration::seconds(11));
+        assert_eq!(
+            s.keys_with_prefix("session:").await.unwrap(),
+            vec!["session:aa".to_owned()],
+            "an expired entry is not listed"
+        );
+        assert!(s.keys_with_prefix("none:").await.unwrap().is_empty());
     }
 }

@@ -76,6 +76,22 @@ pub trait Store: Send + Sync + 'static {
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
         async move { self.get(records::PING_KEY).await.map(|_| ()) }
     }
+
+    /// The keys of the live entries that start with `prefix`, in no
+    /// particular order. For the admin commands only (`samlhub sessions`):
+    /// it walks the whole key space, so no request path calls it. A backend
+    /// that cannot list says so with [`StoreError::Unavailable`].
+    fn keys_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let _ = prefix;
+        async move {
+            Err(StoreError::Unavailable(
+                "this store cannot list its keys".into(),
+            ))
+        }
+    }
 }
 
 /// Where state lives, as configured by `store = "embedded:<path>" | "redis://…"`
@@ -153,5 +169,8 @@ impl Store for AnyStore {
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         dispatch!(self, s => s.delete(key).await)
+    }
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.keys_with_prefix(prefix).await)
     }
 }

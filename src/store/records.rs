@@ -29,6 +29,9 @@
 //! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
 //! never written.
 //!
+//! [`list`] enumerates the records of one kind by key prefix
+//! ([`Store::keys_with_prefix`]); only the admin commands call it.
+//!
 //! Secrets (cookies, codes, tokens) are named only by their SHA-256, so the
 //! store never holds a usable credential. The key strings are the on-disk
 //! and in-Redis format: changing one orphans live entries.
@@ -289,6 +292,17 @@ pub async fn put_if_absent<S: Store, R: Record>(
 /// Removes a record if present.
 pub async fn delete<S: Store, R: Record>(s: &S, k: &Key<R>) -> Result<(), StoreError> {
     s.delete(k.as_str()).await
+}
+
+/// The keys of the live records of kind `R`. It walks the key space, so it
+/// is for the admin commands (`samlhub sessions`), never a request.
+pub async fn list<S: Store, R: Record>(s: &S) -> Result<Vec<Key<R>>, StoreError> {
+    let prefix = format!("{}:", R::KIND.prefix());
+    Ok(s.keys_with_prefix(&prefix)
+        .await?
+        .iter()
+        .filter_map(|k| Key::parse(k))
+        .collect())
 }
 
 /// Several records to write in one atomic step ([`Store::put_many`]).

@@ -70,6 +70,7 @@ fn domains_import_neither_actix_nor_redis_nor_http() {
             "config",
             "store/records.rs",
             "ratelimit.rs",
+            "admin.rs",
         ],
         &[
             "actix_web",

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod admin_cmds;
 mod c14n_diff;
 mod check_config;
 mod chromium_login;

@@ -272,6 +272,56 @@ impl Store for RedisStore {
         cmd.arg(full_key(key));
         self.run("DEL", Op::Cmd(cmd)).await
     }
+
+    /// `SCAN cursor MATCH samlhub:<prefix>* COUNT 1000` until the cursor
+    /// comes back 0; SCAN may return a key twice, so the list is deduplicated.
+    /// Under Cluster every master holds its own key space and cursor, which
+    /// the shared cluster connection cannot walk: refused with a clear error
+    /// (the admin commands then say to use a single server or Sentinel).
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if self.cluster {
+            return Err(StoreError::Unavailable(
+                "listing keys is not supported on Redis Cluster (each master would have to be \
+                 scanned); the admin commands need a single Redis server or Sentinel"
+                    .into(),
+            ));
+        }
+        let pattern = format!("{}*", glob_escape(&full_key(prefix)));
+        let mut cursor: u64 = 0;
+        let mut out = Vec::new();
+        loop {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let (next, keys): (u64, Vec<String>) = self.run("SCAN", Op::Cmd(cmd)).await?;
+            out.extend(
+                keys.iter()
+                    .filter_map(|k| k.strip_prefix(KEY_PREFIX).map(str::to_owned)),
+            );
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// `s` with Redis glob metacharacters escaped, for `SCAN MATCH`.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One command, a MULTI/EXEC pipeline, or a one-time write on `key` that
