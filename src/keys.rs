@@ -188,7 +188,7 @@ pub mod oidc_ring {
     use std::path::{Path, PathBuf};
 
     #[derive(Debug, Default, Serialize, Deserialize)]
-    struct Manifest {
+    pub(super) struct Manifest {
         keys: Vec<Entry>,
     }
 
@@ -242,6 +242,27 @@ pub mod oidc_ring {
         std::fs::rename(&tmp, &p).map_err(|e| io(&p, e))
     }
 
+    /// Writes the first manifest only if none exists yet (`link` fails on
+    /// an existing name, atomically), so instances that start together on
+    /// one data directory cannot each sign with a key of their own. Returns
+    /// whether this one was written.
+    pub(super) fn write_first_manifest(data: &Path, m: &Manifest) -> Result<bool, KeyError> {
+        let p = manifest_path(data);
+        let tmp = p.with_extension(format!("json.{}.tmp", std::process::id()));
+        let text = serde_json::to_vec_pretty(m).map_err(|e| KeyError::Io {
+            path: p.clone(),
+            msg: e.to_string(),
+        })?;
+        std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+        let linked = std::fs::hard_link(&tmp, &p);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io(&p, e)),
+        }
+    }
+
     fn new_key(data: &Path, alg: IdTokenAlg, now: i64) -> Result<String, KeyError> {
         let key = match alg {
             IdTokenAlg::Es256 => PKey::ec_gen("prime256v1"),
@@ -270,6 +291,7 @@ pub mod oidc_ring {
         alg: IdTokenAlg,
         now: i64,
     ) -> Result<Vec<RingKey>, KeyError> {
+        let first = stamp(data).is_none();
         let mut m = read_manifest(data)?;
         if !m
             .keys
@@ -294,12 +316,17 @@ pub mod oidc_ring {
                 );
             }
             m.keys.push(Entry {
-                kid,
+                kid: kid.clone(),
                 alg: alg.as_str().into(),
                 active_from: from,
                 retired_at: None,
             });
-            write_manifest(data, &m)?;
+            if !first {
+                write_manifest(data, &m)?;
+            } else if !write_first_manifest(data, &m)? {
+                // Another instance made the ring meanwhile: use its key.
+                let _ = std::fs::remove_file(dir(data).join(format!("{kid}.pem")));
+            }
         }
         load(data)
     }
@@ -373,11 +400,13 @@ impl OidcKeys {
         now: i64,
     ) -> Result<Self, KeyError> {
         let keys = oidc_ring::load_or_create(data_dir, alg, now)?;
+        // No stamp of a manifest newer than the keys read: a change made by
+        // another instance just now is then seen on the next check.
         Ok(Self {
             data_dir: data_dir.to_owned(),
             inner: std::sync::RwLock::new(Cached {
                 keys,
-                stamp: oidc_ring::stamp(data_dir),
+                stamp: None,
                 checked: std::time::Instant::now(),
             }),
         })
@@ -496,6 +525,25 @@ mod tests {
         // The old key stays published while its tokens may still be checked.
         assert_eq!(again.algs(t1 + lead), vec!["ES256", "RS256"]);
         assert_eq!(again.algs(t1 + lead + RETIRED_KEY_SECS), vec!["ES256"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two instances that both found no ring: the second to finish keeps
+    /// the first one's key, so both sign with one key.
+    #[test]
+    fn first_ring_is_made_once() {
+        let dir = std::env::temp_dir().join(format!(
+            "samlhub-keys-first-{}-{}",
+            std::process::id(),
+            crate::crypto::random_hex(4).unwrap()
+        ));
+        let t0 = 1_700_000_000;
+        let a = OidcKeys::open(&dir, IdTokenAlg::Rs256, t0).unwrap();
+        let m = oidc_ring::Manifest::default();
+        assert!(!oidc_ring::write_first_manifest(&dir, &m).unwrap());
+        let b = OidcKeys::open(&dir, IdTokenAlg::Rs256, t0).unwrap();
+        assert_eq!(a.signer(t0).unwrap().0, b.signer(t0).unwrap().0);
+        assert_eq!(oidc_ring::load(&dir).unwrap().len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -96,11 +96,16 @@ pub fn fetch(url: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Best effort: a cache that cannot be written only costs the fallback.
+/// Written aside and renamed, so another instance sharing the data
+/// directory never reads a half-written copy.
 pub fn save(cache: &Path, xml: &[u8]) {
     if let Some(dir) = cache.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = std::fs::write(cache, xml);
+    let tmp = cache.with_extension(format!("xml.{}.tmp", std::process::id()));
+    if std::fs::write(&tmp, xml).is_err() || std::fs::rename(&tmp, cache).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 #[cfg(test)]

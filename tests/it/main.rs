@@ -26,6 +26,7 @@ mod ha_hook;
 mod ha_rig;
 mod ha_selftest;
 mod inproc;
+mod instances;
 mod interop;
 mod layers;
 mod limits;

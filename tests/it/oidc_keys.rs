@@ -12,7 +12,7 @@
 use crate::oidc_client::{discover, http_client, login};
 use crate::oidc_rig::*;
 use crate::peers::browser::Browser;
-use crate::peers::samlhub::run_cli;
+use crate::peers::samlhub::keys_rotate;
 use base64::Engine as _;
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet};
 use openidconnect::{
@@ -54,21 +54,7 @@ fn rotation_keeps_earlier_tokens_verifiable() {
     let old_kid = kid_of(&old_raw);
     assert_eq!(jwks_kids(&rig), vec![old_kid.clone()]);
 
-    let cfg = rig.hub.config_path();
-    let out = run_cli(&[
-        "keys",
-        "rotate",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--activate-in",
-        "0",
-    ]);
-    assert!(
-        out.status.success(),
-        "keys rotate: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    keys_rotate(&rig.hub.config_path(), "0");
 
     // The running hub re-reads its keys within about 2 s.
     let deadline = Instant::now() + Duration::from_secs(6);

@@ -75,15 +75,22 @@ impl Samlhub {
     /// a pace no person reaches; so the per-address rate limit is off unless
     /// `body` configures `[rate_limit]` itself (as the tests of the limit do).
     pub fn write_config(&self, body: &str) {
+        self.write_config_behind(&self.base_url(), &self.data_dir(), body);
+    }
+
+    /// As [`Self::write_config`], for one of several instances: its own
+    /// listen port, but `public_url` (the address in front of them all) and
+    /// `data_dir` (the key files) as every instance has them.
+    pub fn write_config_behind(&self, public_url: &str, data_dir: &Path, body: &str) {
         let limit = if body.contains("[rate_limit]") {
             ""
         } else {
             "\n[rate_limit]\nenabled = false\n"
         };
         let text = format!(
-            "listen = \"127.0.0.1:{p}\"\npublic_url = \"http://127.0.0.1:{p}\"\ndata_dir = \"{d}\"\n{body}\n{limit}",
+            "listen = \"127.0.0.1:{p}\"\npublic_url = \"{public_url}\"\ndata_dir = \"{d}\"\n{body}\n{limit}",
             p = self.port,
-            d = self.data_dir().display()
+            d = data_dir.display()
         );
         std::fs::write(self.config_path(), text).unwrap();
     }

@@ -17,3 +17,21 @@ pub fn run_cli(args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// `samlhub keys rotate --config <config> --activate-in <secs>`, which must succeed.
+pub fn keys_rotate(config: &std::path::Path, activate_in: &str) {
+    let out = run_cli(&[
+        "keys",
+        "rotate",
+        "--config",
+        config.to_str().unwrap(),
+        "--activate-in",
+        activate_in,
+    ]);
+    assert!(
+        out.status.success(),
+        "keys rotate: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
