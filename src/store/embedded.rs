@@ -94,7 +94,7 @@ impl EmbeddedStore {
     }
 
     /// Deletes every expired entry now, in write transactions of at most
-    /// [`SWEEP_BATCH`] removals; returns how many were removed. The freed
+    /// 512 removals; returns how many were removed. The freed
     /// pages are reused by later writes, so the file stays within the size
     /// the live state needs.
     /// Blocking: call it from a blocking context (as [`Self::spawn_sweeper`]

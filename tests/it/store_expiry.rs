@@ -94,3 +94,100 @@ async fn expired_logins_are_swept_and_their_space_reused() {
         );
     }
 }
+
+/// The store file the writer process appends logins to.
+const WRITER_ENV: &str = "SAMLHUB_TEST_WRITER_STORE";
+
+/// The writer process of [`kill_9_mid_stream_leaves_whole_records`]: logs
+/// in without end, printing each committed session key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the writer process of kill_9_mid_stream_leaves_whole_records"]
+async fn writer_child() {
+    use std::io::Write;
+    let path = std::env::var_os(WRITER_ENV).expect("run by kill_9_mid_stream_leaves_whole_records");
+    let store = EmbeddedStore::open(path.as_ref(), Arc::new(samlhub::clock::SystemClock)).unwrap();
+    let mut out = std::io::stdout();
+    for n in 0.. {
+        let now = samlhub::clock::SystemClock.now().unix_timestamp();
+        let key = login_load::login(&store, n, LIFETIME, now).await.unwrap();
+        writeln!(out, "committed {}", key.as_str()).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Issue 11, "Faults": a process writing a stream of logins is killed with
+/// SIGKILL at a different point each round; the file then opens cleanly,
+/// every entry decodes as the record its key names, and every login the
+/// writer reported committed is there.
+#[test]
+fn kill_9_mid_stream_leaves_whole_records() {
+    use samlhub::saml::slo::SloIndex;
+    use samlhub::saml::sp::Pending;
+    use samlhub::session::Session;
+    use samlhub::store::records::Record;
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let mut committed: Vec<String> = Vec::new();
+    for round in 0..3usize {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store_expiry::writer_child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .args(["--test-threads=1"])
+            .env(WRITER_ENV, &path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let wanted = 3 + round * 4;
+        let mut seen = 0;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(key) = line.strip_prefix("committed ") {
+                committed.push(key.to_owned());
+                seen += 1;
+                if seen == wanted {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL, mid-way through the next login
+        child.wait().unwrap();
+        assert_eq!(seen, wanted, "round {round}: the writer stopped early");
+
+        let clock = FixedClock::new(time::OffsetDateTime::from_unix_timestamp(0).unwrap());
+        let store = EmbeddedStore::open(&path, Arc::new(clock)).unwrap();
+        let entries = store.raw_entries().unwrap();
+        for (key, _expiry, payload) in &entries {
+            let (kind, _) = key.split_once(':').unwrap();
+            let whole = match kind {
+                "pending" => Pending::decode(payload).is_ok(),
+                "session" => Session::decode(payload).is_ok(),
+                "slo_index" => SloIndex::decode(payload).is_ok(),
+                "answered" | "replay" => payload.as_slice() == b"1",
+                _ => false,
+            };
+            assert!(whole, "round {round}: entry {key} is not a whole record");
+        }
+        let keys: std::collections::HashSet<&str> =
+            entries.iter().map(|(k, _, _)| k.as_str()).collect();
+        for key in &committed {
+            assert!(
+                keys.contains(key.as_str()),
+                "round {round}: committed {key} lost"
+            );
+        }
+        // The writer may have committed a few more before the kill landed.
+        let sessions = keys.iter().filter(|k| k.starts_with("session:")).count();
+        assert!(
+            sessions >= committed.len(),
+            "round {round}: {sessions} sessions"
+        );
+    }
+}
