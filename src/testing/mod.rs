@@ -6,7 +6,8 @@
 //! - [`idp`]: a test IdP and generated, signed SAML Responses;
 //! - [`peers`]: processes on loopback (`redis-server`, the samlhub binary)
 //!   and a scripted browser;
-//! - [`fuzz`]: what each fuzz target runs, replayed by the regression tests.
+//! - [`fuzz`]: what each fuzz target runs, replayed by the regression tests;
+//! - [`login_load`]: store traffic shaped like SAML logins.
 //!
 //! Failing loudly is the point of this code, so the crate's panic lints are
 //! lifted here, as in the tests.
@@ -19,5 +20,6 @@
 
 pub mod fuzz;
 pub mod idp;
+pub mod login_load;
 pub mod peers;
 pub mod pki;

@@ -108,7 +108,18 @@ fn right_code_wins_every_race(store: Option<&str>) {
         for (i, t) in threads.into_iter().enumerate() {
             let (status, body) = t.join().unwrap();
             let want = if i == 5 { 200 } else { 403 };
-            assert_eq!(status, want, "round {round}, redeem {i}: {body}\n{}", rig.hub.log().lines().rev().take(40).collect::<Vec<_>>().join("\n"));
+            assert_eq!(
+                status,
+                want,
+                "round {round}, redeem {i}: {body}\n{}",
+                rig.hub
+                    .log()
+                    .lines()
+                    .rev()
+                    .take(40)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
         }
     }
 }

@@ -46,6 +46,7 @@ mod slo_ssp;
 mod slo_tamper;
 mod sp_rollover;
 mod store_conformance;
+mod store_expiry;
 mod store_failover;
 mod tamper;
 mod tamper_metadata;

@@ -71,7 +71,9 @@ fn sp_key_rollover_keeps_simplesamlphp_logins_working_at_every_step() {
     sp.validate_authnrequest = true;
     let ssp = SimpleSamlPhp::start(&[]);
     let md = ssp.metadata_url();
-    hub.write_config(&format!("[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\nallow_insecure_metadata_url = true\n"));
+    hub.write_config(&format!(
+        "[[idp]]\nid = \"ssp\"\nmetadata_url = \"{md}\"\nallow_insecure_metadata_url = true\n"
+    ));
     hub.start();
 
     // Before: one pair of each, the IdP has them.
