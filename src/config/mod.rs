@@ -107,9 +107,6 @@ pub struct Idp {
     pub profile: Profile,
     pub metadata: IdpMetadata,
     pub keys: Vec<TrustedKey>,
-    /// The metadata's HTTP-Redirect SSO endpoint, empty when it has none.
-    /// AuthnRequests go where [`Idp::sso`] says.
-    pub sso_redirect: String,
     pub allow_sha1: bool,
     /// Accept AES-CBC encrypted assertions without a Response signature.
     pub allow_cbc: bool,
@@ -711,7 +708,6 @@ fn load_idp(
         profile,
         attributes,
         keys: t.keys,
-        sso_redirect: t.sso_redirect,
         allow_sha1,
         allow_cbc: r.allow_cbc.unwrap_or(false),
         allow_rsa1_5: r.allow_rsa1_5.unwrap_or(false),

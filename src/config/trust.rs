@@ -1,13 +1,13 @@
 //! From IdP metadata bytes to the trust an [`Idp`] holds, the same way at
 //! start-up and on every refresh: the pinned metadata signer checked first
 //! (`metadata_signing_cert`, SAML Metadata §3.1), then the entity chosen, its
-//! signing certificates parsed into keys, its Redirect SSO endpoint checked.
+//! signing certificates parsed into keys, an SSO endpoint for its binding checked.
 //! Also the rules for `metadata_url` itself (an `http://` URL needs a pinned
 //! signer or an explicit opt-in) and the `metadata_refresh_*` bounds.
 
 use super::{check_base_url, parse_duration_or, Idp, Problems};
 use crate::saml::dsig::TrustedKey;
-use crate::saml::metadata::{self, IdpMetadata, PinnedSigner, SsoBinding, BINDING_REDIRECT};
+use crate::saml::metadata::{self, IdpMetadata, PinnedSigner, SsoBinding};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,7 +39,6 @@ pub struct MetadataOrigin {
 pub struct Trust {
     pub metadata: IdpMetadata,
     pub keys: Vec<TrustedKey>,
-    pub sso_redirect: String,
 }
 
 /// A reason metadata is refused: about the SSO endpoint (so that an
@@ -93,15 +92,10 @@ pub fn trust_from_xml(
         }
         Err(e) => problems.push(Problem::Sso(e.to_string())),
     }
-    let sso_redirect = md.sso_for(BINDING_REDIRECT).unwrap_or_default().to_owned();
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Trust {
-        metadata: md,
-        keys,
-        sso_redirect,
-    })
+    Ok(Trust { metadata: md, keys })
 }
 
 impl Idp {
@@ -128,7 +122,6 @@ impl Idp {
         let mut next = self.clone();
         next.metadata = t.metadata;
         next.keys = t.keys;
-        next.sso_redirect = t.sso_redirect;
         Ok(next)
     }
 }
