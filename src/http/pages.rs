@@ -26,20 +26,11 @@ t.textContent=Math.floor(left/60)+':'+('0'+left%60).slice(-2);},1000);})();";
 /// Submits the sign-in continuation form at once.
 pub const CONTINUE_SCRIPT: &str = "document.getElementById('continue').submit();";
 
-/// Submits the AuthnRequest form to the IdP at once (HTTP-POST binding).
-pub const POST_TO_IDP_SCRIPT: &str = "document.getElementById('to-idp').submit();";
-
 /// Submits the form of [`post_form_page`] at once.
 pub const POST_FORM_SCRIPT: &str = "document.getElementById('post').submit();";
 
 /// Every inline script a page may carry.
-pub const SCRIPTS: &[&str] = &[
-    HA_SCRIPT,
-    CONTINUE_SCRIPT,
-    POST_TO_IDP_SCRIPT,
-    POST_FORM_SCRIPT,
-    COPY_SCRIPT,
-];
+pub const SCRIPTS: &[&str] = &[HA_SCRIPT, CONTINUE_SCRIPT, POST_FORM_SCRIPT, COPY_SCRIPT];
 /// The setup page's copy buttons: each copies the text of the element its
 /// `data-copy` names.
 pub const COPY_SCRIPT: &str = "document.querySelectorAll('button[data-copy]').forEach(function(b){b.addEventListener('click',function(){\
@@ -213,7 +204,8 @@ pub fn signed_out_because(why: &str) -> String {
 /// must reach another site with the browser: the fields as hidden inputs,
 /// submitted at once by a hashed script, with a visible button for
 /// browsers without script.
-pub fn post_form_page(title: &str, action: &str, fields: &[(&str, String)]) -> String {
+/// `text` is the one line shown above the button.
+pub fn post_form_page(title: &str, text: &str, action: &str, fields: &[(&str, String)]) -> String {
     let mut inputs = String::new();
     for (name, value) in fields {
         inputs.push_str(&format!(
@@ -226,9 +218,10 @@ pub fn post_form_page(title: &str, action: &str, fields: &[(&str, String)]) -> S
         title,
         &format!(
             "<form id=\"post\" method=\"post\" action=\"{action}\">{inputs}\
-<p><button class=\"btn\" type=\"submit\">Continue</button></p></form>\
+<p>{text}</p><p><button class=\"btn\" type=\"submit\">Continue</button></p></form>\
 <script>{POST_FORM_SCRIPT}</script>",
             action = h(action),
+            text = h(text),
         ),
     )
 }
@@ -290,19 +283,14 @@ pub fn confirm_sign_out(f: &SignOutForm<'_>) -> String {
 /// AuthnRequest and RelayState to the IdP's SSO endpoint at once, or on a
 /// click of the visible Continue button without script.
 pub fn post_to_idp(action: &str, saml_request: &str, relay_state: &str, idp_name: &str) -> String {
-    layout(
+    post_form_page(
         "Signing in",
-        &format!(
-            "<form id=\"to-idp\" method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"SAMLRequest\" value=\"{req}\">\
-<input type=\"hidden\" name=\"RelayState\" value=\"{rs}\">\
-<p>Taking you to {name} to sign in…</p><p><button class=\"btn\" type=\"submit\">Continue</button></p></form>\
-<script>{POST_TO_IDP_SCRIPT}</script>",
-            action = h(action),
-            req = h(saml_request),
-            rs = h(relay_state),
-            name = h(idp_name),
-        ),
+        &format!("Taking you to {idp_name} to sign in…"),
+        action,
+        &[
+            ("SAMLRequest", saml_request.to_owned()),
+            ("RelayState", relay_state.to_owned()),
+        ],
     )
 }
 

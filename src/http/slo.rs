@@ -91,9 +91,15 @@ fn outgoing(out: Outgoing, cookie: Option<Cookie<'static>>) -> HttpResponse {
     }
     match out {
         Outgoing::Redirect(url) => r.insert_header(("Location", url)).finish(),
-        Outgoing::Post { action, fields } => r
-            .content_type("text/html; charset=utf-8")
-            .body(pages::post_form_page("Signing out", &action, &fields)),
+        Outgoing::Post { action, fields } => {
+            r.content_type("text/html; charset=utf-8")
+                .body(pages::post_form_page(
+                    "Signing out",
+                    "Taking you to the identity provider to sign out…",
+                    &action,
+                    &fields,
+                ))
+        }
     }
 }
 
