@@ -87,8 +87,12 @@ fn tail(s: &str) -> String {
 }
 
 /// Builds `context` (its `Dockerfile`) as `tag` with `args`; panics with
-/// the build log on failure. Superseded test images are pruned.
+/// the build log on failure. Superseded test images are pruned. One build
+/// at a time: a prune run beside another test's build can delete a cached
+/// stage that build is about to use.
 pub fn build(context: &Path, tag: &str, args: &[(&str, &str)]) {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new("docker");
     cmd.args(["build", "-q", "--label", LABEL, "-t", tag]);
     for (k, v) in args {
