@@ -133,8 +133,12 @@ pub async fn claim<S: Store>(store: &S, code: &Code<'_>, now: i64) -> Result<Cla
             n += 1;
             continue;
         }
-        if let Some(at) = prev {
-            let opens = at.saturating_add(wait_before(n));
+        // A free try is open whatever the clock says: concurrent requests
+        // read the clock before they claim, so the try before this one may
+        // carry a later second than our `now` without any wait being due.
+        let wait = wait_before(n);
+        if let Some(at) = prev.filter(|_| wait > 0) {
+            let opens = at.saturating_add(wait);
             if now < opens {
                 return Ok(Claim::Wait(opens - now));
             }
@@ -249,6 +253,40 @@ mod tests {
         // Spending every try takes 9 minutes: longer than the default code
         // lifetime (5 min); see docs/security.md.
         assert_eq!(waits.iter().sum::<i64>(), 543);
+    }
+
+    #[tokio::test]
+    async fn a_free_try_is_open_to_a_request_whose_clock_read_came_first() {
+        let t = tempfile::tempdir().unwrap();
+        let at = time::macros::datetime!(2030-01-01 00:00 UTC);
+        let clock = crate::clock::FixedClock::new(at);
+        let store = crate::store::embedded::EmbeddedStore::open(
+            &t.path().join("s.redb"),
+            std::sync::Arc::new(clock),
+        )
+        .unwrap();
+        let now = at.unix_timestamp();
+        let code = Code {
+            instance: "home",
+            username: "alice",
+            id: "c1",
+            expires: now + 300,
+        };
+        // Try 0 is claimed by a request that read the clock a second later
+        // than the next one, which still gets its free try.
+        assert_eq!(
+            claim(&store, &code, now + 1).await.unwrap(),
+            Claim::Granted(0)
+        );
+        for n in 1..=FREE_FAILURES {
+            assert_eq!(claim(&store, &code, now).await.unwrap(), Claim::Granted(n));
+        }
+        // The first paid try still waits a second after the last free one.
+        assert_eq!(claim(&store, &code, now).await.unwrap(), Claim::Wait(1));
+        assert_eq!(
+            claim(&store, &code, now + 1).await.unwrap(),
+            Claim::Granted(6)
+        );
     }
 
     #[test]
