@@ -467,14 +467,14 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             }
             // The one place the setup token is ever shown (only its hash is
             // kept); a new one at each start until one has been used.
-            match crate::setup::issue_token(&state.config.data_dir) {
+            match crate::setup::issue_token(&state.config().data_dir) {
                 Ok(Some(token)) => println!(
                     "  setup:        {}?token={token}  (one-time link for the administrator)",
-                    state.config.url(crate::routes::SETUP)
+                    state.config().url(crate::routes::SETUP)
                 ),
                 Ok(None) => println!(
                     "  setup:        {} (for admin_groups)",
-                    state.config.url(crate::routes::SETUP)
+                    state.config().url(crate::routes::SETUP)
                 ),
                 Err(e) => eprintln!("setup token: {e}"),
             }

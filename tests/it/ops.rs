@@ -167,6 +167,10 @@ fn audit_lines_metrics_and_head() {
         .find(|l| l["request_id"] == refused_id.as_str())
         .unwrap_or_else(|| panic!("no refusal for {refused_id}: {log}"));
     assert_eq!(r["reason"], "audience");
+    // The IdP comes from the pending login the RelayState named; the
+    // refused assertion names nobody.
+    assert_eq!(r["idp"], "test", "{r}");
+    assert_eq!(r["user"], "-", "{r}");
     let logout = audit("logout");
     assert_eq!(logout.len(), 1, "{log}");
     assert_eq!(logout[0]["user"], "alice");
