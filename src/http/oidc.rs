@@ -25,10 +25,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn discovery(st: web::Data<AppState>) -> HttpResponse {
-    let u = |p: &str| st.config().url(p);
+    let config = st.config();
+    let u = |p: &str| config.url(p);
     let algs = st.oidc_keys.algs(st.now());
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(serde_json::json!({
-        "issuer": st.config().public_url.as_str(),
+        "issuer": config.public_url.as_str(),
         "authorization_endpoint": u(routes::OIDC_AUTHORIZE),
         "token_endpoint": u(routes::OIDC_TOKEN),
         "userinfo_endpoint": u(routes::OIDC_USERINFO),

@@ -38,12 +38,9 @@ pub async fn is_admin(st: &AppState, req: &HttpRequest) -> Result<bool, AppError
             return Ok(true);
         }
     }
+    let admins = &st.config().admin_groups;
     Ok(match session::current(st, req).await? {
-        Some((_, s)) => s
-            .identity
-            .groups
-            .iter()
-            .any(|g| st.config().admin_groups.contains(g)),
+        Some((_, s)) => s.identity.groups.iter().any(|g| admins.contains(g)),
         None => false,
     })
 }
