@@ -40,10 +40,27 @@ pub struct Signals {
     quit: Signal,
 }
 
-impl Signals {
+/// `SIGHUP`, taken over from its default action (which ends the process).
+/// `serve` registers it before the slow part of start-up (config, metadata
+/// fetches), so a reload sent meanwhile is acted on once the server runs.
+pub struct Hangup(Signal);
+
+impl Hangup {
+    /// Must run inside the runtime that later serves.
     pub fn register() -> std::io::Result<Self> {
+        signal(SignalKind::hangup()).map(Self)
+    }
+}
+
+impl Signals {
+    /// Every signal this module acts on; `SIGHUP` from `early` when given.
+    pub fn register(early: Option<Hangup>) -> std::io::Result<Self> {
+        let hup = match early {
+            Some(Hangup(s)) => s,
+            None => signal(SignalKind::hangup())?,
+        };
         Ok(Self {
-            hup: signal(SignalKind::hangup())?,
+            hup,
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             quit: signal(SignalKind::quit())?,

@@ -13,7 +13,7 @@ mod deadline;
 pub mod error;
 mod ha;
 mod headers;
-mod lifecycle;
+pub mod lifecycle;
 mod limit;
 pub mod live;
 mod oidc;
@@ -172,6 +172,13 @@ pub fn app(
         .configure(|cfg| ops::configure(cfg, metrics))
 }
 
+/// Takes `SIGHUP` over from its default action (ending the process) for
+/// the rest of start-up; pass it to [`run_with`]. Call inside the runtime
+/// that will serve.
+pub fn hangup() -> std::io::Result<lifecycle::Hangup> {
+    lifecycle::Hangup::register()
+}
+
 /// The request head must arrive within this time (else 408); the body
 /// has [`deadline::BODY_DEADLINE`] more.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -189,7 +196,12 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// [`MAX_CONNECTIONS`] per worker. IdP metadata from a `metadata_url` is
 /// refreshed meanwhile (`outbound::refresh`).
 pub async fn run(state: AppState) -> std::io::Result<()> {
-    let signals = lifecycle::Signals::register()?;
+    run_with(state, None).await
+}
+
+/// [`run`], with `SIGHUP` already registered by [`hangup`] early in start-up.
+pub async fn run_with(state: AppState, early: Option<lifecycle::Hangup>) -> std::io::Result<()> {
+    let signals = lifecycle::Signals::register(early)?;
     let config = state.config();
     let data = web::Data::new(state);
     if let AnyStore::Embedded(s) = &data.store {
