@@ -2,9 +2,11 @@
 //! config keeps the running one (and says why); with a good one, a new IdP
 //! signs people in and a removed one no longer does, without a restart,
 //! while a changed start-up setting (`listen`) keeps its running value with
-//! a warning. `SIGTERM` lets a request in flight finish, closes the
-//! listener, and the process exits 0.
+//! a warning; an added `metadata_url` IdP is refreshed from then on.
+//! `SIGTERM` lets a request in flight finish, closes the listener, and the
+//! process exits 0.
 
+use crate::metadata_refresh::MetadataServer;
 use crate::peers::browser::Browser;
 use crate::peers::free_port;
 use crate::peers::samlhub::{Samlhub, BIN};
@@ -108,6 +110,36 @@ fn sighup_swaps_a_good_config_and_keeps_the_running_one_otherwise() {
     assert_ne!(login_start(&mut b, &hub, "a").0, 302);
     assert_eq!(sign_in(&hub, &second, "b", &mut b, |_| {}).status, 303);
     assert!(hub.running());
+}
+
+/// An IdP with a `metadata_url` added by a reload is refreshed from then on:
+/// the reload's own fetch, then the refresh task's (restarted for the new
+/// set of IdPs; floor one second).
+#[test]
+fn a_reload_refreshes_the_metadata_url_idps_it_adds() {
+    let a = TestIdp::new("reload-a");
+    let fetched = TestIdp::new("reload-url");
+    let server = MetadataServer::start();
+    server.serve(200, fetched.metadata_xml());
+    let mut hub = Samlhub::prepare(BIN);
+    let bounds = "metadata_refresh_min = \"1s\"\nmetadata_refresh_max = \"2s\"\n";
+    let only_a = format!("{bounds}{}", idp_section(&hub, "a", &a));
+    write_config(&hub, hub.port(), &only_a);
+    hub.start();
+    assert_eq!(server.hits(), 0);
+
+    let with_url = format!(
+        "{only_a}[[idp]]\nid = \"u\"\nmetadata_url = \"{}\"\nallow_insecure_metadata_url = true\n",
+        server.url()
+    );
+    write_config(&hub, hub.port(), &with_url);
+    hub.signal("HUP");
+    hub.wait_log("added 1 (u)", WAIT);
+    let after_reload = server.hits();
+    assert_eq!(after_reload, 1);
+    server.wait_fetches(after_reload, 2);
+    let mut b = Browser::new();
+    assert_eq!(sign_in(&hub, &fetched, "u", &mut b, |_| {}).status, 303);
 }
 
 /// Reads one HTTP/1.1 response to the end of its Content-Length body.
