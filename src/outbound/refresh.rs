@@ -375,7 +375,17 @@ metadata_url = '{url}'
             o.from_saved_copy = true;
         }
         let d = Arc::new(IdpDirectory::new(saved.idps.clone(), 0));
-        assert_eq!(Refresher::new(&saved, d, t(0)).next_due(), Some(t(60)));
+        assert_eq!(
+            Refresher::new(&saved, d.clone(), t(0)).next_due(),
+            Some(t(60))
+        );
+        // A reload that could only read the saved copy keeps the age of the
+        // copy in use; one that fetched starts it over.
+        d.replace_all(config.idps.clone(), 5);
+        d.replace_all(saved.idps.clone(), 9);
+        assert_eq!(d.snapshot().loaded_at("corp"), Some(5));
+        d.replace_all(config.idps.clone(), 11);
+        assert_eq!(d.snapshot().loaded_at("corp"), Some(11));
         let certs = || {
             directory
                 .get("corp")
