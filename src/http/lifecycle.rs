@@ -77,11 +77,13 @@ struct Stops {
 
 impl Stops {
     /// The next stop signal: its name and whether requests in flight finish.
+    /// A signal stream that ended (the runtime is going away) never fires.
     async fn next(&mut self) -> (&'static str, bool) {
         tokio::select! {
-            _ = self.term.recv() => ("SIGTERM", true),
-            _ = self.int.recv() => ("SIGINT", true),
-            _ = self.quit.recv() => ("SIGQUIT", false),
+            Some(()) = self.term.recv() => ("SIGTERM", true),
+            Some(()) = self.int.recv() => ("SIGINT", true),
+            Some(()) = self.quit.recv() => ("SIGQUIT", false),
+            else => std::future::pending().await,
         }
     }
 }
@@ -104,7 +106,7 @@ pub async fn watch(
     let mut stops = Stops { term, int, quit };
     let (name, graceful) = loop {
         tokio::select! {
-            _ = hup.recv() => {}
+            Some(()) = hup.recv() => {}
             stop = stops.next() => break stop,
         }
         log::info!("SIGHUP: reloading the configuration");
