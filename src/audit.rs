@@ -10,6 +10,14 @@
 //! the default because the audit log exists to answer who signed in; an
 //! operator who may not keep names in logs chooses `hashed` or `off`.
 //!
+//! A `refusal` is written after the answer (by the HTTP layer's request
+//! middleware), so it names the IdP and the person only where the request
+//! had established them before it was refused: [`scope`] gives each request
+//! a [`Known`], which [`note_idp`] (an IdP id from our own records, e.g. the
+//! pending login a RelayState names) and [`note_identity`] (a verified
+//! identity: a session, an assertion whose signature checked out) fill in.
+//! Nothing read from an unverified message is noted.
+//!
 //! Never a token, code, secret, cookie or assertion: the fields are names and
 //! codes only, and every value that came from outside is escaped
 //! (`crate::logsafe`) before it reaches the line.
@@ -146,6 +154,59 @@ impl<'a> Event<'a> {
     }
 }
 
+/// Who a request concerns, as far as it had established before its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    pub idp: Option<String>,
+    /// Already named under `audit_user`.
+    pub user: Option<String>,
+}
+
+tokio::task_local! {
+    static KNOWN: std::cell::RefCell<Known>;
+}
+
+/// Runs `fut` with an empty [`Known`] that it may fill in; returns its
+/// output and what it noted.
+pub async fn scope<F: std::future::Future>(fut: F) -> (F::Output, Known) {
+    KNOWN
+        .scope(std::cell::RefCell::new(Known::default()), async {
+            let out = fut.await;
+            (out, KNOWN.with(|k| k.borrow().clone()))
+        })
+        .await
+}
+
+/// The request concerns IdP `id`, as our own records name it (never an
+/// Issuer or other value of an unverified message). Outside a [`scope`]
+/// this does nothing.
+pub fn note_idp(id: &str) {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().idp = Some(id.to_owned()));
+}
+
+/// The request concerns the person of `identity`, which is verified (a
+/// session, or an assertion whose signature and conditions checked out).
+pub fn note_identity(mode: AuditUser, identity: &Identity) {
+    let _ = KNOWN.try_with(|k| {
+        let mut k = k.borrow_mut();
+        k.idp = Some(identity.idp.clone());
+        k.user = Some(mode.name(identity));
+    });
+}
+
+impl<'a> Event<'a> {
+    /// Names what the request had established ([`Known`]).
+    pub fn known(mut self, known: &'a Known) -> Self {
+        if let Some(i) = &known.idp {
+            self.idp = Some(i);
+        }
+        if let Some(u) = &known.user {
+            self.user = Some(u.clone());
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +239,18 @@ mod tests {
         assert_eq!(AuditUser::Off.name(&i), "-");
         assert_eq!(AuditUser::parse("hashed"), Some(AuditUser::Hashed));
         assert_eq!(AuditUser::parse("HASHED"), None);
+    }
+
+    #[tokio::test]
+    async fn a_scope_keeps_what_the_request_noted() {
+        let ((), k) = scope(async { note_idp("corp") }).await;
+        assert_eq!(k.idp.as_deref(), Some("corp"));
+        assert_eq!(k.user, None);
+        let ((), k) = scope(async { note_identity(AuditUser::Clear, &who()) }).await;
+        assert_eq!(k.user.as_deref(), Some("alice"));
+        // Each request starts empty; outside a scope nothing is kept.
+        let ((), k) = scope(async {}).await;
+        assert_eq!(k, Known::default());
+        note_idp("corp");
     }
 }

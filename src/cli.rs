@@ -406,6 +406,16 @@ fn print_metadata(path: Option<PathBuf>) -> ExitCode {
 
 fn serve(path: Option<PathBuf>) -> ExitCode {
     crate::logging::init();
+    // A reload (SIGHUP) sent while starting must not end the process: it is
+    // taken over now and acted on once the server runs.
+    let sys = actix_web::rt::System::new();
+    let hangup = match sys.block_on(async { crate::http::hangup() }) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let c = match load(path.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -467,14 +477,14 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             }
             // The one place the setup token is ever shown (only its hash is
             // kept); a new one at each start until one has been used.
-            match crate::setup::issue_token(&state.config.data_dir) {
+            match crate::setup::issue_token(&state.config().data_dir) {
                 Ok(Some(token)) => println!(
                     "  setup:        {}?token={token}  (one-time link for the administrator)",
-                    state.config.url(crate::routes::SETUP)
+                    state.config().url(crate::routes::SETUP)
                 ),
                 Ok(None) => println!(
                     "  setup:        {} (for admin_groups)",
-                    state.config.url(crate::routes::SETUP)
+                    state.config().url(crate::routes::SETUP)
                 ),
                 Err(e) => eprintln!("setup token: {e}"),
             }
@@ -485,8 +495,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sys = actix_web::rt::System::new();
-    let res = sys.block_on(crate::http::run(state));
+    let res = sys.block_on(crate::http::run_with(state, hangup));
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

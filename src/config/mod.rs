@@ -14,6 +14,7 @@ use idp::{check_unsolicited, discover_idps, load_idp};
 pub mod oidc;
 pub mod ops;
 pub mod rate_limit;
+pub mod restart;
 pub mod source;
 mod store;
 pub mod trust;

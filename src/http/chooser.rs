@@ -6,6 +6,7 @@
 
 use super::error::AppError;
 use super::{pages, session, AppState};
+use crate::config::Config;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -40,13 +41,13 @@ pub fn remember(https: bool, idp: &str) -> Option<Cookie<'static>> {
 }
 
 /// The configured IdP this browser chose last, if its cookie names one.
-pub fn last_choice<'a>(st: &'a AppState, req: &HttpRequest) -> Option<&'a str> {
-    let c = req.cookie(cookie_name(st.config.https()))?;
+pub fn last_choice<'a>(config: &'a Config, req: &HttpRequest) -> Option<&'a str> {
+    let c = req.cookie(cookie_name(config.https()))?;
     let v = c.value();
     if v.len() > MAX_ID {
         return None;
     }
-    st.config.idp(v).map(|i| i.id.as_str())
+    config.idp(v).map(|i| i.id.as_str())
 }
 
 /// The chooser page. `return_to` (already checked) and `force_authn` are
@@ -69,12 +70,13 @@ pub async fn page(
     // The chooser still renders when the store is down.
     let who = session::current(st, req).await.unwrap_or(None);
     let idps = st.idp_snapshot();
+    let config = st.config();
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(pages::chooser(
             idps.all(),
-            last_choice(st, req),
+            last_choice(&config, req),
             who.as_ref().map(|(_, s)| &s.identity),
             &suffix,
         )))

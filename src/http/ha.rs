@@ -6,6 +6,7 @@ use super::error::{AppError, JsonError};
 use super::{pages, session, AppState};
 use crate::audit::{Event, Kind};
 use crate::config::ha::HaInstance;
+use crate::config::Config;
 use crate::ha::login;
 use crate::ha::policy::HaLogin;
 use crate::routes;
@@ -25,15 +26,15 @@ struct InstanceQuery {
     instance: Option<String>,
 }
 
-fn instance<'a>(st: &'a AppState, q: &InstanceQuery) -> Result<&'a HaInstance, AppError> {
+fn instance<'a>(config: &'a Config, q: &InstanceQuery) -> Result<&'a HaInstance, AppError> {
     match q.instance.as_deref() {
-        Some(id) => st.config.ha(id).ok_or_else(|| {
+        Some(id) => config.ha(id).ok_or_else(|| {
             AppError::BadRequest(format!(
                 "unknown HA instance '{}'",
                 id.chars().take(64).collect::<String>()
             ))
         }),
-        None => match st.config.ha.as_slice() {
+        None => match config.ha.as_slice() {
             [one] => Ok(one),
             [] => Err(AppError::BadRequest(
                 "no [[ha]] instance is configured".into(),
@@ -107,7 +108,8 @@ async fn page(
     req: HttpRequest,
     q: web::Query<InstanceQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let inst = instance(&st, &q)?;
+    let config = st.config();
+    let inst = instance(&config, &q)?;
     let s = match session_or_redirect(&st, &req, inst, &back_path(routes::HA, inst)).await? {
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
@@ -146,7 +148,8 @@ async fn one_click(
     req: HttpRequest,
     q: web::Query<InstanceQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let inst = instance(&st, &q)?;
+    let config = st.config();
+    let inst = instance(&config, &q)?;
     let s = match session_or_redirect(&st, &req, inst, &back_path(routes::HA_LOGIN, inst)).await? {
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
@@ -243,7 +246,8 @@ async fn redeem_checked(
     let refused = |why: String| JsonError(AppError::Redeem(login::RedeemError::Refused(why)));
     let b: RedeemBody = serde_json::from_slice(body)
         .map_err(|_| refused("body is not {instance, username, code}".into()))?;
-    let inst = st.config.ha(&b.instance).ok_or_else(|| {
+    let config = st.config();
+    let inst = config.ha(&b.instance).ok_or_else(|| {
         refused(format!(
             "unknown instance '{}'",
             b.instance.chars().take(64).collect::<String>()
@@ -265,14 +269,14 @@ async fn redeem_checked(
     let t = login::redeem(
         &st.store,
         &inst.login(),
-        st.config.public_url.as_str(),
+        config.public_url.as_str(),
         &b.username,
         &b.code,
         st.now(),
     )
     .await?;
     Event::new(Kind::HaRedeem)
-        .user_in(st.config.ops.audit_user, &inst.id, &b.username)
+        .user_in(config.ops.audit_user, &inst.id, &b.username)
         .client(&inst.id)
         .emit();
     Ok(HttpResponse::Ok()

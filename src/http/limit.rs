@@ -78,7 +78,8 @@ fn client(req: &ServiceRequest, peer: IpAddr, trusted: &[Cidr]) -> IpAddr {
 
 /// The refusal for `req`, if its client is over the limit.
 fn refusal(st: &AppState, req: &ServiceRequest) -> Option<HttpResponse> {
-    let active = st.limits.0.as_ref()?;
+    let live = st.live();
+    let active = live.limits.0.as_ref()?;
     let which = bucket(req.method(), req.match_info().as_str())?;
     let peer = req.peer_addr()?.ip();
     let who = client(req, peer, &active.trusted_proxies);

@@ -3,14 +3,19 @@
 //! `oidc`, `ha`, `session`) and map its typed error through
 //! [`error::AppError`]. The app is built by [`app`] from an [`AppState`],
 //! which [`AppState::new`] makes from a configuration, a clock and a store,
-//! so tests can drive it in-process with a fixed clock.
+//! so tests can drive it in-process with a fixed clock. The configuration
+//! and what is derived from it are one swappable unit ([`live::Live`],
+//! read through [`AppState::config`]); [`lifecycle`] swaps it on `SIGHUP`
+//! and drains the server on `SIGTERM`.
 
 mod chooser;
 mod deadline;
 pub mod error;
 mod ha;
 mod headers;
+pub mod lifecycle;
 mod limit;
+pub mod live;
 mod oidc;
 mod ops;
 pub mod pages;
@@ -33,29 +38,27 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App, HttpServer};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use session::SESSION_COOKIE;
 
-/// Shared, read-only state of a running hub.
+/// Shared state of a running hub. The configuration is swapped whole by a
+/// reload ([`AppState::config`]); everything else is fixed at start-up.
 pub struct AppState {
-    pub config: Config,
     pub keys: SpKeys,
     pub store: AnyStore,
     pub clock: Arc<dyn Clock>,
-    /// SP metadata, rendered once at start-up.
-    pub metadata_xml: String,
     /// OpenID Connect signing keys.
     pub oidc_keys: OidcKeys,
-    /// The per-address limits of `[rate_limit]`.
-    pub limits: limit::Limits,
     /// The trusted IdPs as they are now (refreshed metadata included).
     pub idps: Arc<IdpDirectory>,
     /// Counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
-    /// When this state was built (unix seconds): the IdP metadata's load time.
+    /// When this state was built (unix seconds).
     pub started: i64,
+    /// The running configuration with its SP metadata and rate limits.
+    live: RwLock<Arc<live::Live>>,
 }
 
 impl AppState {
@@ -72,25 +75,39 @@ impl AppState {
             config.oidc.id_token_alg,
             clock.now().unix_timestamp(),
         )?;
-        let metadata_xml = keys.metadata_xml(&config);
-        let limits = limit::Limits::new(&config.rate_limit);
-        let idps = Arc::new(IdpDirectory::new(config.idps.clone()));
         let started = clock.now().unix_timestamp();
+        let idps = Arc::new(IdpDirectory::new(config.idps.clone(), started));
+        let live = live::Live::new(config, &keys, None);
         Ok((
             Self {
-                config,
                 keys,
                 store,
                 clock,
-                metadata_xml,
                 oidc_keys,
-                limits,
                 idps,
                 metrics: crate::metrics::Metrics::default(),
                 started,
+                live: RwLock::new(Arc::new(live)),
             },
             created,
         ))
+    }
+
+    /// The running configuration. Take it once per request where several
+    /// fields are read: a reload that lands meanwhile does not change it.
+    pub fn config(&self) -> Arc<Config> {
+        self.live().config.clone()
+    }
+
+    /// The running configuration with what is derived from it.
+    pub fn live(&self) -> Arc<live::Live> {
+        // A writer swaps one Arc, so a poisoned lock still holds a whole value.
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts `next` in force for every later request.
+    fn set_live(&self, next: live::Live) {
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
     }
 
     /// The IdP `id` as it is trusted now. Look it up once per request and
@@ -135,7 +152,7 @@ pub fn app(
     >,
 > {
     let form_limit = crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192;
-    let metrics = state.config.ops.metrics;
+    let metrics = state.config().ops.metrics;
     App::new()
         .app_data(state)
         .app_data(
@@ -155,6 +172,13 @@ pub fn app(
         .configure(|cfg| ops::configure(cfg, metrics))
 }
 
+/// Takes `SIGHUP` over from its default action (ending the process) for
+/// the rest of start-up; pass it to [`run_with`]. Call inside the runtime
+/// that will serve.
+pub fn hangup() -> std::io::Result<lifecycle::Hangup> {
+    lifecycle::Hangup::register()
+}
+
 /// The request head must arrive within this time (else 408); the body
 /// has [`deadline::BODY_DEADLINE`] more.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -165,25 +189,32 @@ pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Open connections per worker (two workers).
 pub const MAX_CONNECTIONS: usize = 4096;
 
-/// Serves until the process is stopped. Slow clients are bounded: the head
-/// within [`HEAD_TIMEOUT`], the body within [`deadline::BODY_DEADLINE`],
-/// idle keep-alive [`KEEP_ALIVE`], at most [`MAX_CONNECTIONS`] per worker.
-/// IdP metadata from a `metadata_url` is refreshed meanwhile
-/// (`outbound::refresh`).
+/// Serves until a stop signal (`SIGTERM`, `SIGINT`, `SIGQUIT`; see
+/// [`lifecycle`]) has stopped it; `SIGHUP` reloads the configuration. Slow
+/// clients are bounded: the head within [`HEAD_TIMEOUT`], the body within
+/// [`deadline::BODY_DEADLINE`], idle keep-alive [`KEEP_ALIVE`], at most
+/// [`MAX_CONNECTIONS`] per worker. IdP metadata from a `metadata_url` is
+/// refreshed meanwhile (`outbound::refresh`).
 pub async fn run(state: AppState) -> std::io::Result<()> {
-    let listen = state.config.listen;
-    let metrics_listen = state.config.ops.metrics_listen;
+    run_with(state, None).await
+}
+
+/// [`run`], with `SIGHUP` already registered by [`hangup`] early in start-up.
+pub async fn run_with(state: AppState, early: Option<lifecycle::Hangup>) -> std::io::Result<()> {
+    let signals = lifecycle::Signals::register(early)?;
+    let config = state.config();
     let data = web::Data::new(state);
     if let AnyStore::Embedded(s) = &data.store {
         s.spawn_sweeper(std::time::Duration::from_secs(300));
     }
-    // Every metadata_url is fetched again in the background; stopped (by
-    // drop) when the server returns.
-    let _refresh = crate::outbound::refresh::spawn(
-        crate::outbound::refresh::Refresher::new(&data.config, data.idps.clone(), data.clock.now()),
+    // Every metadata_url is fetched again in the background; the handle
+    // (held by the signal watcher) stops it when dropped.
+    let refresh = crate::outbound::refresh::spawn(
+        crate::outbound::refresh::Refresher::new(&config, data.idps.clone(), data.clock.now()),
         data.clock.clone(),
     );
-    if let Some(addr) = metrics_listen {
+    let mut servers = Vec::new();
+    if let Some(addr) = config.ops.metrics_listen {
         let d = data.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -194,17 +225,29 @@ pub async fn run(state: AppState) -> std::io::Result<()> {
         .workers(1)
         .client_request_timeout(HEAD_TIMEOUT)
         .keep_alive(KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(lifecycle::SHUTDOWN_TIMEOUT_SECS)
         .bind(addr)?
         .run();
+        servers.push(server.handle());
         actix_web::rt::spawn(server);
     }
-    HttpServer::new(move || app(data.clone()))
+    let d = data.clone();
+    let main = HttpServer::new(move || app(d.clone()))
         .workers(2)
         .client_request_timeout(HEAD_TIMEOUT)
         .client_disconnect_timeout(DISCONNECT_TIMEOUT)
         .keep_alive(KEEP_ALIVE)
         .max_connections(MAX_CONNECTIONS)
-        .bind(listen)?
-        .run()
-        .await
+        .disable_signals()
+        .shutdown_timeout(lifecycle::SHUTDOWN_TIMEOUT_SECS)
+        .bind(config.listen)?
+        .run();
+    servers.push(main.handle());
+    drop(config);
+    let watcher = actix_web::rt::spawn(lifecycle::watch(signals, data, servers, refresh));
+    let res = main.await;
+    watcher.abort();
+    log::info!("stopped");
+    res
 }

@@ -25,10 +25,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn discovery(st: web::Data<AppState>) -> HttpResponse {
-    let u = |p: &str| st.config.url(p);
+    let config = st.config();
+    let u = |p: &str| config.url(p);
     let algs = st.oidc_keys.algs(st.now());
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(serde_json::json!({
-        "issuer": st.config.public_url.as_str(),
+        "issuer": config.public_url.as_str(),
         "authorization_endpoint": u(routes::OIDC_AUTHORIZE),
         "token_endpoint": u(routes::OIDC_TOKEN),
         "userinfo_endpoint": u(routes::OIDC_USERINFO),
@@ -124,7 +125,7 @@ async fn authorize_endpoint(
     });
     let outcome = authorize::authorize(
         &st.store,
-        &st.config.oidc,
+        &st.config().oidc,
         &facts,
         source,
         current,
@@ -157,7 +158,7 @@ fn back_to_client(
         if let Some(s) = state {
             q.append_pair("state", s);
         }
-        q.append_pair("iss", st.config.public_url.as_str());
+        q.append_pair("iss", st.config().public_url.as_str());
     }
     Ok(HttpResponse::Found()
         .insert_header(("Location", u.to_string()))
@@ -196,9 +197,10 @@ async fn token_endpoint(
         .get("Authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(token::basic_credentials);
-    let client = token::authenticate(&st.config.oidc, basic, &f)?;
+    let config = st.config();
+    let client = token::authenticate(&config.oidc, basic, &f)?;
     let now = st.now();
-    let issued = token::exchange(&st.store, &st.config.oidc, client, &f, now).await?;
+    let issued = token::exchange(&st.store, &config.oidc, client, &f, now).await?;
     let (grant, kind) = match f.grant_type.as_deref() {
         Some("refresh_token") => ("refresh_token", Kind::Refresh),
         _ => ("authorization_code", Kind::Token),
@@ -206,12 +208,12 @@ async fn token_endpoint(
     let g = &issued.grant;
     st.metrics.tokens.inc(&[&g.client_id, grant]);
     Event::new(kind)
-        .identity(st.config.ops.audit_user, &g.identity)
+        .identity(config.ops.audit_user, &g.identity)
         .client(&g.client_id)
         .emit();
     let idt = token::id_token(
         &issued,
-        st.config.public_url.as_str(),
+        config.public_url.as_str(),
         st.oidc_keys.signer(now),
         now,
     )?;
@@ -313,7 +315,7 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
     }
     let hinted = hint.and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned));
     let target = logout::post_logout_target(
-        &st.config.oidc,
+        &st.config().oidc,
         q.client_id.as_deref(),
         hinted.as_deref(),
         q.post_logout_redirect_uri.as_deref(),
@@ -336,7 +338,7 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
     {
         let begun = crate::saml::slo::begin(
             &st.store,
-            &st.config,
+            &st.config(),
             &st.idp_snapshot(),
             &st.keys.signing.key,
             current,

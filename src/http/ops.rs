@@ -61,7 +61,8 @@ pub async fn observe<B: MessageBody>(
     let st = req.app_data::<web::Data<AppState>>().cloned();
     let header = HeaderValue::from_str(&id).ok();
     crate::logging::with_request_id(id, async move {
-        let mut res = next.call(req).await?;
+        let (res, known) = crate::audit::scope(next.call(req)).await;
+        let mut res = res?;
         if let Some(v) = header {
             res.headers_mut()
                 .insert(HeaderName::from_static("x-request-id"), v);
@@ -72,7 +73,7 @@ pub async fn observe<B: MessageBody>(
                 st.metrics.failures.inc(&[code]);
             }
             if !matches!(code, "no_session" | "rate_limited") {
-                Event::new(Kind::Refusal).reason(code).emit();
+                Event::new(Kind::Refusal).reason(code).known(&known).emit();
             }
         }
         Ok(res)
@@ -141,7 +142,8 @@ async fn metrics_text(st: web::Data<AppState>) -> HttpResponse {
         .iter()
         .map(|i| IdpGauge {
             idp: &i.id,
-            value: (now - st.started) as f64,
+            // Since this copy was read (start-up, reload) or fetched (refresh).
+            value: (now - snapshot.loaded_at(&i.id).unwrap_or(st.started)) as f64,
         })
         .collect();
     let days: Vec<IdpGauge<'_>> = snapshot

@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn login_cookie_name(st: &AppState) -> &'static str {
-    if st.config.https() {
+    if st.config().https() {
         "__Host-samlhub_login"
     } else {
         "samlhub_login"
@@ -44,7 +44,7 @@ fn login_cookie(st: &AppState, value: String) -> Cookie<'static> {
         .path("/")
         .http_only(true)
         .max_age(actix_web::cookie::time::Duration::seconds(secs));
-    if st.config.https() {
+    if st.config().https() {
         b.secure(true).same_site(SameSite::None).finish()
     } else {
         b.same_site(SameSite::Lax).finish()
@@ -54,7 +54,7 @@ fn login_cookie(st: &AppState, value: String) -> Cookie<'static> {
 async fn metadata(st: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/samlmetadata+xml")
-        .body(st.metadata_xml.clone())
+        .body(st.live().metadata_xml.clone())
 }
 
 #[derive(Deserialize)]
@@ -74,11 +74,12 @@ async fn login(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let force_authn = q.force_authn.as_deref() == Some("1");
+    let config = st.config();
     let hinted = q
         .domain_hint
         .as_deref()
-        .and_then(|d| st.config.idp_for_domain(d));
-    if q.idp.is_none() && hinted.is_none() && st.config.idps.len() != 1 {
+        .and_then(|d| config.idp_for_domain(d));
+    if q.idp.is_none() && hinted.is_none() && config.idps.len() != 1 {
         // No choice made: the chooser, keeping where to go afterwards.
         if let Some(r) = &q.return_to {
             sp::check_return_to(r)?;
@@ -95,7 +96,7 @@ async fn login(
     let return_to = q.return_to.unwrap_or_else(|| routes::SESSION.to_owned());
     let begun = sp::begin(
         &st.store,
-        &st.config,
+        &config,
         &st.keys.signing.key,
         sp::Start {
             idp: &idp,
@@ -118,7 +119,7 @@ async fn login(
             r
         }
     };
-    if let Some(c) = super::chooser::remember(st.config.https(), &idp.id) {
+    if let Some(c) = super::chooser::remember(config.https(), &idp.id) {
         res.cookie(c);
     }
     res.cookie(login_cookie(&st, secret))
@@ -153,7 +154,7 @@ async fn acs(
 ) -> Result<HttpResponse, AppError> {
     let outcome = match sp::finish(
         &st.store,
-        &st.config,
+        &st.config(),
         &st.idp_snapshot(),
         &st.keys.decryption,
         form.relay_state.as_deref(),
@@ -217,8 +218,9 @@ async fn continue_login(
 /// Counts a refused login under its error code; the IdP is named only
 /// where the error knows it.
 fn login_failed(st: &AppState, e: sp::LoginError) -> AppError {
+    let config = st.config();
     let idp = match &e {
-        sp::LoginError::Replay { idp, .. } => st.config.idp(idp).map(|i| i.id.as_str()),
+        sp::LoginError::Replay { idp, .. } => config.idp(idp).map(|i| i.id.as_str()),
         _ => None,
     };
     let e = AppError::from(e);
@@ -229,7 +231,7 @@ fn login_failed(st: &AppState, e: sp::LoginError) -> AppError {
 async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
     st.metrics.logins.inc(&[&done.identity.idp, "success"]);
     Event::new(Kind::Login)
-        .identity(st.config.ops.audit_user, &done.identity)
+        .identity(st.config().ops.audit_user, &done.identity)
         .emit();
     if let Err(e) = crate::setup::note_success(&st.store, &done.identity.idp, st.now()).await {
         log::warn!("setup status: {e}");

@@ -34,7 +34,7 @@ pub async fn start(
         &st.store,
         identity,
         slo.clone(),
-        st.config.session_lifetime,
+        st.config().session_lifetime,
         now,
     )
     .await?;
@@ -45,7 +45,7 @@ pub async fn start(
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(st.config.https())
+        .secure(st.config().https())
         .max_age(actix_web::cookie::time::Duration::seconds(
             i64::try_from(started.ttl.as_secs()).unwrap_or(i64::MAX),
         ))
@@ -60,7 +60,12 @@ pub async fn current(
     let Some(c) = req.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
-    Ok(sessions::find(&st.store, c.value(), st.now()).await?)
+    let found = sessions::find(&st.store, c.value(), st.now()).await?;
+    if let Some((_, s)) = &found {
+        // A refusal of this request names the signed-in person.
+        crate::audit::note_identity(st.config().ops.audit_user, &s.identity);
+    }
+    Ok(found)
 }
 
 /// Ends this request's session, if any, and returns the removal cookie.
@@ -71,7 +76,7 @@ pub async fn end(st: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, Ap
             .map(|f| f.1)
         {
             crate::audit::Event::new(crate::audit::Kind::Logout)
-                .identity(st.config.ops.audit_user, &s.identity)
+                .identity(st.config().ops.audit_user, &s.identity)
                 .emit();
         }
         sessions::end(&st.store, c.value()).await?;
@@ -80,7 +85,7 @@ pub async fn end(st: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, Ap
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(st.config.https())
+        .secure(st.config().https())
         .finish();
     gone.make_removal();
     Ok(gone)
@@ -112,7 +117,7 @@ async fn index(
             return Ok(HttpResponse::Ok()
                 .content_type("text/html; charset=utf-8")
                 .insert_header(("Cache-Control", "no-store"))
-                .body(super::portal::portal(&st.config, &s.identity, admin)));
+                .body(super::portal::portal(&st.config(), &s.identity, admin)));
         }
     }
     super::chooser::page(&st, &req, return_to, q.force_authn.as_deref() == Some("1")).await
@@ -175,7 +180,7 @@ pub fn same_site(st: &AppState, req: &HttpRequest) -> Result<(), AppError> {
     }
     match header("Origin") {
         None => Ok(()),
-        Some(o) if o == st.config.public_url.origin() => Ok(()),
+        Some(o) if o == st.config().public_url.origin() => Ok(()),
         Some(o) => Err(AppError::CrossSite(format!(
             "Origin: {}",
             o.chars().take(200).collect::<String>()

@@ -38,12 +38,9 @@ pub async fn is_admin(st: &AppState, req: &HttpRequest) -> Result<bool, AppError
             return Ok(true);
         }
     }
+    let admins = &st.config().admin_groups;
     Ok(match session::current(st, req).await? {
-        Some((_, s)) => s
-            .identity
-            .groups
-            .iter()
-            .any(|g| st.config.admin_groups.contains(g)),
+        Some((_, s)) => s.identity.groups.iter().any(|g| admins.contains(g)),
         None => false,
     })
 }
@@ -54,7 +51,7 @@ async fn setup(
     q: web::Query<SetupQuery>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(token) = q.token.as_deref() {
-        if !admin::redeem_token(&st.config.data_dir, token)
+        if !admin::redeem_token(&st.config().data_dir, token)
             .map_err(|e| AppError::Internal(e.to_string()))?
         {
             log::warn!("setup: a wrong or used setup token was presented");
@@ -68,7 +65,7 @@ async fn setup(
             .path(crate::routes::SETUP)
             .http_only(true)
             .same_site(SameSite::Strict)
-            .secure(st.config.https())
+            .secure(st.config().https())
             .max_age(actix_web::cookie::time::Duration::seconds(
                 i64::try_from(admin::GRANT_LIFETIME.as_secs()).unwrap_or(3600),
             ))
@@ -94,7 +91,7 @@ async fn setup(
     Ok(no_store(HttpResponse::Ok())
         .content_type("text/html; charset=utf-8")
         .body(page(
-            &st.config,
+            &st.config(),
             idps.all(),
             &hook,
             &status,

@@ -55,7 +55,7 @@ async fn start(
     let current = session::current(st, req).await?;
     let begun = slo::begin(
         &st.store,
-        &st.config,
+        &st.config(),
         &st.idp_snapshot(),
         &st.keys.signing.key,
         current,
@@ -153,7 +153,7 @@ async fn from_idp(
 ) -> Result<HttpResponse, AppError> {
     let a = slo::answer(
         &st.store,
-        &st.config,
+        &st.config(),
         &st.idp_snapshot(),
         &st.keys.signing.key,
         arrived,
@@ -168,7 +168,7 @@ async fn from_idp(
 async fn answered(st: &AppState, arrived: Arrived) -> Result<HttpResponse, AppError> {
     let after = slo::finish(
         &st.store,
-        &st.config,
+        &st.config(),
         &st.idp_snapshot(),
         arrived,
         st.clock.now(),

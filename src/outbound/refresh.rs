@@ -157,21 +157,30 @@ impl Refresher {
                         idp.metadata.valid_until,
                         self.bounds,
                     );
-                    save(&cache_path(&self.data_dir, &e.id), &xml);
+                    let warnings = idp_cert_warnings(&idp, now, self.warn_days);
+                    let keys = idp.keys.len();
+                    if !self.dir.replace(&current, idp, now.unix_timestamp()) {
+                        // A configuration reload replaced the IdP meanwhile;
+                        // the reload's own refresher takes over.
+                        log::info!(
+                            "metadata refresh: idp={} was reloaded meanwhile; this copy is dropped",
+                            e.id
+                        );
+                        continue;
+                    }
                     log::info!(
-                        "metadata refresh: idp={} accepted ({} signing certificate(s)); next fetch at {}",
+                        "metadata refresh: idp={} accepted ({keys} signing certificate(s)); next fetch at {}",
                         e.id,
-                        idp.keys.len(),
                         crate::saml::response::fmt_time(e.next)
                     );
-                    for w in idp_cert_warnings(&idp, now, self.warn_days) {
+                    for w in warnings {
                         if w.expired {
                             log::error!("{}", w.text);
                         } else {
                             log::warn!("{}", w.text);
                         }
                     }
-                    self.dir.replace(idp);
+                    save(&cache_path(&self.data_dir, &e.id), &xml);
                     out.push(Outcome::Replaced { idp: e.id.clone() });
                 }
                 Err(o) => {
@@ -357,7 +366,7 @@ metadata_url = '{url}'
             .into_bytes(),
         );
         let config = crate::config::load(Some(&file), &Default::default(), &src).unwrap();
-        let directory = Arc::new(IdpDirectory::new(config.idps.clone()));
+        let directory = Arc::new(IdpDirectory::new(config.idps.clone(), 0));
         let mut r = Refresher::new(&config, directory.clone(), t(0));
         assert_eq!(r.next_due(), Some(t(3600)));
         // Started from the saved copy (the IdP was down): retried at the floor.
@@ -365,8 +374,18 @@ metadata_url = '{url}'
         if let Some(o) = saved.idps[0].metadata_origin.as_mut() {
             o.from_saved_copy = true;
         }
-        let d = Arc::new(IdpDirectory::new(saved.idps.clone()));
-        assert_eq!(Refresher::new(&saved, d, t(0)).next_due(), Some(t(60)));
+        let d = Arc::new(IdpDirectory::new(saved.idps.clone(), 0));
+        assert_eq!(
+            Refresher::new(&saved, d.clone(), t(0)).next_due(),
+            Some(t(60))
+        );
+        // A reload that could only read the saved copy keeps the age of the
+        // copy in use; one that fetched starts it over.
+        d.replace_all(config.idps.clone(), 5);
+        d.replace_all(saved.idps.clone(), 9);
+        assert_eq!(d.snapshot().loaded_at("corp"), Some(5));
+        d.replace_all(config.idps.clone(), 11);
+        assert_eq!(d.snapshot().loaded_at("corp"), Some(11));
         let certs = || {
             directory
                 .get("corp")
@@ -392,6 +411,9 @@ metadata_url = '{url}'
         assert_eq!(out, [Outcome::Replaced { idp: "corp".into() }]);
         assert_eq!(certs(), std::slice::from_ref(&second_der));
         assert_ne!(first_der, second_der);
+        // The metadata's age counts from this fetch.
+        let loaded = || directory.snapshot().loaded_at("corp");
+        assert_eq!(loaded(), Some(t(3600).unix_timestamp()));
         assert_eq!(r.next_due(), Some(t(3600 + 600)));
         let saved = std::fs::read(cache_path(dir.path(), "corp")).unwrap();
         assert_eq!(saved, second);
@@ -416,11 +438,24 @@ metadata_url = '{url}'
         assert!(matches!(&out[..], [Outcome::FetchFailed { reason, .. }] if reason == "HTTP 500"));
         assert_eq!(r.next_due(), Some(t(4380 + 240)));
         assert_eq!(certs(), [second_der]);
+        assert_eq!(loaded(), Some(t(3600).unix_timestamp()));
         assert_eq!(
             std::fs::read(cache_path(dir.path(), "corp")).unwrap(),
             second
         );
         assert_eq!(calls.get(), 4);
+
+        // A reload swaps the set; a copy fetched for the IdP it replaced is
+        // then dropped, not put back over the reloaded one.
+        let stale = directory.get("corp").unwrap();
+        let change = directory.replace_all(config.idps.clone(), 7);
+        assert_eq!(change, crate::directory::SetChange::default());
+        assert_eq!(loaded(), Some(7));
+        assert!(!directory.replace(&stale, (*stale).clone(), 9));
+        assert_eq!(loaded(), Some(7));
+        let fresh = directory.get("corp").unwrap();
+        assert!(directory.replace(&fresh, (*fresh).clone(), 9));
+        assert_eq!(loaded(), Some(9));
     }
 
     #[test]

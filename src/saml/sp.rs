@@ -332,6 +332,8 @@ pub async fn finish<S: Store>(
         )
         .await;
     };
+    // Our own record names the IdP, so a refusal from here on may name it.
+    crate::audit::note_idp(&pending.idp);
     // A browser that sends a login cookie must be the one that started the
     // login; this is checked before anything is consumed.
     if browser.is_some_and(|b| !same_browser(&pending.browser, b)) {
@@ -352,6 +354,8 @@ pub async fn finish<S: Store>(
         decryption_keys,
     };
     let accepted = response::validate(&xml, &idp.trust(), &expect)?;
+    // Verified: a refusal from here on (a replay) may name the person.
+    crate::audit::note_identity(cfg.ops.audit_user, &accepted.identity);
     consume_assertion(store, &idp, &accepted, now).await?;
     // The pending request is single use: one assertion may answer it. The
     // entry is left to expire, so a repost of the same response still reaches

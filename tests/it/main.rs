@@ -42,6 +42,7 @@ mod ops;
 mod peers;
 mod peers_selftest;
 mod readme;
+mod reload;
 mod slo_ssp;
 mod slo_tamper;
 mod sp_rollover;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// Serves one document at any path; what it serves can be changed.
-struct MetadataServer {
+pub(crate) struct MetadataServer {
     port: u16,
     body: Arc<Mutex<(u16, String)>>,
     hits: Arc<AtomicUsize>,
@@ -29,7 +29,7 @@ struct MetadataServer {
 }
 
 impl MetadataServer {
-    fn start() -> MetadataServer {
+    pub(crate) fn start() -> MetadataServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -67,16 +67,16 @@ impl MetadataServer {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/federation.xml", self.port)
     }
 
-    fn serve(&self, status: u16, text: String) {
+    pub(crate) fn serve(&self, status: u16, text: String) {
         *self.body.lock().unwrap() = (status, text);
     }
 
     /// Waits until the hub has fetched `n` more times since `from`.
-    fn wait_fetches(&self, from: usize, n: usize) {
+    pub(crate) fn wait_fetches(&self, from: usize, n: usize) {
         let end = Instant::now() + Duration::from_secs(60);
         while self.hits.load(Ordering::SeqCst) < from + n {
             assert!(Instant::now() < end, "the hub stopped fetching metadata");
@@ -84,7 +84,7 @@ impl MetadataServer {
         }
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }

@@ -112,6 +112,12 @@ fn audit_lines_metrics_and_head() {
         again.header("x-samlhub-reference"),
         Some(refused_id.as_str())
     );
+    // Refused while signed in: the refusal names the person of the session.
+    let denied = b.get(&format!(
+        "{base}/oidc/authorize?client_id=nobody&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
+    ));
+    assert!(denied.status >= 400, "{}", denied.head());
+    let denied_id = denied.header("x-request-id").unwrap().to_owned();
     let out = b.post_form::<&str, &str>(&format!("{base}/logout"), &[]);
     assert_eq!(out.status, 303, "{}", out.head());
 
@@ -167,6 +173,19 @@ fn audit_lines_metrics_and_head() {
         .find(|l| l["request_id"] == refused_id.as_str())
         .unwrap_or_else(|| panic!("no refusal for {refused_id}: {log}"));
     assert_eq!(r["reason"], "audience");
+    // The IdP comes from the pending login the RelayState named; the
+    // refused assertion names nobody.
+    assert_eq!(r["idp"], "test", "{r}");
+    assert_eq!(r["user"], "-", "{r}");
+    let r = refusal
+        .iter()
+        .find(|l| l["request_id"] == denied_id.as_str())
+        .unwrap_or_else(|| panic!("no refusal for {denied_id}: {log}"));
+    assert_eq!(
+        (&r["idp"], &r["user"]),
+        (&"test".into(), &"alice".into()),
+        "{r}"
+    );
     let logout = audit("logout");
     assert_eq!(logout.len(), 1, "{log}");
     assert_eq!(logout[0]["user"], "alice");

@@ -159,6 +159,61 @@ impl Samlhub {
     }
 }
 
+impl Samlhub {
+    /// The port the hub listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sends `sig` (as `kill` names it: `HUP`, `TERM`) to the hub process.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.proc.as_ref().expect("not running").pid();
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
+    /// Waits (at most `timeout`) for the hub process to exit; its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let p = self.proc.as_mut()?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(s) = p.try_exit_status() {
+                return Some(s);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the hub process is still running.
+    pub fn running(&mut self) -> bool {
+        self.proc
+            .as_mut()
+            .is_some_and(|p| p.try_exit_status().is_none())
+    }
+
+    /// Waits (at most `timeout`) until the log holds `text`; the log.
+    pub fn wait_log(&self, text: &str, timeout: Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no '{text}' in the log within {timeout:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// The AuthnRequest ID inside a Redirect-binding URL.
 pub fn request_id_of(url: &str) -> String {
     use base64::Engine as _;

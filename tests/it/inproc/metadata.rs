@@ -11,9 +11,13 @@ use time::Duration;
 async fn expired_metadata_stops_logins_until_a_fresh_copy() {
     let hub = Hub::start().await;
     let with_valid_until = |until: Option<time::OffsetDateTime>| {
-        let mut idp = (*hub.state.idp(IDP).unwrap()).clone();
+        let current = hub.state.idp(IDP).unwrap();
+        let mut idp = (*current).clone();
         idp.metadata.valid_until = until;
-        assert!(hub.state.idps.replace(idp));
+        assert!(hub
+            .state
+            .idps
+            .replace(&current, idp, hub.now().unix_timestamp()));
     };
     with_valid_until(Some(hub.now() + Duration::seconds(60)));
 

@@ -240,11 +240,11 @@ impl Hub {
     }
 
     pub fn entity_id(&self) -> String {
-        self.state.config.entity_id.clone()
+        self.state.config().entity_id.clone()
     }
 
     pub fn acs_url(&self) -> String {
-        self.state.config.acs_url()
+        self.state.config().acs_url()
     }
 
     fn idp_by_sso(&self, url: &str) -> Option<&TestIdp> {

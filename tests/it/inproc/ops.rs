@@ -102,4 +102,14 @@ async fn metrics_count_tokens_and_readyz_sees_expired_metadata() {
     let body: serde_json::Value = serde_json::from_str(&late.body).unwrap();
     assert_eq!(body["idps"]["test"], "metadata_expired");
     assert_eq!(body["store"], "ok");
+
+    // The metadata's age counts from when this copy was loaded; a new copy
+    // (as a refresh or a reload puts in) starts it over.
+    let age = "samlhub_idp_metadata_age_seconds{idp=\"test\"}";
+    assert_eq!(metric(&anon.get("/metrics").await.body, age), 2 * 3600);
+    hub.advance(60);
+    let current = hub.state.idp("test").unwrap();
+    let loaded = hub.now().unix_timestamp() - 60;
+    assert!(hub.state.idps.replace(&current, (*current).clone(), loaded));
+    assert_eq!(metric(&anon.get("/metrics").await.body, age), 60);
 }
