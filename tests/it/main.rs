@@ -44,6 +44,7 @@ mod peers_selftest;
 mod readme;
 mod slo_ssp;
 mod slo_tamper;
+mod soak;
 mod sp_rollover;
 mod store_conformance;
 mod store_expiry;
