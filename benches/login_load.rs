@@ -77,6 +77,18 @@ fn soak(seconds: f64, concurrency: usize) {
             r.cpu.get(i).copied().unwrap_or(0.0)
         );
     }
+    if let Some(redis) = &rig.redis {
+        // Live records (sessions, OIDC families and tokens) explain Redis's growth.
+        let used = redis.cli(&["INFO", "memory"]);
+        let used = used
+            .lines()
+            .find(|l| l.starts_with("used_memory_human:"))
+            .unwrap_or("");
+        println!(
+            "redis keys at the end: {}; {used}",
+            redis.cli(&["DBSIZE"]).trim()
+        );
+    }
     println!(
         "logins {} ({:.0}/s), unexpected answers {}",
         r.logins(),
