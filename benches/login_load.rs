@@ -6,7 +6,10 @@
 //! Throughput table (one row per store and concurrency):
 //! `LOAD_STORE=embedded,redis LOAD_CONCURRENCY=1,16 LOAD_LOGINS=2000
 //! LOAD_MIX=login cargo bench --bench login_load`. `LOAD_SECONDS=N` runs
-//! each row for N seconds instead of a fixed count.
+//! each row for N seconds instead of a fixed count. With `LOAD_LOGINS`,
+//! every Response is signed before the timed phase and is valid for five
+//! minutes (SAML Core §2.5.1.2 NotOnOrAfter), so keep the count small
+//! enough to be prepared and posted within that.
 //!
 //! Soak: `LOAD_SOAK_SECONDS=300 cargo bench --bench login_load`: mixed
 //! load on Redis (`LOAD_CONCURRENCY`, default 8), RSS sampled every

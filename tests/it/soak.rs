@@ -77,8 +77,12 @@ fn mixed_load_on_redis_for_a_minute() {
     // After warm-up (the second quarter of the run) against the last quarter.
     let span = r.rss.span();
     let q = span / 4.0;
-    let warm = r.rss.avg(0, q, 2.0 * q).unwrap();
-    let last = r.rss.avg(0, span - q, span + 1.0).unwrap();
+    let (Some(warm), Some(last)) = (r.rss.avg(0, q, 2.0 * q), r.rss.avg(0, span - q, span + 1.0))
+    else {
+        panic!(
+            "too few RSS samples in {span:.0} s to compare quarters (SOAK_SECONDS of 8 or more)"
+        );
+    };
     println!(
         "hub rss: {:.1} MiB after warm-up, {:.1} MiB at the end, max {:.1} MiB",
         warm / 1024.0,
