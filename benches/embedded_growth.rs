@@ -16,6 +16,7 @@
 
 use samlhub::clock::{Clock, FixedClock};
 use samlhub::store::EmbeddedStore;
+use samlhub::testing::load::procstat::Proc;
 use samlhub::testing::login_load;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,12 +29,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    Proc::new("bench", std::process::id()).rss_kib()
 }
 
 fn main() {

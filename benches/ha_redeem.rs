@@ -15,15 +15,13 @@
     clippy::indexing_slicing
 )]
 
-use samlhub::testing::idp::{sign_in, TestIdp};
+use samlhub::testing::idp::sign_in;
+use samlhub::testing::load::{self, Rig, StoreKind};
 use samlhub::testing::peers::browser::Browser;
-use samlhub::testing::peers::hub::Samlhub;
-use samlhub::testing::peers::redis::RedisServer;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_samlhub");
-const SECRET: &str = "bench-secret-0123456789abcdef0123";
 
 fn summary(name: &str, mut d: Vec<Duration>) {
     d.sort();
@@ -56,51 +54,30 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 3 } else { 300 });
-    let redis = std::env::var_os("BENCH_REDIS").map(|_| RedisServer::start());
-
-    let idp = TestIdp::new("bench");
-    let mut hub = Samlhub::prepare(BIN);
-    let md = hub.dir().join("idp.xml");
-    std::fs::write(&md, idp.metadata_xml()).unwrap();
-    let secret = hub.dir().join("ha.secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let store = redis
-        .as_ref()
-        .map(|r| format!("store = \"{}\"\n", r.url()))
-        .unwrap_or_default();
-    hub.write_config(&format!(
-        "{store}[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n\
-[[ha]]\nid = \"home\"\nexternal_url = \"http://127.0.0.1:9\"\nhook_secret_file = \"{}\"\nadmin_groups = [\"ha-admins\"]\n",
-        md.display(),
-        secret.display()
-    ));
-    hub.start();
-    let base = hub.base_url();
+    let store = StoreKind::from_bench_env();
+    let rig = Rig::start(BIN, store);
+    let base = rig.hub.base_url();
+    let secret = rig.ha_secret_file();
 
     // One SAML login for a session.
     let mut b = Browser::new();
-    let r = sign_in(&hub, &idp, "test", &mut b, |_| {});
+    let r = sign_in(&rig.hub, &rig.idp, load::IDP_ID, &mut b, |_| {});
     assert_eq!(r.status, 303, "login: {}", r.head());
 
-    let mut next_code = || {
-        let page = b.get(&format!("{base}/ha?instance=home"));
-        assert_eq!(page.status, 200, "{}", page.head());
-        let at = page.body.find("id=\"c\"").unwrap();
-        let rest = &page.body[at..];
-        let from = rest.find('>').unwrap() + 1;
-        rest[from..from + rest[from..].find('<').unwrap()].to_owned()
-    };
+    let target = rig.target();
+    let mut next_code = || load::flows::ha_code(&mut b, &target).unwrap();
 
     let agent = ureq::Agent::new_with_defaults();
     let mut direct = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let code = next_code();
         let body =
-            serde_json::json!({"instance": "home", "username": "alice", "code": code}).to_string();
+            serde_json::json!({"instance": load::HA_INSTANCE, "username": "alice", "code": code})
+                .to_string();
         let t = Instant::now();
         let resp = agent
             .post(&format!("{base}/ha/redeem"))
-            .header("Authorization", &format!("Bearer {SECRET}"))
+            .header("Authorization", &format!("Bearer {}", load::HA_SECRET))
             .header("Content-Type", "application/json")
             .send(body)
             .unwrap();
@@ -118,7 +95,7 @@ fn main() {
                 "--secret-file",
                 &secret.display().to_string(),
                 "--instance",
-                "home",
+                load::HA_INSTANCE,
             ])
             .env_clear()
             .env("username", "alice")
@@ -146,8 +123,7 @@ fn main() {
         python.push(run_hook(&py, std::slice::from_ref(&script), &code));
     }
 
-    let store = if redis.is_some() { "redis" } else { "embedded" };
-    println!("store: {store}, rounds: {rounds}");
+    println!("store: {}, rounds: {rounds}", store.name());
     summary("/ha/redeem alone", direct);
     summary("samlhub ha-verify (process each)", rust);
     summary("python hook (process each)", python);

@@ -13,15 +13,10 @@
     clippy::indexing_slicing
 )]
 
-use base64::Engine as _;
-use samlhub::testing::idp::{sign_in, TestIdp};
-use samlhub::testing::peers::browser::{query_param, Browser};
-use samlhub::testing::peers::hub::Samlhub;
-use samlhub::testing::peers::redis::RedisServer;
+use samlhub::testing::idp::sign_in;
+use samlhub::testing::load::{self, flows, Rig, StoreKind};
+use samlhub::testing::peers::browser::Browser;
 use std::time::{Duration, Instant};
-
-const SECRET: &str = "bench-client-secret-0123456789abcdef";
-const VERIFIER: &str = "bench-verifier-0123456789abcdef0123456789abcdef";
 
 fn per_sec(d: &[Duration]) -> f64 {
     d.len() as f64 / d.iter().sum::<Duration>().as_secs_f64()
@@ -33,56 +28,20 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 3 } else { 500 });
-    let redis = std::env::var_os("BENCH_REDIS").map(|_| RedisServer::start());
-
-    let idp = TestIdp::new("oidc-bench");
-    let mut hub = Samlhub::prepare(env!("CARGO_BIN_EXE_samlhub"));
-    let md = hub.dir().join("idp.xml");
-    std::fs::write(&md, idp.metadata_xml()).unwrap();
-    let store = redis
-        .as_ref()
-        .map(|r| format!("store = \"{}\"\n", r.url()))
-        .unwrap_or_default();
-    hub.write_config(&format!(
-        "{store}[[idp]]\nid = \"test\"\nmetadata_file = \"{}\"\n\
-[[oidc.client]]\nclient_id = \"bench\"\nclient_secret_hash = \"{}\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n",
-        md.display(),
-        samlhub::config::oidc::secret_hash(SECRET)
-    ));
-    hub.start();
-    let base = hub.base_url();
+    let store = StoreKind::from_bench_env();
+    let rig = Rig::start(env!("CARGO_BIN_EXE_samlhub"), store);
+    let target = rig.target();
 
     let mut b = Browser::new();
-    let r = sign_in(&hub, &idp, "test", &mut b, |_| {});
+    let r = sign_in(&rig.hub, &rig.idp, load::IDP_ID, &mut b, |_| {});
     assert_eq!(r.status, 303, "login: {}", r.head());
 
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(openssl::sha::sha256(VERIFIER.as_bytes()));
-    let authorize = format!(
-        "{base}/oidc/authorize?response_type=code&client_id=bench&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb\
-&scope=openid+profile+email+groups&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256"
-    );
-    let agent = ureq::Agent::new_with_defaults();
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("bench:{SECRET}"))
-    );
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        let page = b.get(&authorize);
-        assert_eq!(page.status, 302, "{}", page.head());
-        let code = query_param(page.location.as_deref().unwrap(), "code").unwrap();
-        let form = format!("grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_verifier={VERIFIER}");
+        let code = flows::authorize(&mut b, &target).unwrap();
         let t = Instant::now();
-        let mut resp = agent
-            .post(&format!("{base}/oidc/token"))
-            .header("Authorization", &basic)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(form)
-            .unwrap();
-        let body = resp.body_mut().read_to_string().unwrap();
+        flows::token(&mut b, &target, &code).unwrap();
         times.push(t.elapsed());
-        assert!(body.contains("id_token"), "{body}");
     }
 
     // The bound: RSA-2048 PKCS#1 SHA-256 signatures per second, same run.
@@ -100,10 +59,7 @@ fn main() {
     times.sort();
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
     let rate = per_sec(&times);
-    println!(
-        "store: {}, rounds: {rounds}",
-        if redis.is_some() { "redis" } else { "embedded" }
-    );
+    println!("store: {}, rounds: {rounds}", store.name());
     println!(
         "token exchange: mean {:.2} ms, p50 {:.2} ms, p99 {:.2} ms → {rate:.0}/s; RSA-2048 sign bound {bound:.0}/s → {:.0}% of the bound",
         mean.as_secs_f64() * 1e3,

@@ -7,7 +7,8 @@
 //! - [`peers`]: processes on loopback (`redis-server`, the samlhub binary)
 //!   and a scripted browser;
 //! - [`fuzz`]: what each fuzz target runs, replayed by the regression tests;
-//! - [`login_load`]: store traffic shaped like SAML logins.
+//! - [`login_load`]: store traffic shaped like SAML logins;
+//! - [`load`]: end-to-end load over HTTP against the samlhub binary.
 //!
 //! Failing loudly is the point of this code, so the crate's panic lints are
 //! lifted here, as in the tests.
@@ -20,6 +21,7 @@
 
 pub mod fuzz;
 pub mod idp;
+pub mod load;
 pub mod login_load;
 pub mod peers;
 pub mod pki;

@@ -45,6 +45,7 @@ mod readme;
 mod reload;
 mod slo_ssp;
 mod slo_tamper;
+mod soak;
 mod sp_rollover;
 mod store_conformance;
 mod store_expiry;

@@ -127,6 +127,34 @@ impl Browser {
         to_page(url, resp)
     }
 
+    /// GET that reports a transport failure (or an unreadable body) as an
+    /// error instead of panicking, for load drivers that count failures.
+    pub fn try_get(&mut self, url: &str) -> Result<Page, String> {
+        let resp = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        try_page(url, resp)
+    }
+
+    /// POST of `body` as `content_type`, with extra headers; errors as
+    /// [`Self::try_get`].
+    pub fn try_post(
+        &mut self,
+        url: &str,
+        content_type: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Page, String> {
+        let mut req = self.agent.post(url).header("Content-Type", content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send(body).map_err(|e| format!("POST {url}: {e}"))?;
+        try_page(url, resp)
+    }
+
     /// POSTs `application/x-www-form-urlencoded`.
     pub fn post_form<K: AsRef<str>, V: AsRef<str>>(&mut self, url: &str, form: &[(K, V)]) -> Page {
         self.post_form_with_headers(url, form, &[])
@@ -251,7 +279,11 @@ fn saml_post_from(page: &Page, inputs: &[(String, String)]) -> Option<SamlPost> 
     })
 }
 
-fn to_page(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Page {
+fn to_page(url: &str, resp: ureq::http::Response<ureq::Body>) -> Page {
+    try_page(url, resp).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_page(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<Page, String> {
     let status = resp.status().as_u16();
     let headers: Vec<(String, String)> = resp
         .headers()
@@ -273,14 +305,14 @@ fn to_page(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Page {
         .limit(64 * 1024 * 1024)
         .read_to_vec()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_else(|e| panic!("reading body of {url}: {e}"));
-    Page {
+        .map_err(|e| format!("reading body of {url}: {e}"))?;
+    Ok(Page {
         url: url.to_owned(),
         status,
         location,
         body,
         headers,
-    }
+    })
 }
 
 /// Resolves `reference` against `base` (like a browser does).

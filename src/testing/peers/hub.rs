@@ -123,6 +123,11 @@ impl Samlhub {
         self.proc = Some(pg);
     }
 
+    /// The running hub's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(ProcessGroup::pid)
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut p) = self.proc.take() {
             p.stop();

@@ -160,6 +160,11 @@ impl RedisServer {
         self.port
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(ProcessGroup::pid)
+    }
+
     /// Kills the server and waits for it to exit. Idempotent.
     pub fn stop(&mut self) {
         // A paused server would ignore SIGTERM until thawed.
