@@ -45,6 +45,7 @@ mod readme;
 mod slo_ssp;
 mod slo_tamper;
 mod sp_rollover;
+mod store_commit;
 mod store_conformance;
 mod store_expiry;
 mod store_failover;
