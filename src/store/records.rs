@@ -29,6 +29,11 @@
 //! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
 //! never written.
 //!
+//! [`Batch`] gathers typed writes for one atomic step: puts only
+//! ([`Batch::commit`], [`Store::put_many`]), or with claims and removals
+//! ([`Batch::apply`], [`Store::commit`]), as the ACS and the token endpoint
+//! use it.
+//!
 //! [`list`] enumerates the records of one kind by key prefix
 //! ([`Store::keys_with_prefix`]); only the admin commands call it.
 //!
