@@ -71,6 +71,20 @@ pub async fn start_linked<S: Store>(
     lifetime: Duration,
     now: i64,
 ) -> Result<(Started, Key<Session>, Session), SessionError> {
+    let (started, k, s) = new_linked(identity, slo, lifetime, now)?;
+    records::put(store, &k, &s, started.ttl).await?;
+    Ok((started, k, s))
+}
+
+/// The session [`start_linked`] stores, not written yet: the caller writes
+/// `session` under its key for `ttl` (with the rest of the login, in one
+/// batch).
+pub fn new_linked(
+    identity: Identity,
+    slo: Option<crate::saml::logout::SloLink>,
+    lifetime: Duration,
+    now: i64,
+) -> Result<(Started, Key<Session>, Session), SessionError> {
     let mut expires = now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
     if let Some(s) = identity.session_not_on_or_after {
         expires = expires.min(s);
@@ -84,7 +98,6 @@ pub async fn start_linked<S: Store>(
         slo,
     };
     let k = key(&cookie_value);
-    records::put(store, &k, &s, ttl).await?;
     Ok((Started { cookie_value, ttl }, k, s))
 }
 

@@ -137,11 +137,18 @@ fn failure_key() -> Key<LoginStatus> {
 
 /// Notes a successful sign-in through `idp`.
 pub async fn note_success<S: Store>(store: &S, idp: &str, now: i64) -> Result<(), StoreError> {
+    let mut batch = records::Batch::new();
+    note_success_in(&mut batch, idp, now)?;
+    batch.commit(store).await
+}
+
+/// [`note_success`] as one more entry of a login's batch.
+pub fn note_success_in(batch: &mut records::Batch, idp: &str, now: i64) -> Result<(), StoreError> {
     let v = LoginStatus {
         at: now,
         failure: String::new(),
     };
-    records::put(store, &success_key(idp), &v, STATUS_LIFETIME).await
+    batch.put(&success_key(idp), &v, STATUS_LIFETIME)
 }
 
 /// Notes a failed sign-in (the reason is bounded to 300 characters).

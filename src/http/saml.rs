@@ -12,6 +12,7 @@ use super::{pages, session, AppState};
 use crate::audit::{Event, Kind};
 use crate::routes;
 use crate::saml::sp;
+use crate::store::records::Batch;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -147,12 +148,15 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+/// The ACS: the response is verified by `sp::finish`, the session's records
+/// join what consuming it writes, and one commit writes them all (a replay
+/// or an already answered request writes nothing).
 async fn acs(
     st: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = match sp::finish(
+    let (outcome, mut consume) = match sp::finish(
         &st.store,
         &st.config(),
         &st.idp_snapshot(),
@@ -165,33 +169,55 @@ async fn acs(
     .await
     {
         Ok(o) => o,
-        Err(e) => {
-            let e = login_failed(&st, e);
-            // For the setup page's status; the reason is the log's text.
-            let why = format!("{}: {}", e.code(), e);
-            if let Err(se) = crate::setup::note_failure(&st.store, &why, st.now()).await {
-                log::warn!("setup status: {se}");
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(refused(&st, e).await),
     };
-    match outcome {
-        sp::AcsOutcome::Done(done) => signed_in(&st, *done).await,
-        sp::AcsOutcome::Continue { ticket } => Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(pages::continue_login(&ticket))),
+    let next = match outcome {
+        sp::AcsOutcome::Done(done) => Next::SignIn(Box::new(
+            SignIn::prepare(&st, *done, consume.batch()).await?,
+        )),
+        sp::AcsOutcome::Continue { ticket } => Next::Page(
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(pages::continue_login(&ticket)),
+        ),
         sp::AcsOutcome::Confirm {
             ticket,
             browser_secret,
             identity,
             idp_name,
-        } => Ok(HttpResponse::Ok()
-            .cookie(login_cookie(&st, browser_secret))
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(pages::confirm_unsolicited(&ticket, &identity, &idp_name))),
+        } => Next::Page(
+            HttpResponse::Ok()
+                .cookie(login_cookie(&st, browser_secret))
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(pages::confirm_unsolicited(&ticket, &identity, &idp_name)),
+        ),
+    };
+    if let Err(e) = consume.commit(&st.store).await {
+        return Err(refused(&st, e).await);
     }
+    match next {
+        Next::SignIn(s) => s.written(&st).await,
+        Next::Page(page) => Ok(page),
+    }
+}
+
+/// What the ACS answers once the response is consumed.
+enum Next {
+    SignIn(Box<SignIn>),
+    Page(HttpResponse),
+}
+
+/// Counts and notes a refused login for the setup page's status (the
+/// reason is the log's text), and gives the error to answer with.
+async fn refused(st: &AppState, e: sp::LoginError) -> AppError {
+    let e = login_failed(st, e);
+    let why = format!("{}: {}", e.code(), e);
+    if let Err(se) = crate::setup::note_failure(&st.store, &why, st.now()).await {
+        log::warn!("setup status: {se}");
+    }
+    e
 }
 
 #[derive(Deserialize)]
@@ -228,18 +254,51 @@ fn login_failed(st: &AppState, e: sp::LoginError) -> AppError {
     e
 }
 
-async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
-    st.metrics.logins.inc(&[&done.identity.idp, "success"]);
-    Event::new(Kind::Login)
-        .identity(st.config().ops.audit_user, &done.identity)
-        .emit();
-    if let Err(e) = crate::setup::note_success(&st.store, &done.identity.idp, st.now()).await {
-        log::warn!("setup status: {e}");
+/// A sign-in whose session records are in a batch, not written yet.
+struct SignIn {
+    session: session::Prepared,
+    identity: crate::identity::Identity,
+    return_to: String,
+}
+
+impl SignIn {
+    /// Puts the session, its Single Logout index entry and the IdP's
+    /// sign-in status into `batch`.
+    async fn prepare(
+        st: &AppState,
+        done: sp::Finished,
+        batch: &mut Batch,
+    ) -> Result<Self, AppError> {
+        crate::setup::note_success_in(batch, &done.identity.idp, st.now())?;
+        let session = session::prepare(st, done.identity.clone(), done.slo, batch).await?;
+        Ok(Self {
+            session,
+            identity: done.identity,
+            return_to: done.return_to,
+        })
     }
-    let cookie = session::start(st, done.identity, done.slo).await?;
-    Ok(HttpResponse::SeeOther()
-        .cookie(cookie)
-        .insert_header(("Location", done.return_to))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+
+    /// Once the batch is written: counts and audits the login, and sends
+    /// the browser on with its session cookie.
+    async fn written(self, st: &AppState) -> Result<HttpResponse, AppError> {
+        st.metrics.logins.inc(&[&self.identity.idp, "success"]);
+        Event::new(Kind::Login)
+            .identity(st.config().ops.audit_user, &self.identity)
+            .emit();
+        let cookie = self.session.written(st).await?;
+        Ok(HttpResponse::SeeOther()
+            .cookie(cookie)
+            .insert_header(("Location", self.return_to))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish())
+    }
+}
+
+/// Signs in a login released by the same-site second hop: its records in
+/// one batch.
+async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
+    let mut batch = Batch::new();
+    let sign_in = SignIn::prepare(st, done, &mut batch).await?;
+    batch.commit(&st.store).await?;
+    sign_in.written(st).await
 }

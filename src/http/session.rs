@@ -6,7 +6,7 @@ use super::{pages, AppState};
 use crate::identity::Identity;
 use crate::routes;
 use crate::session::{self as sessions, Session};
-use crate::store::records::Key;
+use crate::store::records::{Batch, Key};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -20,28 +20,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(routes::LOGOUT, web::post().to(logout));
 }
 
-/// Starts a session for `identity` and returns its cookie. A SAML login
-/// passes `slo` (NameID, SessionIndex), and the session is filed for
-/// Single Logout.
-pub async fn start(
+/// A session whose records are in a login's batch, not written yet.
+pub struct Prepared {
+    cookie: Cookie<'static>,
+    /// What the Single Logout index entry needs checking with, once written.
+    link: Option<(String, crate::saml::logout::SloLink, Key<Session>, i64)>,
+}
+
+/// Puts a session for `identity` into `batch`, and, for a SAML login with
+/// `slo` (NameID, SessionIndex), its Single Logout index entry (read now).
+/// Once the batch is written, [`Prepared::written`] gives the cookie.
+pub async fn prepare(
     st: &AppState,
     identity: Identity,
     slo: Option<crate::saml::logout::SloLink>,
-) -> Result<Cookie<'static>, AppError> {
+    batch: &mut Batch,
+) -> Result<Prepared, AppError> {
     let now = st.now();
     let idp = identity.idp.clone();
-    let (started, key, s) = sessions::start_linked(
-        &st.store,
-        identity,
-        slo.clone(),
-        st.config().session_lifetime,
-        now,
-    )
-    .await?;
-    if let Some(l) = &slo {
-        crate::saml::slo::link(&st.store, &idp, l, &key, s.expires, now).await?;
-    }
-    Ok(Cookie::build(SESSION_COOKIE, started.cookie_value)
+    let (started, key, s) =
+        sessions::new_linked(identity, slo.clone(), st.config().session_lifetime, now)?;
+    batch.put(&key, &s, started.ttl)?;
+    let link = match slo {
+        Some(l) => {
+            let (k, ix, ttl) =
+                crate::saml::slo::link_entry(&st.store, &idp, &l, &key, s.expires, now).await?;
+            batch.put(&k, &ix, ttl)?;
+            Some((idp, l, key, s.expires))
+        }
+        None => None,
+    };
+    let cookie = Cookie::build(SESSION_COOKIE, started.cookie_value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -49,7 +58,20 @@ pub async fn start(
         .max_age(actix_web::cookie::time::Duration::seconds(
             i64::try_from(started.ttl.as_secs()).unwrap_or(i64::MAX),
         ))
-        .finish())
+        .finish();
+    Ok(Prepared { cookie, link })
+}
+
+impl Prepared {
+    /// The session cookie, after the batch was written; checks that the
+    /// Single Logout index still holds the session (a concurrent login of
+    /// the same person may have rewritten it) and files it again if not.
+    pub async fn written(self, st: &AppState) -> Result<Cookie<'static>, AppError> {
+        if let Some((idp, l, key, expires)) = &self.link {
+            crate::saml::slo::confirm_link(&st.store, idp, l, key, *expires, st.now()).await?;
+        }
+        Ok(self.cookie)
+    }
 }
 
 /// The live session of this request with its store key, if any.

@@ -12,7 +12,7 @@ use super::error::OAuthError;
 use crate::identity::Identity;
 use crate::session::Session;
 use crate::store::records::{self, Batch, CodeUsed, Family, Key, Kind, RefreshUsed};
-use crate::store::Store;
+use crate::store::{Committed, Store};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -131,18 +131,32 @@ pub struct Issued {
     pub refresh_token: String,
 }
 
-/// Takes a single-use credential. If it is gone but its used-marker shows
-/// it was redeemed before, this is reuse: the family it started is revoked.
-async fn take_or_revoke<S: Store, R: records::Record, U: records::Record + UsedMark>(
+/// Reads a single-use credential, which the batch that redeems it removes
+/// while claiming its used-marker ([`redeem`]). If it is gone but the marker
+/// shows it was redeemed before, this is reuse: the family it started is
+/// revoked.
+async fn read_or_revoke<S: Store, R: records::Record, U: records::Record + UsedMark>(
     store: &S,
     live: &Key<R>,
     used: &Key<U>,
     what: &str,
     client: &str,
 ) -> Result<R, OAuthError> {
-    if let Some(r) = records::take(store, live).await? {
-        return Ok(r);
+    match records::get(store, live).await? {
+        Some(r) => Ok(r),
+        None => Err(revoke_if_reused(store, used, what, client).await?),
     }
+}
+
+/// The refusal of a credential that is unknown, expired or spent; if its
+/// used-marker is there, its family is revoked first (RFC 6749 §4.1.2,
+/// RFC 9700 §4.14.2).
+async fn revoke_if_reused<S: Store, U: records::Record + UsedMark>(
+    store: &S,
+    used: &Key<U>,
+    what: &str,
+    client: &str,
+) -> Result<OAuthError, OAuthError> {
     if let Some(mark) = records::get(store, used).await? {
         records::delete(store, &Key::<Family>::of(&[mark.family()])).await?;
         log::warn!(
@@ -154,9 +168,20 @@ async fn take_or_revoke<S: Store, R: records::Record, U: records::Record + UsedM
             .reason("token_reuse")
             .emit();
     }
-    Err(OAuthError::InvalidGrant(format!(
+    Ok(OAuthError::InvalidGrant(format!(
         "the {what} is unknown, expired or already used"
     )))
+}
+
+/// Spends a credential that was read but is refused: it is removed, as
+/// the redeem that takes it would have, and `e` returned.
+async fn spend<S: Store, R: records::Record>(
+    store: &S,
+    live: &Key<R>,
+    e: OAuthError,
+) -> Result<Issued, OAuthError> {
+    records::delete(store, live).await?;
+    Err(e)
 }
 
 /// A marker that names the family a spent credential belonged to.
@@ -205,14 +230,38 @@ pub async fn exchange_code<S: Store>(
 ) -> Result<Issued, OAuthError> {
     let code = code.ok_or_else(|| OAuthError::InvalidRequest("code is missing".into()))?;
     let h = crate::crypto::sha256_hex(code);
-    let rec: CodeRecord = take_or_revoke(
-        store,
-        &Key::hashed(&h),
-        &Key::<CodeUsed>::hashed(&h),
-        "code",
-        &client.client_id,
-    )
-    .await?;
+    let live = Key::<CodeRecord>::hashed(&h);
+    let used = Key::<CodeUsed>::hashed(&h);
+    let rec = read_or_revoke(store, &live, &used, "code", &client.client_id).await?;
+    if let Err(e) = check_code(&rec, client, redirect_uri, verifier) {
+        return spend(store, &live, e).await;
+    }
+    let g = rec.grant;
+    let Some(ttl) = family_ttl(store, settings, &g, now).await? else {
+        let e = OAuthError::InvalidGrant("the sign-in behind this code has ended".into());
+        return spend(store, &live, e).await;
+    };
+    // One commit: the claim of the used-marker (which makes the code single
+    // use and its reuse detectable), the code's removal, the family and the
+    // new tokens.
+    let mut batch = Batch::new();
+    batch.claim(&used, &CodeUsed(g.family.clone()), CODE_USED_TTL)?;
+    batch.remove(&live);
+    batch.put(&Key::<Family>::of(&[&g.family]), &Family, ttl)?;
+    match issue(store, settings, g, batch, ttl).await? {
+        Some(issued) => Ok(issued),
+        None => Err(revoke_if_reused(store, &used, "code", &client.client_id).await?),
+    }
+}
+
+/// The code was issued to `client` for this `redirect_uri`, and the
+/// verifier matches its challenge (RFC 6749 §4.1.3, RFC 7636 §4.6).
+fn check_code(
+    rec: &CodeRecord,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
     if rec.grant.client_id != client.client_id {
         return Err(OAuthError::InvalidGrant(
             "the code was issued to another client".into(),
@@ -224,34 +273,16 @@ pub async fn exchange_code<S: Store>(
         ));
     }
     match (&rec.code_challenge, verifier) {
-        (Some(ch), Some(ver)) if pkce_matches(ver, ch) => {}
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::InvalidGrant(
-                "code_verifier does not match the code_challenge".into(),
-            ))
-        }
-        (Some(_), None) => return Err(OAuthError::InvalidGrant("code_verifier is missing".into())),
-        (None, Some(_)) => {
-            return Err(OAuthError::InvalidGrant(
-                "code_verifier sent but no code_challenge was".into(),
-            ))
-        }
-        (None, None) => {}
+        (Some(ch), Some(ver)) if pkce_matches(ver, ch) => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::InvalidGrant(
+            "code_verifier does not match the code_challenge".into(),
+        )),
+        (Some(_), None) => Err(OAuthError::InvalidGrant("code_verifier is missing".into())),
+        (None, Some(_)) => Err(OAuthError::InvalidGrant(
+            "code_verifier sent but no code_challenge was".into(),
+        )),
+        (None, None) => Ok(()),
     }
-    let g = rec.grant;
-    let ttl = family_ttl(store, settings, &g, now)
-        .await?
-        .ok_or_else(|| OAuthError::InvalidGrant("the sign-in behind this code has ended".into()))?;
-    // The markers that make reuse detectable go in the same batch as the
-    // new tokens.
-    let mut batch = Batch::new();
-    batch.put(
-        &Key::<CodeUsed>::hashed(&h),
-        &CodeUsed(g.family.clone()),
-        CODE_USED_TTL,
-    )?;
-    batch.put(&Key::<Family>::of(&[&g.family]), &Family, ttl)?;
-    issue(store, settings, g, batch, ttl).await
 }
 
 /// RFC 6749 §6: rotates a refresh token.
@@ -264,48 +295,47 @@ pub async fn refresh<S: Store>(
 ) -> Result<Issued, OAuthError> {
     let rt = token.ok_or_else(|| OAuthError::InvalidRequest("refresh_token is missing".into()))?;
     let h = crate::crypto::sha256_hex(rt);
+    let live = Key::<RefreshRecord>::hashed(&h);
+    let used = Key::<RefreshUsed>::hashed(&h);
     // RFC 9700 §4.14.2: a refresh token used twice revokes its family.
-    let RefreshRecord(g) = take_or_revoke(
-        store,
-        &Key::hashed(&h),
-        &Key::<RefreshUsed>::hashed(&h),
-        "refresh token",
-        &client.client_id,
-    )
-    .await?;
+    let what = "refresh token";
+    let RefreshRecord(g) = read_or_revoke(store, &live, &used, what, &client.client_id).await?;
     if g.client_id != client.client_id {
-        return Err(OAuthError::InvalidGrant(
-            "the refresh token was issued to another client".into(),
-        ));
+        let e = OAuthError::InvalidGrant("the refresh token was issued to another client".into());
+        return spend(store, &live, e).await;
     }
     let ended = || OAuthError::InvalidGrant("the sign-in behind this grant has ended".into());
     if records::get(store, &Key::<Family>::of(&[&g.family]))
         .await?
         .is_none()
     {
-        return Err(ended());
+        return spend(store, &live, ended()).await;
     }
-    let ttl = family_ttl(store, settings, &g, now)
-        .await?
-        .ok_or_else(ended)?;
+    let Some(ttl) = family_ttl(store, settings, &g, now).await? else {
+        return spend(store, &live, ended()).await;
+    };
+    // One commit: the claim of the used-marker (the rotation happens once),
+    // the old token's removal and the new tokens.
     let mut batch = Batch::new();
-    batch.put(
-        &Key::<RefreshUsed>::hashed(&h),
-        &RefreshUsed(g.family.clone()),
-        ttl,
-    )?;
-    issue(store, settings, g, batch, ttl).await
+    batch.claim(&used, &RefreshUsed(g.family.clone()), ttl)?;
+    batch.remove(&live);
+    match issue(store, settings, g, batch, ttl).await? {
+        Some(issued) => Ok(issued),
+        None => Err(revoke_if_reused(store, &used, what, &client.client_id).await?),
+    }
 }
 
 /// A new access token (opaque, stored by hash) and rotated refresh token,
-/// written in one atomic batch with `batch`'s markers.
+/// written in one commit with `batch`'s claim, removal and markers. `None`
+/// when the claim was taken (the credential was redeemed meanwhile):
+/// nothing was written.
 async fn issue<S: Store>(
     store: &S,
     settings: &Oidc,
     g: Grant,
     mut batch: Batch,
     rt_ttl: Duration,
-) -> Result<Issued, OAuthError> {
+) -> Result<Option<Issued>, OAuthError> {
     let access_token = crate::crypto::random_token(32)?;
     let refresh_token = crate::crypto::random_token(32)?;
     let access_ttl = settings.access_token_lifetime;
@@ -319,14 +349,16 @@ async fn issue<S: Store>(
         &RefreshRecord(g.clone()),
         rt_ttl,
     )?;
-    batch.commit(store).await?;
+    if batch.apply(store).await? != Committed::Written {
+        return Ok(None);
+    }
     log::info!("oidc: tokens issued client={}", g.client_id);
-    Ok(Issued {
+    Ok(Some(Issued {
         grant: g,
         access_token,
         access_ttl,
         refresh_token,
-    })
+    }))
 }
 
 /// A grant is alive while its family and its samlhub session both are.

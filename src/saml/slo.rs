@@ -111,33 +111,94 @@ pub async fn link<S: Store>(
     expires: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    let k = index_key(idp, &slo.name_id);
-    let me = Indexed {
-        session: session.as_str().to_owned(),
-        session_index: slo.session_index.as_deref().map(crate::crypto::sha256_hex),
-        expires,
-    };
+    let me = indexed(slo, session, expires);
     for _ in 0..3 {
-        let mut ix = records::get(store, &k).await?.unwrap_or_default();
-        ix.sessions
-            .retain(|e| e.expires > now && e.session != me.session);
-        ix.sessions.push(me.clone());
-        let extra = ix.sessions.len().saturating_sub(MAX_INDEXED);
-        ix.sessions.drain(..extra);
-        let until = ix
-            .sessions
-            .iter()
-            .map(|e| e.expires)
-            .max()
-            .unwrap_or(expires);
-        records::put(store, &k, &ix, records::ttl_until(until, now)).await?;
-        let back = records::get(store, &k).await?.unwrap_or_default();
-        if back.sessions.contains(&me) {
+        let (k, ix, ttl) = with_session(store, idp, slo, &me, now).await?;
+        records::put(store, &k, &ix, ttl).await?;
+        if is_filed(store, &k, &me).await? {
             return Ok(());
         }
     }
     log::warn!("slo: a session could not be indexed for IdP-initiated logout");
     Ok(())
+}
+
+/// What [`link`] writes, for a login that writes its records in one batch:
+/// the index of (`idp`, NameID) read now with the session added, its key
+/// and TTL. After the batch is written, [`confirm_link`] checks it.
+pub async fn link_entry<S: Store>(
+    store: &S,
+    idp: &str,
+    slo: &SloLink,
+    session: &Key<Session>,
+    expires: i64,
+    now: i64,
+) -> Result<(Key<SloIndex>, SloIndex, Duration), StoreError> {
+    with_session(store, idp, slo, &indexed(slo, session, expires), now).await
+}
+
+/// Reads back the index a batch wrote with [`link_entry`]; a login of the
+/// same person that wrote the index in between may have dropped this
+/// session from it, and then it is filed again ([`link`]).
+pub async fn confirm_link<S: Store>(
+    store: &S,
+    idp: &str,
+    slo: &SloLink,
+    session: &Key<Session>,
+    expires: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let me = indexed(slo, session, expires);
+    if is_filed(store, &index_key(idp, &slo.name_id), &me).await? {
+        return Ok(());
+    }
+    link(store, idp, slo, session, expires, now).await
+}
+
+/// The index entry of one session.
+fn indexed(slo: &SloLink, session: &Key<Session>, expires: i64) -> Indexed {
+    Indexed {
+        session: session.as_str().to_owned(),
+        session_index: slo.session_index.as_deref().map(crate::crypto::sha256_hex),
+        expires,
+    }
+}
+
+/// The index of (`idp`, NameID) as stored now, with `me` added (replacing
+/// an older entry of the same session), expired entries dropped and the
+/// oldest beyond [`MAX_INDEXED`]; with its key and the TTL of its longest
+/// session.
+async fn with_session<S: Store>(
+    store: &S,
+    idp: &str,
+    slo: &SloLink,
+    me: &Indexed,
+    now: i64,
+) -> Result<(Key<SloIndex>, SloIndex, Duration), StoreError> {
+    let k = index_key(idp, &slo.name_id);
+    let mut ix = records::get(store, &k).await?.unwrap_or_default();
+    ix.sessions
+        .retain(|e| e.expires > now && e.session != me.session);
+    ix.sessions.push(me.clone());
+    let extra = ix.sessions.len().saturating_sub(MAX_INDEXED);
+    ix.sessions.drain(..extra);
+    let until = ix
+        .sessions
+        .iter()
+        .map(|e| e.expires)
+        .max()
+        .unwrap_or(me.expires);
+    Ok((k, ix, records::ttl_until(until, now)))
+}
+
+/// Whether the stored index under `k` holds `me`.
+async fn is_filed<S: Store>(
+    store: &S,
+    k: &Key<SloIndex>,
+    me: &Indexed,
+) -> Result<bool, StoreError> {
+    let back = records::get(store, k).await?.unwrap_or_default();
+    Ok(back.sessions.contains(me))
 }
 
 /// Ends the sessions of (`idp`, `name_id`) that `pick` selects by their

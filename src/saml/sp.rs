@@ -15,6 +15,12 @@
 //! second, same-site hop: [`finish`] parks the verified result under a
 //! one-time ticket, and [`complete`] releases it only to the browser whose
 //! cookie matches. The replay and single-use checks are unchanged.
+//!
+//! [`finish`] writes nothing itself: it returns what consuming the response
+//! takes ([`Consume`]: the replay key, the answered marker, a parked
+//! ticket), the HTTP layer adds the session's records, and one
+//! [`Consume::commit`] writes them all or, if the assertion or the request
+//! was used already, nothing.
 
 use crate::config::{Config, Idp};
 use crate::directory::IdpSet;
@@ -24,8 +30,8 @@ use crate::saml::logout::SloLink;
 use crate::saml::metadata::SsoBinding;
 use crate::saml::response::Accepted;
 use crate::saml::response::{self, Expect, InResponseTo, ResponseError};
-use crate::store::records::{self, Answered, Key, Kind, Replay};
-use crate::store::{Store, StoreError};
+use crate::store::records::{self, Answered, Batch, Key, Kind, Replay};
+use crate::store::{Committed, Store, StoreError};
 use crate::xml::Limits;
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
@@ -288,8 +294,10 @@ fn is_handle(handle: &str) -> bool {
 }
 
 /// Validates the POSTed response for the pending request `relay_state`
-/// names, then consumes it: the replay key (SAML Profiles §4.1.4.5) and the
-/// single answer to the request. A store failure fails the login.
+/// names, and returns what consuming it takes: the replay key (SAML
+/// Profiles §4.1.4.5) and the single answer to the request, plus the parked
+/// ticket of a [`AcsOutcome::Continue`]. Nothing is consumed until the
+/// caller's [`Consume::commit`]. A store failure fails the login.
 // Each argument is a distinct input of the ACS (state, trust, keys, the
 // three request fields, time).
 #[allow(clippy::too_many_arguments)]
@@ -302,7 +310,7 @@ pub async fn finish<S: Store>(
     encoded: Option<&str>,
     browser: Option<&str>,
     now: OffsetDateTime,
-) -> Result<AcsOutcome, LoginError> {
+) -> Result<(AcsOutcome, Consume), LoginError> {
     let encoded = encoded.ok_or(LoginError::NoResponse)?;
     // RelayState is our opaque handle (SAML Bindings §3.5.3). Without a
     // pending login under it, only an IdP-initiated response from an IdP
@@ -321,7 +329,6 @@ pub async fn finish<S: Store>(
     };
     let Some(pending) = pending else {
         return super::unsolicited::finish(
-            store,
             cfg,
             idps,
             decryption_keys,
@@ -356,21 +363,18 @@ pub async fn finish<S: Store>(
     let accepted = response::validate(&xml, &idp.trust(), &expect)?;
     // Verified: a refusal from here on (a replay) may name the person.
     crate::audit::note_identity(cfg.ops.audit_user, &accepted.identity);
-    consume_assertion(store, &idp, &accepted, now).await?;
+    let mut consume = consume_assertion("login", &idp, &accepted, now)?;
     // The pending request is single use: one assertion may answer it. The
     // entry is left to expire, so a repost of the same response still reaches
-    // the replay check above and is named as a replay.
-    let answered = Key::<Answered>::of(&[&pending.request_id]);
-    if !records::put_if_absent(store, &answered, &Answered, PENDING_TTL).await? {
-        return Err(LoginError::AlreadyAnswered(pending.request_id));
-    }
-    log_accepted("login", &idp, &accepted);
+    // the replay check (claimed first) and is named as a replay.
+    consume.answers(&pending.request_id)?;
     if browser.is_some() {
-        return Ok(AcsOutcome::Done(Box::new(Finished {
+        let done = AcsOutcome::Done(Box::new(Finished {
             identity: accepted.identity,
             return_to: pending.return_to,
             slo: accepted.slo,
-        })));
+        }));
+        return Ok((done, consume));
     }
     let ticket =
         crate::crypto::random_token(32).map_err(|e| LoginError::Internal(e.to_string()))?;
@@ -380,32 +384,91 @@ pub async fn finish<S: Store>(
         browser: pending.browser,
         slo: accepted.slo,
     };
-    records::put(store, &Key::secret(&ticket), &parked, VERIFIED_TTL).await?;
-    Ok(AcsOutcome::Continue { ticket })
+    consume
+        .batch()
+        .put(&Key::secret(&ticket), &parked, VERIFIED_TTL)?;
+    Ok((AcsOutcome::Continue { ticket }, consume))
 }
 
-/// Takes the (IdP, Assertion ID) pair once, atomically, and keeps it until
-/// the assertion could no longer be accepted (SAML Profiles §4.1.4.5).
-pub(crate) async fn consume_assertion<S: Store>(
-    store: &S,
+/// What consuming a verified response writes, not written yet: the claim of
+/// the (IdP, Assertion ID) pair (SAML Profiles §4.1.4.5), the claim of the
+/// request's single answer, and whatever the flow adds ([`Self::batch`]:
+/// a parked ticket, the session). [`Self::commit`] writes it as one unit.
+pub struct Consume {
+    batch: Batch,
+    /// The index of the replay claim in `batch`.
+    replay: usize,
+    assertion: String,
+    idp: String,
+    /// The request this response answers, once claimed.
+    request_id: Option<String>,
+    /// The log line of an accepted response, written once it is consumed.
+    accepted: String,
+}
+
+impl Consume {
+    /// Claims the single answer to the SP-initiated request `request_id`
+    /// (SAML Profiles §4.1.4.3), after the replay claim.
+    fn answers(&mut self, request_id: &str) -> Result<(), LoginError> {
+        let answered = Key::<Answered>::of(&[request_id]);
+        self.batch.claim(&answered, &Answered, PENDING_TTL)?;
+        self.request_id = Some(request_id.to_owned());
+        Ok(())
+    }
+
+    /// The batch the caller adds the sign-in's records to.
+    pub fn batch(&mut self) -> &mut Batch {
+        &mut self.batch
+    }
+
+    /// Writes everything as one unit ([`Store::commit`]). If the assertion
+    /// was consumed before, nothing is written and the login is refused as
+    /// a replay; if only the request was answered before, as already
+    /// answered. The replay claim comes first, so a repost of a response is
+    /// named a replay whichever claim a concurrent login took.
+    pub async fn commit<S: Store>(self, store: &S) -> Result<(), LoginError> {
+        match self.batch.apply(store).await? {
+            Committed::Written => {
+                log::info!("{}", self.accepted);
+                Ok(())
+            }
+            Committed::Taken(i) if i == self.replay => Err(LoginError::Replay {
+                assertion: self.assertion,
+                idp: self.idp,
+            }),
+            Committed::Taken(_) => Err(LoginError::AlreadyAnswered(
+                self.request_id.unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+/// Starts consuming a verified response: claims the (IdP, Assertion ID)
+/// pair, kept until the assertion could no longer be accepted (SAML
+/// Profiles §4.1.4.5). `what` names the flow in the log line.
+pub(crate) fn consume_assertion(
+    what: &str,
     idp: &Idp,
     accepted: &Accepted,
     now: OffsetDateTime,
-) -> Result<(), LoginError> {
+) -> Result<Consume, LoginError> {
     let ttl = records::ttl_until(accepted.replay_until.unix_timestamp(), now.unix_timestamp());
     let replay = Key::<Replay>::of(&[&idp.id, &crate::crypto::sha256_hex(&accepted.assertion_id)]);
-    if !records::put_if_absent(store, &replay, &Replay, ttl).await? {
-        return Err(LoginError::Replay {
-            assertion: accepted.assertion_id.clone(),
-            idp: idp.id.clone(),
-        });
-    }
-    Ok(())
+    let mut batch = Batch::new();
+    let index = batch.claim(&replay, &Replay, ttl)?;
+    Ok(Consume {
+        batch,
+        replay: index,
+        assertion: accepted.assertion_id.clone(),
+        idp: idp.id.clone(),
+        request_id: None,
+        accepted: accepted_line(what, idp, accepted),
+    })
 }
 
-/// One log line per accepted response; the subject only as a hash prefix.
-pub(crate) fn log_accepted(what: &str, idp: &Idp, accepted: &Accepted) {
-    log::info!(
+/// The log line of an accepted response; the subject only as a hash prefix.
+fn accepted_line(what: &str, idp: &Idp, accepted: &Accepted) -> String {
+    format!(
         "{what}: idp={} subject={} signed_response={} signed_assertion={} encrypted={}",
         idp.id,
         crate::crypto::sha256_hex(&accepted.identity.scoped_subject())
@@ -414,7 +477,7 @@ pub(crate) fn log_accepted(what: &str, idp: &Idp, accepted: &Accepted) {
         accepted.signed_response,
         accepted.signed_assertion,
         accepted.encrypted
-    );
+    )
 }
 
 /// The same-site second hop: releases a verified login to the browser whose

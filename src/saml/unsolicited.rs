@@ -22,8 +22,7 @@ use super::response::{self, Expect, InResponseTo};
 use super::sp::{self, AcsOutcome, LoginError, Verified, VERIFIED_TTL};
 use crate::config::{Config, Idp};
 use crate::directory::IdpSet;
-use crate::store::records::{self, Key};
-use crate::store::Store;
+use crate::store::records::Key;
 use crate::xml::{ns, parse, Limits};
 use openssl::pkey::{PKey, Private};
 use time::OffsetDateTime;
@@ -163,8 +162,7 @@ fn idp_for<'a>(idps: &'a IdpSet, issuer: &str) -> Result<Option<&'a Idp>, LoginE
 /// that is missing, foreign or expired); it stands unless the response is
 /// a genuine unsolicited one from an IdP that allows them.
 #[allow(clippy::too_many_arguments)] // the ACS inputs, as sp::finish
-pub(crate) async fn finish<S: Store>(
-    store: &S,
+pub(crate) async fn finish(
     cfg: &Config,
     idps: &IdpSet,
     decryption_keys: &[PKey<Private>],
@@ -172,7 +170,7 @@ pub(crate) async fn finish<S: Store>(
     browser: Option<&str>,
     not_ours: LoginError,
     now: OffsetDateTime,
-) -> Result<AcsOutcome, LoginError> {
+) -> Result<(AcsOutcome, sp::Consume), LoginError> {
     let Ok(xml) = response::decode_post(encoded, &Limits::MESSAGE) else {
         return Err(not_ours);
     };
@@ -199,8 +197,7 @@ pub(crate) async fn finish<S: Store>(
         decryption_keys,
     };
     let accepted = response::validate(&xml, &idp.trust(), &expect)?;
-    sp::consume_assertion(store, idp, &accepted, now).await?;
-    sp::log_accepted("unsolicited", idp, &accepted);
+    let mut consume = sp::consume_assertion("unsolicited", idp, &accepted, now)?;
 
     let secret = match browser {
         Some(b) => b.to_owned(),
@@ -215,13 +212,16 @@ pub(crate) async fn finish<S: Store>(
         return_to,
         browser: crate::crypto::sha256_hex(&secret),
     };
-    records::put(store, &Key::secret(&ticket), &parked, VERIFIED_TTL).await?;
-    Ok(AcsOutcome::Confirm {
+    consume
+        .batch()
+        .put(&Key::secret(&ticket), &parked, VERIFIED_TTL)?;
+    let confirm = AcsOutcome::Confirm {
         ticket,
         browser_secret: secret,
         identity: Box::new(who),
         idp_name: idp.display_name.clone(),
-    })
+    };
+    Ok((confirm, consume))
 }
 
 #[cfg(test)]

@@ -16,12 +16,13 @@
 //! [`Store::put_if_absent`] / [`Store::take`] in one write transaction makes
 //! them atomic. All redb work runs on tokio's blocking pool.
 
-use super::{Store, StoreError};
+use super::{Committed, Store, StoreError};
 use crate::clock::Clock;
 use redb::{Database, ReadableTable, TableDefinition};
 use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ struct Inner {
     db: Database,
     clock: Arc<dyn Clock>,
     path: PathBuf,
+    /// Write transactions committed (each one durable sync).
+    commits: AtomicU64,
 }
 
 impl EmbeddedStore {
@@ -93,6 +96,7 @@ impl EmbeddedStore {
                 db,
                 clock,
                 path: path.to_path_buf(),
+                commits: AtomicU64::new(0),
             }),
         })
     }
@@ -131,6 +135,12 @@ impl EmbeddedStore {
             out.push((key.value().to_owned(), expiry, payload.to_vec()));
         }
         Ok(out)
+    }
+
+    /// How many write transactions this store has committed since it was
+    /// opened: each is one durable sync. For tests and benchmarks.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
     }
 
     /// The store file's size in bytes. For tests and benchmarks.
@@ -186,6 +196,13 @@ impl Inner {
     fn now_ms(&self) -> u64 {
         let ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;
         u64::try_from(ms).unwrap_or(0)
+    }
+
+    /// Commits `txn` durably and counts it.
+    fn commit(&self, txn: redb::WriteTransaction) -> Result<(), StoreError> {
+        txn.commit().map_err(db_err)?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn sweep_expired(&self) -> Result<usize, StoreError> {
@@ -248,7 +265,7 @@ impl Inner {
         if expired.is_empty() {
             txn.abort().map_err(db_err)?;
         } else {
-            txn.commit().map_err(db_err)?;
+            self.commit(txn)?;
         }
         Ok((expired.len(), last))
     }
@@ -307,7 +324,7 @@ impl Store for EmbeddedStore {
                     .insert(key.as_str(), entry.as_slice())
                     .map_err(db_err)?;
             }
-            txn.commit().map_err(db_err)?;
+            inner.commit(txn)?;
             Ok(true)
         })
         .await
@@ -325,7 +342,7 @@ impl Store for EmbeddedStore {
                     .insert(key.as_str(), entry.as_slice())
                     .map_err(db_err)?;
             }
-            txn.commit().map_err(db_err)
+            inner.commit(txn)
         })
         .await
     }
@@ -346,7 +363,52 @@ impl Store for EmbeddedStore {
                         .map_err(db_err)?;
                 }
             }
-            txn.commit().map_err(db_err)
+            inner.commit(txn)
+        })
+        .await
+    }
+
+    /// One write transaction: every claim is checked before anything is
+    /// inserted, and a live claim drops the transaction unwritten.
+    async fn commit(
+        &self,
+        claims: &[(&str, &[u8], Duration)],
+        puts: &[(&str, &[u8], Duration)],
+        deletes: &[&str],
+    ) -> Result<Committed, StoreError> {
+        let own = |list: &[(&str, &[u8], Duration)]| -> Vec<(String, Vec<u8>, Duration)> {
+            list.iter()
+                .map(|(k, v, t)| ((*k).to_owned(), v.to_vec(), *t))
+                .collect()
+        };
+        let claims = own(claims);
+        let puts = own(puts);
+        let deletes: Vec<String> = deletes.iter().map(|k| (*k).to_owned()).collect();
+        self.run(move |inner, now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                for (i, (key, _, _)) in claims.iter().enumerate() {
+                    let is_live = match table.get(key.as_str()).map_err(db_err)? {
+                        Some(raw) => live(raw.value(), now)?.is_some(),
+                        None => false,
+                    };
+                    if is_live {
+                        return Ok(Committed::Taken(i)); // dropping `txn` aborts it
+                    }
+                }
+                for (key, value, ttl) in claims.iter().chain(&puts) {
+                    let entry = encode(expiry_ms(now, *ttl), value);
+                    table
+                        .insert(key.as_str(), entry.as_slice())
+                        .map_err(db_err)?;
+                }
+                for key in &deletes {
+                    table.remove(key.as_str()).map_err(db_err)?;
+                }
+            }
+            inner.commit(txn)?;
+            Ok(Committed::Written)
         })
         .await
     }
@@ -379,7 +441,7 @@ impl Store for EmbeddedStore {
             match found {
                 // Removed something (live or expired): make it stick.
                 Some(payload) => {
-                    txn.commit().map_err(db_err)?;
+                    inner.commit(txn)?;
                     Ok(payload)
                 }
                 None => {
@@ -401,7 +463,7 @@ impl Store for EmbeddedStore {
                 removed
             };
             if removed {
-                txn.commit().map_err(db_err)
+                inner.commit(txn)
             } else {
                 txn.abort().map_err(db_err)
             }

@@ -11,6 +11,12 @@
 //! - [`Store::get`] and [`Store::put`] are plain reads and (over)writes.
 //! - [`Store::put_many`] writes several entries in one atomic step: a reader
 //!   sees all of them or none (one transaction, one durable commit).
+//! - [`Store::commit`] claims keys (each as [`Store::put_if_absent`]), writes
+//!   entries and removes keys as one unit: if any claim is live, nothing is
+//!   written. It is atomic on the embedded store (one write transaction, one
+//!   durable sync) and on a single Redis server or Sentinel master (one Lua
+//!   script, one round trip); under Redis Cluster it runs step by step
+//!   ([`commit_in_order`]), claims first, in order.
 //! - Expired entries are never returned, whether or not they were swept yet.
 //! - Every failure to reach or read the backing store is a [`StoreError`];
 //!   callers fail closed on it (HTTP 503), never open.
@@ -62,6 +68,28 @@ pub trait Store: Send + Sync + 'static {
         entries: &[(&str, &[u8], Duration)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Claims every key of `claims` (put-if-absent, in order), writes every
+    /// entry of `puts` (replacing) and removes every key of `deletes`, as one
+    /// unit. If a claim's key holds a live entry, nothing is written and the
+    /// index of the first such claim is returned ([`Committed::Taken`]).
+    /// Keys must be distinct across the three lists.
+    ///
+    /// Atomicity per backend: the embedded store does it in one write
+    /// transaction (one durable commit); a single Redis server (standalone,
+    /// TLS or a Sentinel master) in one Lua script, one round trip, with the
+    /// `WAIT` of `replay_wait_replicas` pipelined after it when there are
+    /// claims. Redis Cluster cannot run a script across hash slots, so it goes
+    /// through [`commit_in_order`]: the claims one by one in the given order
+    /// (a claim listed before a taken one stays written, which fails closed:
+    /// callers list the replay marker first), then the puts, then the
+    /// deletes.
+    fn commit(
+        &self,
+        claims: &[(&str, &[u8], Duration)],
+        puts: &[(&str, &[u8], Duration)],
+        deletes: &[&str],
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
     /// Reads a live entry.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
@@ -92,6 +120,40 @@ pub trait Store: Send + Sync + 'static {
             ))
         }
     }
+}
+
+/// What [`Store::commit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Every claim was free: the claims, puts and deletes are all done.
+    Written,
+    /// The claim at this index was live: nothing was written (under Redis
+    /// Cluster, the claims before it were).
+    Taken(usize),
+}
+
+/// [`Store::commit`] as separate steps, for a backend that cannot run them
+/// as one unit (Redis Cluster): each claim with [`Store::put_if_absent`] in
+/// the given order, stopping at the first taken one; then the puts with
+/// [`Store::put_many`]; then each delete.
+pub async fn commit_in_order<S: Store + ?Sized>(
+    store: &S,
+    claims: &[(&str, &[u8], Duration)],
+    puts: &[(&str, &[u8], Duration)],
+    deletes: &[&str],
+) -> Result<Committed, StoreError> {
+    for (i, (key, value, ttl)) in claims.iter().enumerate() {
+        if !store.put_if_absent(key, value, *ttl).await? {
+            return Ok(Committed::Taken(i));
+        }
+    }
+    if !puts.is_empty() {
+        store.put_many(puts).await?;
+    }
+    for key in deletes {
+        store.delete(key).await?;
+    }
+    Ok(Committed::Written)
 }
 
 /// Where state lives, as configured by `store = "embedded:<path>" | "redis://…"`
@@ -130,6 +192,15 @@ impl AnyStore {
             StoreSpec::Redis(spec) => Ok(Self::Redis(RedisStore::from_spec(spec)?)),
         }
     }
+
+    /// The store work done so far, for tests and benchmarks: durable
+    /// commits of the embedded store, round trips to Redis.
+    pub fn work(&self) -> u64 {
+        match self {
+            Self::Embedded(s) => s.commits(),
+            Self::Redis(s) => s.round_trips(),
+        }
+    }
 }
 
 /// Calls the backend and records the call's duration in
@@ -160,6 +231,14 @@ impl Store for AnyStore {
     }
     async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_many(entries).await)
+    }
+    async fn commit(
+        &self,
+        claims: &[(&str, &[u8], Duration)],
+        puts: &[(&str, &[u8], Duration)],
+        deletes: &[&str],
+    ) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.commit(claims, puts, deletes).await)
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         dispatch!(self, s => s.get(key).await)

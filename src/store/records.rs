@@ -29,6 +29,11 @@
 //! `health:ping` ([`PING_KEY`]) is read by [`Store::ping`] for `/readyz` and
 //! never written.
 //!
+//! [`Batch`] gathers typed writes for one atomic step: puts only
+//! ([`Batch::commit`], [`Store::put_many`]), or with claims and removals
+//! ([`Batch::apply`], [`Store::commit`]), as the ACS and the token endpoint
+//! use it.
+//!
 //! [`list`] enumerates the records of one kind by key prefix
 //! ([`Store::keys_with_prefix`]); only the admin commands call it.
 //!
@@ -36,7 +41,7 @@
 //! store never holds a usable credential. The key strings are the on-disk
 //! and in-Redis format: changing one orphans live entries.
 
-use super::{Store, StoreError};
+use super::{Committed, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -305,10 +310,14 @@ pub async fn list<S: Store, R: Record>(s: &S) -> Result<Vec<Key<R>>, StoreError>
         .collect())
 }
 
-/// Several records to write in one atomic step ([`Store::put_many`]).
+/// Several records to write in one atomic step: [`Batch::commit`] with
+/// puts only ([`Store::put_many`]), [`Batch::apply`] with claims and
+/// removals too ([`Store::commit`]).
 #[derive(Default)]
 pub struct Batch {
     entries: Vec<(String, Vec<u8>, Duration)>,
+    claims: Vec<(String, Vec<u8>, Duration)>,
+    removals: Vec<String>,
 }
 
 impl Batch {
@@ -321,15 +330,49 @@ impl Batch {
         Ok(())
     }
 
-    /// Writes every entry, all or none.
+    /// Writes every entry, all or none. Claims and removals are for
+    /// [`Self::apply`]; this refuses a batch that holds any.
     pub async fn commit<S: Store>(self, s: &S) -> Result<(), StoreError> {
-        let refs: Vec<(&str, &[u8], Duration)> = self
-            .entries
-            .iter()
-            .map(|(k, v, t)| (k.as_str(), v.as_slice(), *t))
-            .collect();
-        s.put_many(&refs).await
+        if !self.claims.is_empty() || !self.removals.is_empty() {
+            return Err(StoreError::Corrupt(
+                "a batch with claims or removals is applied, not put".into(),
+            ));
+        }
+        s.put_many(&refs(&self.entries)).await
     }
+
+    /// Adds a claim: written only if no live record is under `k`, and the
+    /// whole batch only if every claim is free. Returns the claim's index,
+    /// as [`Committed::Taken`] names it; claims are tried in the order they
+    /// were added (under Redis Cluster, one after the other).
+    pub fn claim<R: Record>(
+        &mut self,
+        k: &Key<R>,
+        v: &R,
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        self.claims.push((k.as_str().to_owned(), v.encode()?, ttl));
+        Ok(self.claims.len() - 1)
+    }
+
+    /// Adds a removal of the record under `k`.
+    pub fn remove<R: Record>(&mut self, k: &Key<R>) {
+        self.removals.push(k.as_str().to_owned());
+    }
+
+    /// Claims, writes and removes as one unit ([`Store::commit`]).
+    pub async fn apply<S: Store>(self, s: &S) -> Result<Committed, StoreError> {
+        let removals: Vec<&str> = self.removals.iter().map(String::as_str).collect();
+        s.commit(&refs(&self.claims), &refs(&self.entries), &removals)
+            .await
+    }
+}
+
+fn refs(entries: &[(String, Vec<u8>, Duration)]) -> Vec<(&str, &[u8], Duration)> {
+    entries
+        .iter()
+        .map(|(k, v, t)| (k.as_str(), v.as_slice(), *t))
+        .collect()
 }
 
 /// A TTL of at least one second for an entry that should live until `until`

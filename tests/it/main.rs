@@ -47,6 +47,7 @@ mod slo_ssp;
 mod slo_tamper;
 mod soak;
 mod sp_rollover;
+mod store_commit;
 mod store_conformance;
 mod store_expiry;
 mod store_failover;

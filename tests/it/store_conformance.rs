@@ -23,9 +23,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-const LONG: Duration = Duration::from_secs(600);
-const SHORT: Duration = Duration::from_millis(300);
-const PAST_SHORT: Duration = Duration::from_millis(600);
+pub(crate) const LONG: Duration = Duration::from_secs(600);
+pub(crate) const SHORT: Duration = Duration::from_millis(300);
+pub(crate) const PAST_SHORT: Duration = Duration::from_millis(600);
 const RACERS: usize = 32;
 
 /// How the suite lets time pass for the expiry checks.
@@ -37,7 +37,7 @@ pub(crate) enum Time {
 }
 
 impl Time {
-    async fn pass(&self, by: Duration) {
+    pub(crate) async fn pass(&self, by: Duration) {
         match self {
             Time::Fixed(clock) => clock.advance(time::Duration::try_from(by).unwrap()),
             Time::Real => tokio::time::sleep(by).await,
@@ -69,6 +69,10 @@ macro_rules! with_every_check {
             put_if_absent_is_atomic,
             take_is_atomic,
             expired_entries_are_absent,
+            commit_writes_every_entry_when_claims_are_free,
+            commit_writes_nothing_when_a_claim_is_taken,
+            commit_applies_ttls,
+            commit_is_atomic,
         }
     };
 }
@@ -121,6 +125,23 @@ pub(crate) struct Prefixed<S> {
     pub prefix: String,
 }
 
+impl<S> Prefixed<S> {
+    /// `entries` with their keys under the prefix.
+    fn entries(&self, entries: &[(&str, &[u8], Duration)]) -> Vec<(String, Vec<u8>, Duration)> {
+        entries
+            .iter()
+            .map(|(k, v, t)| (format!("{}{k}", self.prefix), v.to_vec(), *t))
+            .collect()
+    }
+}
+
+fn refs(entries: &[(String, Vec<u8>, Duration)]) -> Vec<(&str, &[u8], Duration)> {
+    entries
+        .iter()
+        .map(|(k, v, t)| (k.as_str(), v.as_slice(), *t))
+        .collect()
+}
+
 impl<S: Store> Store for Prefixed<S> {
     async fn put_if_absent(
         &self,
@@ -144,16 +165,8 @@ impl<S: Store> Store for Prefixed<S> {
         &self,
         entries: &[(&str, &[u8], Duration)],
     ) -> Result<(), samlhub::store::StoreError> {
-        let keys: Vec<String> = entries
-            .iter()
-            .map(|(k, _, _)| format!("{}{k}", self.prefix))
-            .collect();
-        let entries: Vec<(&str, &[u8], Duration)> = keys
-            .iter()
-            .zip(entries)
-            .map(|(k, (_, v, t))| (k.as_str(), *v, *t))
-            .collect();
-        self.inner.put_many(&entries).await
+        let owned = self.entries(entries);
+        self.inner.put_many(&refs(&owned)).await
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, samlhub::store::StoreError> {
         self.inner.get(&format!("{}{key}", self.prefix)).await
@@ -164,12 +177,30 @@ impl<S: Store> Store for Prefixed<S> {
     async fn delete(&self, key: &str) -> Result<(), samlhub::store::StoreError> {
         self.inner.delete(&format!("{}{key}", self.prefix)).await
     }
+    async fn commit(
+        &self,
+        claims: &[(&str, &[u8], Duration)],
+        puts: &[(&str, &[u8], Duration)],
+        deletes: &[&str],
+    ) -> Result<samlhub::store::Committed, samlhub::store::StoreError> {
+        let (claims, puts) = (self.entries(claims), self.entries(puts));
+        let deletes: Vec<String> = deletes
+            .iter()
+            .map(|k| format!("{}{k}", self.prefix))
+            .collect();
+        let deletes: Vec<&str> = deletes.iter().map(String::as_str).collect();
+        self.inner
+            .commit(&refs(&claims), &refs(&puts), &deletes)
+            .await
+    }
 }
 
 /// The shared contract. Every assertion here runs against every backend.
 pub(crate) mod checks {
     use super::{race, Backend, LONG, PAST_SHORT, SHORT};
     use samlhub::store::Store;
+
+    pub(crate) use crate::store_commit::*;
 
     pub(crate) async fn missing_key_is_absent<S: Store>(b: &Backend<S>) {
         let store = &b.store;
@@ -335,7 +366,7 @@ pub(crate) mod checks {
 }
 
 /// Runs `op` in RACERS tasks on the multi-thread runtime, released together.
-async fn race<S, T, F, Fut>(store: &Arc<S>, op: F) -> Vec<T>
+pub(crate) async fn race<S, T, F, Fut>(store: &Arc<S>, op: F) -> Vec<T>
 where
     S: Store,
     T: Send + 'static,

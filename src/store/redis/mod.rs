@@ -10,6 +10,15 @@
 //! - `put_if_absent` is `SET key value NX PX ttl` and `take` is `GETDEL`
 //!   (Redis ≥ 6.2), each a single atomic command on the one slot of its key,
 //!   so both stay atomic under Cluster;
+//! - `commit` is one Lua script ([`COMMIT_SCRIPT`], by `EVALSHA`, loaded
+//!   with `SCRIPT LOAD` when the server answers `NOSCRIPT`) on a single
+//!   server: Redis runs a script atomically, so the claims are checked and
+//!   the writes made with no other command in between, in one round trip.
+//!   `MULTI`/`EXEC` cannot decide on a value inside the transaction, and
+//!   `WATCH` needs a connection of its own per caller, which the shared
+//!   multiplexed connection is not. Under Cluster the keys are in different
+//!   slots, which a script cannot span: `commit` runs step by step
+//!   ([`super::commit_in_order`]);
 //! - `put_many` is one `MULTI`/`EXEC` on a single server. Under Cluster the
 //!   entries' keys hash to different slots, so it is one `MULTI`/`EXEC` per
 //!   slot and not atomic across slots; see [`Store::put_many`] below for why
@@ -33,7 +42,7 @@
 pub mod conn;
 pub mod spec;
 
-use super::{Store, StoreError};
+use super::{Committed, Store, StoreError};
 use conn::{Conn, Dialer};
 use redis::{ErrorKind, FromRedisValue, RedisError, Value};
 use spec::{RedisSpec, Topology};
@@ -44,6 +53,24 @@ use std::time::Duration;
 pub use spec::DEFAULT_TIMEOUT as OP_TIMEOUT;
 
 const KEY_PREFIX: &str = "samlhub:";
+
+/// [`Store::commit`] on one server. `KEYS`: the claims, then the puts, then
+/// the deletes; `ARGV[1]`, `ARGV[2]`: how many claims and puts, then a value
+/// and a TTL in ms for each claim and put. Returns 0 when written, else the
+/// 1-based index of the first claim whose key exists (nothing written).
+pub const COMMIT_SCRIPT: &str = r"local nc = tonumber(ARGV[1])
+local np = tonumber(ARGV[2])
+for i = 1, nc do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return i end
+end
+for i = 1, nc + np do
+  redis.call('SET', KEYS[i], ARGV[2 * i + 1], 'PX', ARGV[2 * i + 2])
+end
+for i = nc + np + 1, #KEYS do
+  redis.call('DEL', KEYS[i])
+end
+return 0
+";
 
 /// Store backed by Redis.
 pub struct RedisStore {
@@ -56,6 +83,11 @@ pub struct RedisStore {
     /// Held while connecting, so concurrent callers make one connection;
     /// counts the connections made.
     connecting: tokio::sync::Mutex<u64>,
+    /// Requests sent to Redis (a pipeline counts once), for tests and
+    /// benchmarks.
+    round_trips: AtomicU64,
+    /// SHA-1 (hex) of [`COMMIT_SCRIPT`], for `EVALSHA`.
+    commit_sha: String,
 }
 
 impl RedisStore {
@@ -77,7 +109,15 @@ impl RedisStore {
             cluster: matches!(spec.topology, Topology::Cluster(_)),
             cached: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(0),
+            round_trips: AtomicU64::new(0),
+            commit_sha: hex(&openssl::sha::sha1(COMMIT_SCRIPT.as_bytes())),
         })
+    }
+
+    /// How many requests this store has sent to Redis (connecting not
+    /// included; a pipeline is one). For tests and benchmarks.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     fn current(&self) -> Option<(u64, Conn)> {
@@ -134,7 +174,15 @@ impl RedisStore {
                     }
                 };
                 used.store(gen, Ordering::Relaxed);
-                match op.query(&mut conn, self.wait_replicas, self.timeout).await {
+                match op
+                    .query(
+                        &mut conn,
+                        self.wait_replicas,
+                        self.timeout,
+                        &self.round_trips,
+                    )
+                    .await
+                {
                     Err(e) if stale(&e) => {
                         self.forget(gen);
                         last = Some(e);
@@ -174,6 +222,10 @@ fn unavailable(e: RedisError) -> StoreError {
     // RedisError's Display carries the error kind and server message, never
     // the command arguments.
     StoreError::Unavailable(format!("redis: {e}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn full_key(key: &str) -> String {
@@ -254,6 +306,42 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    /// One `EVALSHA` of [`COMMIT_SCRIPT`] on a single server (with `WAIT`
+    /// pipelined when there are claims and `replay_wait_replicas` is set);
+    /// under Cluster, [`super::commit_in_order`].
+    async fn commit(
+        &self,
+        claims: &[(&str, &[u8], Duration)],
+        puts: &[(&str, &[u8], Duration)],
+        deletes: &[&str],
+    ) -> Result<Committed, StoreError> {
+        if self.cluster {
+            return super::commit_in_order(self, claims, puts, deletes).await;
+        }
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.commit_sha)
+            .arg(claims.len() + puts.len() + deletes.len());
+        for (k, _, _) in claims.iter().chain(puts) {
+            cmd.arg(full_key(k));
+        }
+        for k in deletes {
+            cmd.arg(full_key(k));
+        }
+        cmd.arg(claims.len()).arg(puts.len());
+        for (_, v, t) in claims.iter().chain(puts) {
+            cmd.arg(*v).arg(ttl_ms(*t));
+        }
+        let op = Op::Script {
+            cmd,
+            wait: !claims.is_empty(),
+        };
+        let taken: usize = self.run("EVALSHA commit", op).await?;
+        Ok(match taken.checked_sub(1) {
+            None => Committed::Written,
+            Some(i) => Committed::Taken(i),
+        })
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(full_key(key));
@@ -324,12 +412,75 @@ fn glob_escape(s: &str) -> String {
     out
 }
 
-/// One command, a MULTI/EXEC pipeline, or a one-time write on `key` that
-/// may have to wait for replicas.
+/// One command, a MULTI/EXEC pipeline, a one-time write on `key` that
+/// may have to wait for replicas, or an `EVALSHA` of [`COMMIT_SCRIPT`]
+/// (single server only) that waits for replicas when `wait` is set.
 enum Op {
     Cmd(redis::Cmd),
     Pipe(redis::Pipeline),
     OneShot(redis::Cmd, String),
+    Script { cmd: redis::Cmd, wait: bool },
+}
+
+/// Half the store timeout in ms (at least 1), for `WAIT numreplicas
+/// timeout` (0 would mean forever): the rest of the budget is for the call.
+fn wait_ms(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis() / 2)
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// An error unless `acked` replicas cover `wanted`.
+fn check_acked(acked: i64, wanted: u32, wait_ms: u64) -> redis::RedisResult<()> {
+    if acked < i64::from(wanted) {
+        return Err(RedisError::from((
+            ErrorKind::ClientError,
+            "write not confirmed by replicas",
+            format!("{acked} of {wanted} replica(s) acknowledged in {wait_ms} ms"),
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the commit script on one server: `EVALSHA`, followed in the same
+/// round trip by `WAIT` when asked. A server that does not know the script
+/// yet (first use, a restart, `SCRIPT FLUSH`, a failover) answers
+/// `NOSCRIPT`: the script is loaded and the call made again, once.
+async fn run_script(
+    single: &mut redis::aio::MultiplexedConnection,
+    cmd: &redis::Cmd,
+    wait: u32,
+    timeout: Duration,
+    trips: &AtomicU64,
+) -> redis::RedisResult<Value> {
+    for first in [true, false] {
+        trips.fetch_add(1, Ordering::Relaxed);
+        let reply = if wait == 0 {
+            cmd.query_async(single).await
+        } else {
+            let ms = wait_ms(timeout);
+            let mut pipe = redis::pipe();
+            pipe.add_command(cmd.clone())
+                .add_command(redis::cmd("WAIT").arg(wait).arg(ms).clone());
+            match pipe.query_async::<(Value, i64)>(single).await {
+                Ok((reply, acked)) => check_acked(acked, wait, ms).map(|()| reply),
+                Err(e) => Err(e),
+            }
+        };
+        match reply {
+            Err(e) if first && e.kind() == ErrorKind::NoScriptError => {
+                trips.fetch_add(1, Ordering::Relaxed);
+                let mut load = redis::cmd("SCRIPT");
+                load.arg("LOAD").arg(COMMIT_SCRIPT);
+                let _sha: String = load.query_async(single).await?;
+            }
+            other => return other,
+        }
+    }
+    Err(RedisError::from((
+        ErrorKind::NoScriptError,
+        "commit script not loaded",
+    )))
 }
 
 impl Op {
@@ -338,17 +489,27 @@ impl Op {
         conn: &mut Conn,
         wait: u32,
         timeout: Duration,
+        trips: &AtomicU64,
     ) -> redis::RedisResult<Value> {
+        if !matches!(self, Op::Script { .. }) {
+            trips.fetch_add(1, Ordering::Relaxed);
+        }
         match self {
             Op::Cmd(c) => c.query_async(conn).await,
             Op::Pipe(p) => p.query_async(conn).await,
+            Op::Script { cmd, wait: w } => match conn {
+                Conn::Single(single) => {
+                    let wait = if *w { wait } else { 0 };
+                    run_script(single, cmd, wait, timeout, trips).await
+                }
+                Conn::Cluster(_) => Err(RedisError::from((
+                    ErrorKind::ClientError,
+                    "the commit script does not run under Cluster",
+                ))),
+            },
             Op::OneShot(c, _) if wait == 0 => c.query_async(conn).await,
             Op::OneShot(c, key) => {
-                // WAIT numreplicas timeout (ms, 0 would mean forever): leave
-                // half the budget for the rest of the call.
-                let wait_ms = u64::try_from(timeout.as_millis() / 2)
-                    .unwrap_or(u64::MAX)
-                    .max(1);
+                let wait_ms = wait_ms(timeout);
                 let mut wait_cmd = redis::cmd("WAIT");
                 wait_cmd.arg(wait).arg(wait_ms);
                 let (reply, acked): (Value, i64) = match conn {
@@ -374,13 +535,7 @@ impl Op {
                         (reply, i64::from_redis_value(&acked)?)
                     }
                 };
-                if acked < i64::from(wait) {
-                    return Err(RedisError::from((
-                        ErrorKind::ClientError,
-                        "write not confirmed by replicas",
-                        format!("{acked} of {wait} replica(s) acknowledged in {wait_ms} ms"),
-                    )));
-                }
+                check_acked(acked, wait, wait_ms)?;
                 Ok(reply)
             }
         }

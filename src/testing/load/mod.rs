@@ -91,6 +91,12 @@ pub struct Rig {
 impl Rig {
     /// Starts the samlhub binary at `bin` on `store`.
     pub fn start(bin: &str, store: StoreKind) -> Rig {
+        Self::start_with(bin, store, "")
+    }
+
+    /// As [`Rig::start`], with `tables` (TOML tables such as `[oidc]`) put
+    /// in the configuration before the IdP.
+    pub fn start_with(bin: &str, store: StoreKind, tables: &str) -> Rig {
         let redis = (store == StoreKind::Redis).then(RedisServer::start);
         let idp = TestIdp::new("load");
         let mut hub = Samlhub::prepare(bin);
@@ -103,7 +109,7 @@ impl Rig {
             .map(|r| format!("store = \"{}\"\n", r.url()))
             .unwrap_or_default();
         hub.write_config(&format!(
-            "{store_line}[[idp]]\nid = \"{IDP_ID}\"\nmetadata_file = \"{md}\"\n\
+            "{store_line}{tables}[[idp]]\nid = \"{IDP_ID}\"\nmetadata_file = \"{md}\"\n\
 [[oidc.client]]\nclient_id = \"{OIDC_CLIENT}\"\nclient_secret_hash = \"{hash}\"\nredirect_uris = [\"{OIDC_REDIRECT}\"]\n\
 [[ha]]\nid = \"{HA_INSTANCE}\"\nexternal_url = \"http://127.0.0.1:9\"\nhook_secret_file = \"{secret}\"\nadmin_groups = [\"{HA_GROUP}\"]\n",
             md = md.display(),

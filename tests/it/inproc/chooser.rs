@@ -17,6 +17,7 @@ async fn hub() -> Hub {
         two_idps: true,
         oidc: false,
         slo: false,
+        redis: None,
         extra: Box::new(|_| {
             format!(
                 "{}\n[[oidc.client]]\nclient_id = \"{SCOPED}\"\nclient_secret_hash = \"{}\"\n\

@@ -19,6 +19,7 @@ mod oidc;
 mod ops;
 mod routes;
 mod session;
+mod store_work;
 mod subjects;
 
 use crate::oidc_rig::{as_client, attr, authn_request, basic_auth, clients_toml, code_params};
@@ -32,7 +33,7 @@ use base64::Engine as _;
 use samlhub::clock::{Clock, FixedClock, SystemClock};
 use samlhub::http::AppState;
 use samlhub::saml::sign::SignOptions;
-use samlhub::store::{AnyStore, EmbeddedStore};
+use samlhub::store::{AnyStore, EmbeddedStore, RedisStore};
 use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -64,6 +65,8 @@ pub struct Setup {
     /// Rewrites each IdP's metadata before it is written (e.g. to add a
     /// `validUntil`).
     pub metadata: Box<dyn Fn(String) -> String>,
+    /// The store: this Redis URL instead of an embedded file.
+    pub redis: Option<String>,
 }
 
 impl Default for Setup {
@@ -75,6 +78,7 @@ impl Default for Setup {
             idp_toml: Box::new(|_| String::new()),
             slo: false,
             metadata: Box::new(|m| m),
+            redis: None,
         }
     }
 }
@@ -141,9 +145,14 @@ impl Hub {
 
         let start = SystemClock.now().replace_nanosecond(0).unwrap();
         let clock = FixedClock::new(start);
-        let store =
-            EmbeddedStore::open(&dir.path().join("store.redb"), Arc::new(clock.clone())).unwrap();
-        let (state, _) = AppState::new(config, Arc::new(clock.clone()), AnyStore::Embedded(store))
+        let store = match &setup.redis {
+            Some(url) => AnyStore::Redis(RedisStore::new(url).unwrap()),
+            None => AnyStore::Embedded(
+                EmbeddedStore::open(&dir.path().join("store.redb"), Arc::new(clock.clone()))
+                    .unwrap(),
+            ),
+        };
+        let (state, _) = AppState::new(config, Arc::new(clock.clone()), store)
             .unwrap_or_else(|e| panic!("app state: {e}"));
         let state = web::Data::new(state);
 
@@ -282,6 +291,18 @@ impl Hub {
         relay: &str,
         tweak: impl FnOnce(&mut Spec),
     ) -> Page {
+        let encoded = self.response(idp, id, tweak);
+        b.post_form(
+            "/saml/acs",
+            &[("SAMLResponse", encoded), ("RelayState", relay.to_owned())],
+        )
+        .await
+    }
+
+    /// A Response of `idp` to request `id` as the ACS form carries it
+    /// (base64), valid at the hub's now, shaped by `tweak`, signed on
+    /// Response and Assertion.
+    pub fn response(&self, idp: &TestIdp, id: &str, tweak: impl FnOnce(&mut Spec)) -> String {
         let mut spec = Spec::valid(
             idp,
             &self.entity_id(),
@@ -297,14 +318,7 @@ impl Hub {
             &idp.key,
             &SignOptions::default(),
         );
-        b.post_form(
-            "/saml/acs",
-            &[
-                ("SAMLResponse", STANDARD.encode(signed)),
-                ("RelayState", relay.to_owned()),
-            ],
-        )
-        .await
+        STANDARD.encode(signed)
     }
 
     /// A whole SP-initiated login at IdP `idp` in `b`; the ACS's answer.

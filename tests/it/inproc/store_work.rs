@@ -1,0 +1,100 @@
+//! Store work per login and per token exchange, counted by the store itself
+//! (`AnyStore::work`: durable commits of the embedded file, round trips to
+//! Redis): an ACS POST is one commit, a code exchange and a refresh one
+//! commit, and a refused replay writes nothing.
+
+use super::{Hub, Setup};
+use crate::oidc_rig::{Pkce, CONF, IDP};
+use crate::peers::redis::RedisServer;
+
+/// A hub whose test IdP publishes a SingleLogoutService, so every login is
+/// filed in the Single Logout index too.
+async fn hub(redis: Option<String>) -> Hub {
+    Hub::start_with(Setup {
+        slo: true,
+        redis,
+        ..Setup::default()
+    })
+    .await
+}
+
+/// One SP-initiated login in a fresh browser: the store work of its ACS
+/// POST. Then the same POST again: refused as a replay, with what that
+/// costs the store.
+async fn acs_work(hub: &Hub) -> (u64, u64) {
+    let mut b = hub.browser();
+    let (relay, id) = hub.begin_login(&mut b, IDP).await;
+    let encoded = hub.response(&hub.idp, &id, |_| {});
+    let form = [("SAMLResponse", encoded), ("RelayState", relay)];
+    let before = hub.state.store.work();
+    let r = b.post_form("/saml/acs", &form).await;
+    assert_eq!(r.status, 303, "{}", r.head());
+    let login = hub.state.store.work() - before;
+
+    let before = hub.state.store.work();
+    let r = b.post_form("/saml/acs", &form).await;
+    let replay = hub.state.store.work() - before;
+    assert_eq!(r.status, 403, "{}", r.head());
+    assert!(r.body.contains("Error: replay"), "{}", r.body);
+    (login, replay)
+}
+
+#[actix_web::test]
+async fn an_acs_post_is_one_durable_commit_on_the_embedded_store() {
+    let hub = hub(None).await;
+    for n in 0..2 {
+        // The second login finds the first one's Single Logout index entry.
+        let (login, replay) = acs_work(&hub).await;
+        assert_eq!(login, 1, "durable commits of ACS POST {n}");
+        // The refusal notes itself for the setup page: that one write only.
+        assert_eq!(replay, 1, "durable commits of a refused replay {n}");
+    }
+    // The session works, and both logins are filed for Single Logout.
+    let mut b = hub.signed_in_browser().await;
+    let s = b.get("/session?format=json").await;
+    assert_eq!(s.status, 200, "{}", s.head());
+}
+
+#[actix_web::test]
+async fn an_acs_post_is_four_round_trips_on_redis() {
+    let server = RedisServer::start();
+    let hub = hub(Some(server.url())).await;
+    // The first login loads the commit script (NOSCRIPT, SCRIPT LOAD).
+    let (first, _) = acs_work(&hub).await;
+    assert_eq!(first, 6, "round trips of the first ACS POST");
+    // GET pending, GET of the Single Logout index, the commit, and the read
+    // back of the index.
+    let (login, replay) = acs_work(&hub).await;
+    assert_eq!(login, 4, "round trips of an ACS POST");
+    // GET pending, GET index, the commit that finds the replay key, and the
+    // setup page's note of the refusal.
+    assert_eq!(replay, 4, "round trips of a refused replay");
+}
+
+#[actix_web::test]
+async fn a_code_exchange_and_a_refresh_are_one_durable_commit_each() {
+    let hub = hub(None).await;
+    let mut b = hub.signed_in_browser().await;
+    let pkce = Pkce::new();
+    let (code, _) = hub.code(&mut b, CONF, Some(&pkce), &[]).await;
+    let before = hub.state.store.work();
+    let r = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
+    assert_eq!(r.page.status, 200, "{}", r.page.head());
+    assert_eq!(hub.state.store.work() - before, 1, "commits of an exchange");
+    let refresh = r.str("refresh_token");
+
+    let before = hub.state.store.work();
+    let r2 = hub.refresh(CONF, &refresh).await;
+    assert_eq!(r2.page.status, 200, "{}", r2.page.head());
+    assert_eq!(hub.state.store.work() - before, 1, "commits of a refresh");
+
+    // Reuse is still detected: the spent code and the rotated refresh token
+    // are refused, and the family (the new refresh token) is revoked.
+    let again = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
+    assert_eq!(again.page.status, 400, "{}", again.page.head());
+    assert_eq!(again.str("error"), "invalid_grant");
+    let reused = hub.refresh(CONF, &refresh).await;
+    assert_eq!(reused.str("error"), "invalid_grant");
+    let revoked = hub.refresh(CONF, &r2.str("refresh_token")).await;
+    assert_eq!(revoked.str("error"), "invalid_grant", "family revoked");
+}

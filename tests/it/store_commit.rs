@@ -1,0 +1,158 @@
+//! The [`Store::commit`] checks of the store conformance suite
+//! (`store_conformance.rs` runs them on every backend): claims that are all
+//! free write everything, one live claim writes nothing and is named by its
+//! index, TTLs apply, and of concurrent commits on one claim exactly one
+//! writes.
+
+// Test code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use crate::store_conformance::{race, Backend, LONG, PAST_SHORT, SHORT};
+use samlhub::store::{Committed, Store};
+
+/// All claims free: the claims and puts are written (a put replacing an
+/// old value), the deletes removed.
+pub(crate) async fn commit_writes_every_entry_when_claims_are_free<S: Store>(b: &Backend<S>) {
+    let store = &b.store;
+    store.put("conf:cm:put2", b"old", LONG).await.unwrap();
+    store.put("conf:cm:gone", b"x", LONG).await.unwrap();
+    let done = store
+        .commit(
+            &[("conf:cm:c1", b"C1", LONG), ("conf:cm:c2", b"", LONG)],
+            &[("conf:cm:put1", b"P1", LONG), ("conf:cm:put2", b"P2", LONG)],
+            &["conf:cm:gone", "conf:cm:never-there"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, Committed::Written);
+    for (k, v) in [
+        ("conf:cm:c1", &b"C1"[..]),
+        ("conf:cm:c2", b""),
+        ("conf:cm:put1", b"P1"),
+        ("conf:cm:put2", b"P2"),
+    ] {
+        assert_eq!(store.get(k).await.unwrap().as_deref(), Some(v), "{k}");
+    }
+    assert_eq!(store.get("conf:cm:gone").await.unwrap(), None);
+    // A claim is a claim: the same key again is taken.
+    assert!(!store.put_if_absent("conf:cm:c1", b"y", LONG).await.unwrap());
+    assert_eq!(
+        store.commit(&[], &[], &[]).await.unwrap(),
+        Committed::Written
+    );
+}
+
+/// One claim live: nothing is written or removed, and its index is named.
+pub(crate) async fn commit_writes_nothing_when_a_claim_is_taken<S: Store>(b: &Backend<S>) {
+    let store = &b.store;
+    store.put("conf:cmt:second", b"first", LONG).await.unwrap();
+    store.put("conf:cmt:keep", b"k", LONG).await.unwrap();
+    let done = store
+        .commit(
+            &[
+                ("conf:cmt:first", b"a", LONG),
+                ("conf:cmt:second", b"b", LONG),
+            ],
+            &[("conf:cmt:put", b"p", LONG)],
+            &["conf:cmt:keep"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, Committed::Taken(1));
+    assert_eq!(
+        store.get("conf:cmt:second").await.unwrap().as_deref(),
+        Some(&b"first"[..]),
+        "the live claim keeps its value"
+    );
+    assert_eq!(store.get("conf:cmt:put").await.unwrap(), None, "no put");
+    assert_eq!(
+        store.get("conf:cmt:keep").await.unwrap().as_deref(),
+        Some(&b"k"[..]),
+        "no delete"
+    );
+    // The first claim is taken too now: it is named, being first.
+    store.put("conf:cmt:first", b"z", LONG).await.unwrap();
+    let done = store
+        .commit(
+            &[
+                ("conf:cmt:first", b"a", LONG),
+                ("conf:cmt:second", b"b", LONG),
+            ],
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, Committed::Taken(0));
+}
+
+/// Each entry gets its own TTL, and an expired claim counts as free.
+pub(crate) async fn commit_applies_ttls<S: Store>(b: &Backend<S>) {
+    let store = &b.store;
+    let done = store
+        .commit(
+            &[
+                ("conf:cmx:claim-short", b"s", SHORT),
+                ("conf:cmx:claim-long", b"l", LONG),
+            ],
+            &[
+                ("conf:cmx:put-short", b"s", SHORT),
+                ("conf:cmx:put-long", b"l", LONG),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, Committed::Written);
+    b.time.pass(PAST_SHORT).await;
+    assert_eq!(store.get("conf:cmx:claim-short").await.unwrap(), None);
+    assert_eq!(store.get("conf:cmx:put-short").await.unwrap(), None);
+    assert!(store.get("conf:cmx:claim-long").await.unwrap().is_some());
+    assert!(store.get("conf:cmx:put-long").await.unwrap().is_some());
+    let again = store
+        .commit(&[("conf:cmx:claim-short", b"t", LONG)], &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(again, Committed::Written, "an expired claim is free");
+}
+
+/// Concurrent commits on one claim, each with a put of its own: exactly one
+/// writes, and only its put exists.
+pub(crate) async fn commit_is_atomic<S: Store>(b: &Backend<S>) {
+    let results = race(&b.store, |s, i| async move {
+        let put = format!("conf:cma:put{i}");
+        s.commit(
+            &[("conf:cma:claim", format!("v{i}").as_bytes(), LONG)],
+            &[(put.as_str(), b"p", LONG)],
+            &[],
+        )
+        .await
+        .unwrap()
+    })
+    .await;
+    let winners: Vec<usize> = (0..results.len())
+        .filter(|i| results[*i] == Committed::Written)
+        .collect();
+    assert_eq!(winners.len(), 1, "commit results: {results:?}");
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Committed::Written | Committed::Taken(0))));
+    for i in 0..results.len() {
+        let put = b
+            .store
+            .get(&format!("conf:cma:put{i}"))
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(put, winners.contains(&i), "put of racer {i}");
+    }
+    assert_eq!(
+        b.store.get("conf:cma:claim").await.unwrap(),
+        Some(format!("v{}", winners[0]).into_bytes())
+    );
+}
