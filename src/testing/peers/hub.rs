@@ -157,6 +157,11 @@ impl Samlhub {
         let relay_state = super::browser::query_param(&loc, "RelayState").unwrap();
         (relay_state, request_id_of(&loc))
     }
+
+    /// The process id of the running hub (for memory figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(ProcessGroup::pid)
+    }
 }
 
 /// The AuthnRequest ID inside a Redirect-binding URL.
