@@ -40,18 +40,10 @@ pub fn parse_with(input: &[u8], limits: &Limits, ids: IdSyntax) -> Result<Docume
     }
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = std::str::from_utf8(input).map_err(|_| XmlError::InvalidUtf8)?;
-    // The element table is sized from the start tags up front: growing it
-    // by doubling would copy it and hold old and new at once, about a
-    // third of the peak memory for a large metadata aggregate.
-    let start_tags = text
-        .as_bytes()
-        .windows(2)
-        .filter(|w| matches!(w, [b'<', c] if c.is_ascii_alphabetic() || *c == b'_' || *c >= 0x80))
-        .count();
     Parser {
         limits,
         id_syntax: ids,
-        elements: Vec::with_capacity(start_tags.min(limits.max_elements)),
+        elements: Vec::new(),
         ids: HashMap::new(),
         namespaces: vec![String::new(), ns::XML.to_owned()],
         ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
