@@ -78,9 +78,10 @@ fn child(case: &str, file: &Path, target: &str, signer_pem: Option<&Path>) {
     }
     let wall = started.elapsed();
     println!(
-        "{:.1} {}",
+        "{:.1} {} {}",
         wall.as_secs_f64() * 1000.0,
-        status_kib("VmHWM:")
+        status_kib("VmHWM:"),
+        status_kib("VmRSS:")
     );
 }
 
