@@ -3,8 +3,12 @@
 //! `BENCH_BURST` (default 10,000), each burst followed by a step of the
 //! pinned clock past every TTL and a sweep. After each burst it prints the
 //! entry count, the file size and the process RSS (VmRSS). `BENCH_NO_SWEEP=1`
-//! skips the sweeps, as the baseline. `BENCH_DIR` sets where the file goes
-//! (default: a temp dir).
+//! skips the sweeps, as the baseline. `BENCH_CACHE_MIB` sets redb's page
+//! cache (default: the store's own bound, `store::embedded::CACHE_BYTES`;
+//! 1024 is redb's default). `BENCH_DIR` sets where the file goes (default:
+//! a temp dir). At the end it prints the peak RSS (VmHWM) and the largest
+//! file size after any burst but the first, against the first's: with the
+//! sweep, later bursts reuse the freed pages and the file does not grow.
 //!
 //! Run: `cargo bench --bench embedded_growth`.
 #![allow(
@@ -16,20 +20,13 @@
 
 use samlhub::clock::{Clock, FixedClock};
 use samlhub::store::EmbeddedStore;
-use samlhub::testing::load::procstat::Proc;
 use samlhub::testing::login_load;
+use samlhub::testing::{env_or as env_u64, proc_status};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_kib() -> u64 {
-    Proc::new("bench", std::process::id()).rss_kib()
+fn status_kib(field: &str) -> u64 {
+    proc_status("self", field)
 }
 
 fn main() {
@@ -49,15 +46,26 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let store =
-        EmbeddedStore::open(&dir.path().join("state.redb"), Arc::new(clock.clone())).unwrap();
+    let cache = std::env::var("BENCH_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(samlhub::store::embedded::CACHE_BYTES, |m| m * 1024 * 1024);
+    let store = EmbeddedStore::open_with_cache(
+        &dir.path().join("state.redb"),
+        Arc::new(clock.clone()),
+        cache,
+    )
+    .unwrap();
     println!(
-        "start: entries {} file {} KiB rss {} KiB (sweep {})",
+        "start: entries {} file {} KiB rss {} KiB (sweep {}, cache {} MiB)",
         store.entry_count().unwrap(),
         store.file_len().unwrap() / 1024,
-        rss_kib(),
-        if sweep { "on" } else { "off" }
+        status_kib("VmRSS:"),
+        if sweep { "on" } else { "off" },
+        cache / 1024 / 1024
     );
+    let mut first_file = None;
+    let mut later_file = 0;
     let step = time::Duration::try_from(login_load::longest_ttl(lifetime)).unwrap()
         + time::Duration::seconds(1);
     let started = Instant::now();
@@ -82,8 +90,19 @@ fn main() {
             "{done:>7} logins: entries {live} before sweep, {} after ({swept} swept); file {} KiB; rss {} KiB; {:.0} s",
             store.entry_count().unwrap(),
             store.file_len().unwrap() / 1024,
-            rss_kib(),
+            status_kib("VmRSS:"),
             started.elapsed().as_secs_f64()
         );
+        let file = store.file_len().unwrap() / 1024;
+        match first_file {
+            None => first_file = Some(file),
+            Some(_) => later_file = later_file.max(file),
+        }
     }
+    println!(
+        "peak rss {} KiB; file after the first burst {} KiB, largest after a later one {} KiB",
+        status_kib("VmHWM:"),
+        first_file.unwrap_or(0),
+        later_file
+    );
 }

@@ -10,7 +10,7 @@
 //! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
 
 use crate::crypto;
-use crate::xml::{exc_c14n, exc_c14n_bounded, ns, Document, ElemId, XmlError};
+use crate::xml::{exc_c14n, exc_c14n_streamed, ns, Document, ElemId, XmlError};
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Public};
 
 /// The SignatureMethod and DigestMethod tables (XMLDSig §6.2, §6.4), shared
@@ -187,30 +187,36 @@ pub fn verify_enveloped(
         return Err(DsigError::BadSignature);
     }
 
-    let mut content = Vec::with_capacity(doc.source().len());
-    // Output amplification is refused before any digest work (see exc_c14n_bounded).
+    // Output amplification is refused (see exc_c14n_bounded). The
+    // canonical form is digested as it is written, so a large signed
+    // element (a metadata aggregate) is never held twice.
     let budget = doc
         .source()
         .len()
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    exc_c14n_bounded(
+    let mut hasher =
+        openssl::hash::Hasher::new(parts.digest_alg.md()).map_err(|_| DsigError::DigestMismatch)?;
+    let mut hashed = Ok(());
+    exc_c14n_streamed(
         doc,
         target,
         Some(sig),
         &parts.ref_prefixes,
-        &mut content,
         budget,
+        &mut |b| {
+            if hashed.is_ok() {
+                hashed = hasher.update(b);
+            }
+        },
     )
     .map_err(|_| {
         DsigError::Structure(format!(
             "canonical form of the signed element exceeds {budget} bytes"
         ))
     })?;
-    let digest = parts
-        .digest_alg
-        .hash(&content)
-        .map_err(|_| DsigError::DigestMismatch)?;
+    hashed.map_err(|_| DsigError::DigestMismatch)?;
+    let digest = hasher.finish().map_err(|_| DsigError::DigestMismatch)?;
     if digest.len() != parts.digest_value.len()
         || !openssl::memcmp::eq(&digest, &parts.digest_value)
     {

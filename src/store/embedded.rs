@@ -10,7 +10,10 @@
 //! - redb takes an exclusive lock on the file, so a second process (or a
 //!   second [`EmbeddedStore::open`] in this one) gets a clear error instead of
 //!   sharing it;
-//! - the file is created with mode 0600 (and tightened to it if it exists).
+//! - the file is created with mode 0600 (and tightened to it if it exists);
+//! - redb's page cache is bounded ([`CACHE_BYTES`], not redb's 1 GiB
+//!   default), so the process's memory follows the live state, not the
+//!   pages it has ever read.
 //!
 //! redb serialises write transactions, so doing the check and the write of
 //! [`Store::put_if_absent`] / [`Store::take`] in one write transaction makes
@@ -31,6 +34,14 @@ const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 /// What the error of [`EmbeddedStore::open`] says when another process holds
 /// the file (the admin commands look for it to name the way out).
 pub const IN_USE: &str = "is in use by another samlhub process";
+
+/// redb's page cache (read cache nine tenths, write buffer one tenth). The
+/// live state of a hub is small (about 2 KiB a session); 16 MiB keeps the
+/// pages of some thousands of live sessions in memory and leaves the rest
+/// to the kernel's page cache. redb's default (1 GiB) let a long-running
+/// hub's RSS grow with every page it had read (BENCHMARKS.md, "Embedded
+/// store growth").
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Most expired entries one sweep transaction removes.
 const SWEEP_BATCH: usize = 512;
@@ -56,6 +67,16 @@ impl EmbeddedStore {
     /// `path`. Fails with [`StoreError::Unavailable`] if the file is locked by
     /// another open store, is not a redb file, or cannot be created.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, clock, CACHE_BYTES)
+    }
+
+    /// [`Self::open`] with a page cache of `cache_bytes` instead of
+    /// [`CACHE_BYTES`] (the growth benchmark compares cache sizes).
+    pub fn open_with_cache(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
         let shown = path.display();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -81,12 +102,17 @@ impl EmbeddedStore {
                     ))
                 })?;
         }
-        let db = Database::builder().create_file(file).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                StoreError::Unavailable(format!("store file {shown} {IN_USE}"))
-            }
-            other => StoreError::Unavailable(format!("cannot open store file {shown}: {other}")),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create_file(file)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::Unavailable(format!("store file {shown} {IN_USE}"))
+                }
+                other => {
+                    StoreError::Unavailable(format!("cannot open store file {shown}: {other}"))
+                }
+            })?;
         // Create the table up front so read transactions always find it.
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(ENTRIES).map_err(db_err)?;

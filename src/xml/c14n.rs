@@ -41,6 +41,43 @@ pub fn exc_c14n_bounded(
     out: &mut Vec<u8>,
     budget: usize,
 ) -> Result<(), OverBudget> {
+    write(doc, apex, exclude, inclusive, out, budget, None)
+}
+
+/// Where [`exc_c14n_streamed`] hands its output.
+type Sink<'o> = &'o mut dyn FnMut(&[u8]);
+
+/// Output is handed to the sink of [`exc_c14n_streamed`] in pieces of
+/// about this size.
+const PIECE: usize = 64 * 1024;
+
+/// As [`exc_c14n_bounded`], but the canonical form is handed to `sink` in
+/// pieces of about 64 KiB instead of being kept whole, so a digest over a
+/// large document (a signed metadata aggregate) needs no second copy of
+/// it. The bytes are the same, in the same order.
+pub fn exc_c14n_streamed(
+    doc: &Document,
+    apex: ElemId,
+    exclude: Option<ElemId>,
+    inclusive: &[String],
+    budget: usize,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<(), OverBudget> {
+    let mut out = Vec::with_capacity(PIECE * 2);
+    write(doc, apex, exclude, inclusive, &mut out, budget, Some(sink))?;
+    sink(&out);
+    Ok(())
+}
+
+fn write<'o>(
+    doc: &Document,
+    apex: ElemId,
+    exclude: Option<ElemId>,
+    inclusive: &[String],
+    out: &'o mut Vec<u8>,
+    budget: usize,
+    sink: Option<Sink<'o>>,
+) -> Result<(), OverBudget> {
     let mut w = Writer {
         doc,
         exclude,
@@ -52,6 +89,8 @@ pub fn exc_c14n_bounded(
         out,
         budget,
         over: false,
+        sink,
+        flushed: 0,
     };
     w.element(apex);
     if w.over {
@@ -75,6 +114,10 @@ struct Writer<'a, 'o> {
     out: &'o mut Vec<u8>,
     budget: usize,
     over: bool,
+    /// Where full pieces of `out` go, when streaming.
+    sink: Option<Sink<'o>>,
+    /// Bytes already handed to `sink`.
+    flushed: usize,
 }
 
 impl<'a> Writer<'a, '_> {
@@ -87,8 +130,21 @@ impl<'a> Writer<'a, '_> {
             .unwrap_or("")
     }
 
+    /// Hands `out` to the sink once it holds a full piece.
+    fn flush(&mut self) {
+        if self.out.len() < PIECE {
+            return;
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink(self.out);
+            self.flushed = self.flushed.saturating_add(self.out.len());
+            self.out.clear();
+        }
+    }
+
     fn element(&mut self, id: ElemId) {
-        if self.over || self.out.len() > self.budget {
+        self.flush();
+        if self.over || self.flushed.saturating_add(self.out.len()) > self.budget {
             self.over = true;
             return;
         }
@@ -373,5 +429,35 @@ mod tests {
             Ok(())
         );
         assert!(full.len() > 1_000_000);
+    }
+
+    #[test]
+    fn streamed_output_is_the_same_bytes_in_pieces() {
+        // Large enough for many pieces; a Signature-like child excluded.
+        let uri = format!("urn:{}", "u".repeat(200));
+        let src = format!(
+            r#"<r xmlns:p="{uri}" ID="a"><s:Signature xmlns:s="urn:s"><x/></s:Signature>{}</r>"#,
+            "<p:x a=\"&lt;1\">t&amp;</p:x>\n".repeat(2000)
+        );
+        let d = parse(src.as_bytes(), &Limits::METADATA).unwrap();
+        let sig = d.children(d.root()).next().unwrap();
+        let mut whole = Vec::new();
+        exc_c14n(&d, d.root(), Some(sig), &[], &mut whole);
+        let mut pieces = Vec::new();
+        let mut joined = Vec::new();
+        let r = exc_c14n_streamed(&d, d.root(), Some(sig), &[], usize::MAX, &mut |b| {
+            pieces.push(b.len());
+            joined.extend_from_slice(b);
+        });
+        assert_eq!(r, Ok(()));
+        assert!(pieces.len() > 3, "{pieces:?}");
+        assert_eq!(joined, whole);
+        // The budget counts the bytes already handed over.
+        let mut seen = 0;
+        let r = exc_c14n_streamed(&d, d.root(), Some(sig), &[], whole.len() / 2, &mut |b| {
+            seen += b.len()
+        });
+        assert_eq!(r, Err(OverBudget));
+        assert!(seen < whole.len());
     }
 }

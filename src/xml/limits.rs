@@ -27,8 +27,13 @@ impl Limits {
     };
 
     /// IdP metadata documents, which may be aggregates with many entities.
+    /// 64 MiB holds the largest federation feeds with room to spare (5,000
+    /// IdPs with mdui, keys and contacts make about 40 MB) and bounds what
+    /// one file makes the parser allocate (its source and tree take about
+    /// four times its size; BENCHMARKS.md, "IdP metadata aggregate"). It also caps a
+    /// `metadata_url` download (`outbound::metadata::fetch`).
     pub const METADATA: Limits = Limits {
-        max_bytes: 32 * 1024 * 1024,
+        max_bytes: 64 * 1024 * 1024,
         max_depth: 32,
         max_elements: 1_000_000,
         max_attributes: 64,

@@ -32,6 +32,7 @@ mod layers;
 mod limits;
 mod log_injection;
 mod login_csrf;
+mod metadata_aggregate;
 mod metadata_refresh;
 mod metadata_schema;
 mod oidc_apache;

@@ -35,13 +35,7 @@ impl Proc {
 
     /// `VmRSS` in KiB (0 once it is gone).
     pub fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        crate::testing::proc_status(&self.pid.to_string(), "VmRSS:")
     }
 }
 
