@@ -1,7 +1,11 @@
 //! ACS verification and validation throughput (issue: SP core), with an
-//! OpenSSL RSA-2048 verify measured in the same run as the baseline.
+//! OpenSSL RSA-2048 verify measured in the same run as the baseline, and the
+//! scale curves: validation time against response size (the `groups`
+//! attribute grows, as it does for people in many groups) and against the
+//! number of attributes (one value each).
 //!
 //! Run: `cargo bench --bench acs` (one thread; criterion runs sequentially).
+//! `cargo bench --bench acs -- acs_scale` runs only the curves.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,30 +25,42 @@ const IDP: &str = "https://idp.bench.test/";
 const SP: &str = "https://hub.bench.test/saml/metadata";
 const ACS: &str = "https://hub.bench.test/saml/acs";
 
-fn response(now: OffsetDateTime) -> String {
-    let t = |d: i64| samlhub::saml::response::fmt_time(now + time::Duration::seconds(d));
-    let attr = |name: &str, vals: &[&str]| {
-        let v: String = vals
-            .iter()
-            .map(|v| {
-                format!("<saml:AttributeValue xsi:type=\"xs:string\">{v}</saml:AttributeValue>")
-            })
-            .collect();
-        format!("<saml:Attribute Name=\"{name}\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\">{v}</saml:Attribute>")
-    };
-    let attrs = [
+fn attr<S: AsRef<str>>(name: &str, vals: &[S]) -> String {
+    let v: String = vals
+        .iter()
+        .map(|v| {
+            format!(
+                "<saml:AttributeValue xsi:type=\"xs:string\">{}</saml:AttributeValue>",
+                v.as_ref()
+            )
+        })
+        .collect();
+    format!("<saml:Attribute Name=\"{name}\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\">{v}</saml:Attribute>")
+}
+
+/// The seven attributes of the standard response, with `groups` holding
+/// the five usual groups and then `extra_groups`.
+fn seven_attributes(extra_groups: &[String]) -> String {
+    let mut groups: Vec<String> = ["ha-admins", "users", "family", "garage-door", "cameras"]
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    groups.extend_from_slice(extra_groups);
+    [
         attr("uid", &["alice"]),
         attr("mail", &["alice@example.org"]),
         attr("displayName", &["Alice Example"]),
         attr("givenName", &["Alice"]),
         attr("sn", &["Example"]),
-        attr(
-            "groups",
-            &["ha-admins", "users", "family", "garage-door", "cameras"],
-        ),
+        attr("groups", &groups),
         attr("eduPersonPrincipalName", &["alice@example.org"]),
     ]
-    .concat();
+    .concat()
+}
+
+/// The standard response with `attrs` as its AttributeStatement.
+fn response(now: OffsetDateTime, attrs: &str) -> String {
+    let t = |d: i64| samlhub::saml::response::fmt_time(now + time::Duration::seconds(d));
     format!(
         r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r0123456789abcdef0123456789abcdef" Version="2.0" IssueInstant="{ii}" Destination="{ACS}" InResponseTo="_req1"><saml:Issuer>{IDP}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="_a0123456789abcdef0123456789abcdef" Version="2.0" IssueInstant="{ii}"><saml:Issuer>{IDP}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" SPNameQualifier="{SP}">alice</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{noa}" Recipient="{ACS}" InResponseTo="_req1"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{SP}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{ii}" SessionNotOnOrAfter="{snoa}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attrs}</saml:AttributeStatement></saml:Assertion></samlp:Response>"#,
         ii = t(0),
@@ -80,7 +96,7 @@ fn bench(c: &mut Criterion) {
         decryption_keys: &[],
     };
     let opts = SignOptions::default();
-    let unsigned = response(now);
+    let unsigned = response(now, &seven_attributes(&[]));
     let assertion_only =
         sign_enveloped(&unsigned, "_a0123456789abcdef0123456789abcdef", &key, &opts).unwrap();
     let both = sign_enveloped(
@@ -112,6 +128,20 @@ fn bench(c: &mut Criterion) {
             assert!(v.verify_oneshot(black_box(&sig), black_box(&data)).unwrap());
         })
     });
+    // The bound: the RSA operation alone, as `openssl speed` runs it (one
+    // context set up once, a digest computed beforehand).
+    g.bench_function("baseline_openssl_rsa2048_verify_reused_ctx", |b| {
+        let data = [7u8; 600];
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        let sig = s.sign_oneshot_to_vec(&data).unwrap();
+        let digest = openssl::sha::sha256(&data);
+        let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&cert_key).unwrap();
+        ctx.verify_init().unwrap();
+        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
+        ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+        b.iter(|| assert!(ctx.verify(black_box(&digest), black_box(&sig)).unwrap()))
+    });
     g.bench_function("validate_both_signed", |b| {
         b.iter(|| validate(black_box(both.as_bytes()), &trust, &expect).unwrap())
     });
@@ -127,6 +157,65 @@ fn bench(c: &mut Criterion) {
         b.iter(|| validate(black_box(doctype.as_bytes()), &trust, &expect).unwrap_err())
     });
     g.finish();
+
+    // Scale curves, Assertion signed. Every response is validated once
+    // before it is timed, so a curve point is never a refusal.
+    let sign =
+        |xml: &str| sign_enveloped(xml, "_a0123456789abcdef0123456789abcdef", &key, &opts).unwrap();
+    let mut g = c.benchmark_group("acs_scale");
+    g.throughput(Throughput::Elements(1));
+    for kib in [4usize, 64, 256] {
+        let doc = sized_response(now, kib * 1024, &sign);
+        assert!(validate(doc.as_bytes(), &trust, &expect).is_ok());
+        eprintln!("size_{kib}k: {} bytes", doc.len());
+        g.bench_function(format!("size_{kib}k"), |b| {
+            b.iter(|| validate(black_box(doc.as_bytes()), &trust, &expect).unwrap())
+        });
+    }
+    for n in [7usize, 100, 1000] {
+        let extra: String = (7..n)
+            .map(|i| {
+                attr(
+                    &format!("urn:oid:1.3.6.1.4.1.99999.{i}"),
+                    &[format!("value {i}")],
+                )
+            })
+            .collect();
+        let doc = sign(&response(now, &(seven_attributes(&[]) + &extra)));
+        let accepted = validate(doc.as_bytes(), &trust, &expect).unwrap();
+        assert_eq!(accepted.identity.attributes.len(), n);
+        eprintln!("attributes_{n}: {} bytes", doc.len());
+        g.bench_function(format!("attributes_{n}"), |b| {
+            b.iter(|| validate(black_box(doc.as_bytes()), &trust, &expect).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// The standard response signed, its `groups` attribute grown with group
+/// names until the document is as close to `target` bytes as whole groups
+/// allow, then padded to exactly `target` inside the last group name (the
+/// smallest, 4 KiB, is the standard response as it is).
+fn sized_response(now: OffsetDateTime, target: usize, sign: &dyn Fn(&str) -> String) -> String {
+    let base = sign(&response(now, &seven_attributes(&[])));
+    if base.len() >= target {
+        return base;
+    }
+    // The Signature adds the same number of bytes to any document.
+    let overhead = base.len() - response(now, &seven_attributes(&[])).len();
+    let want = target - overhead;
+    // Each `group-NNNNN` value adds the same number of bytes.
+    let one = response(now, &seven_attributes(&["group-00000".into()])).len();
+    let per = one - response(now, &seven_attributes(&[])).len();
+    let count = (want - response(now, &seven_attributes(&[])).len()) / per;
+    let mut groups: Vec<String> = (0..count).map(|i| format!("group-{i:05}")).collect();
+    let short = want - response(now, &seven_attributes(&groups)).len();
+    if let Some(last) = groups.last_mut() {
+        last.push_str(&"x".repeat(short));
+    }
+    let doc = sign(&response(now, &seven_attributes(&groups)));
+    assert_eq!(doc.len(), target);
+    doc
 }
 
 criterion_group!(benches, bench);

@@ -10,7 +10,7 @@
 //! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
 
 use crate::crypto;
-use crate::xml::{exc_c14n, exc_c14n_streamed, ns, Document, ElemId, XmlError};
+use crate::xml::{exc_c14n, exc_c14n_into, ns, Document, ElemId, Sink, XmlError};
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Public};
 
 /// The SignatureMethod and DigestMethod tables (XMLDSig §6.2, §6.4), shared
@@ -187,36 +187,28 @@ pub fn verify_enveloped(
         return Err(DsigError::BadSignature);
     }
 
-    // Output amplification is refused (see exc_c14n_bounded). The
-    // canonical form is digested as it is written, so a large signed
-    // element (a metadata aggregate) is never held twice.
+    // Output amplification is refused before any digest work (see
+    // exc_c14n_bounded); the canonical form goes straight into the digest.
     let budget = doc
         .source()
         .len()
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let mut hasher =
-        openssl::hash::Hasher::new(parts.digest_alg.md()).map_err(|_| DsigError::DigestMismatch)?;
-    let mut hashed = Ok(());
-    exc_c14n_streamed(
+    let mut sink = DigestSink::new(parts.digest_alg).map_err(|_| DsigError::DigestMismatch)?;
+    exc_c14n_into(
         doc,
         target,
         Some(sig),
         &parts.ref_prefixes,
+        &mut sink,
         budget,
-        &mut |b| {
-            if hashed.is_ok() {
-                hashed = hasher.update(b);
-            }
-        },
     )
     .map_err(|_| {
         DsigError::Structure(format!(
             "canonical form of the signed element exceeds {budget} bytes"
         ))
     })?;
-    hashed.map_err(|_| DsigError::DigestMismatch)?;
-    let digest = hasher.finish().map_err(|_| DsigError::DigestMismatch)?;
+    let digest = sink.finish().map_err(|_| DsigError::DigestMismatch)?;
     if digest.len() != parts.digest_value.len()
         || !openssl::memcmp::eq(&digest, &parts.digest_value)
     {
@@ -227,6 +219,54 @@ pub fn verify_enveloped(
         signature: sig,
         alg: parts.alg,
     })
+}
+
+/// Canonical bytes hashed as they are written (XMLDSig §4.4.3.2), in
+/// blocks: the c14n writer emits many small pieces.
+struct DigestSink {
+    hasher: openssl::hash::Hasher,
+    block: Vec<u8>,
+    failed: bool,
+}
+
+impl DigestSink {
+    const BLOCK: usize = 8192;
+
+    fn new(alg: DigestAlg) -> Result<Self, openssl::error::ErrorStack> {
+        Ok(Self {
+            hasher: openssl::hash::Hasher::new(alg.md())?,
+            block: Vec::with_capacity(Self::BLOCK),
+            failed: false,
+        })
+    }
+
+    fn flush(&mut self) {
+        if !self.block.is_empty() {
+            self.failed |= self.hasher.update(&self.block).is_err();
+            self.block.clear();
+        }
+    }
+
+    fn finish(mut self) -> Result<openssl::hash::DigestBytes, ()> {
+        self.flush();
+        match self.failed {
+            false => self.hasher.finish().map_err(|_| ()),
+            true => Err(()),
+        }
+    }
+}
+
+impl Sink for DigestSink {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.block.len() + bytes.len() > Self::BLOCK {
+            self.flush();
+            if bytes.len() >= Self::BLOCK {
+                self.failed |= self.hasher.update(bytes).is_err();
+                return;
+            }
+        }
+        self.block.extend_from_slice(bytes);
+    }
 }
 
 /// The parts of a ds:Signature, read and shape-checked.
@@ -545,6 +585,32 @@ mod tests {
             check(&list(MAX_INCLUSIVE_PREFIXES - 1)),
             Err(DsigError::BadSignature)
         );
+    }
+
+    /// The canonical form is hashed in blocks as it is written: a signed
+    /// element several blocks long verifies, and a change in its last
+    /// block, or in one text longer than a block, is still caught.
+    #[test]
+    fn long_signed_elements_are_digested_whole() {
+        let (k, t) = key();
+        let long = "x".repeat(3 * DigestSink::BLOCK);
+        let small: String = (0..2000).map(|i| format!("<saml:g>{i}</saml:g>")).collect();
+        let doc = DOC.replace(
+            "<saml:NameID>alice</saml:NameID>",
+            &format!("<saml:NameID>alice</saml:NameID><saml:v>{long}</saml:v>{small}<saml:z>end</saml:z>"),
+        );
+        let signed = sign_enveloped(&doc, "_a1", &k, &SignOptions::default()).unwrap();
+        let check = |xml: &str| {
+            let d = parse(xml.as_bytes(), &Limits::MESSAGE).unwrap();
+            let a = d.by_id("_a1").unwrap();
+            verify_enveloped(&d, a, std::slice::from_ref(&t), false).map(|_| ())
+        };
+        assert_eq!(check(&signed), Ok(()));
+        for (from, to) in [(">end<", ">enD<"), ("xxx</saml:v>", "xxy</saml:v>")] {
+            let tampered = signed.replacen(from, to, 1);
+            assert_ne!(tampered, signed);
+            assert_eq!(check(&tampered), Err(DsigError::DigestMismatch));
+        }
     }
 
     #[test]

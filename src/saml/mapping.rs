@@ -4,7 +4,7 @@
 
 use crate::identity::Identity;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// The profile named by `[[idp]] profile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -137,10 +137,13 @@ pub fn to_identity(idp_id: &str, map: &AttributeMap, a: Asserted) -> Result<Iden
                     .to_string()
             })?,
     };
+    // First occurrence wins, in order. A set keeps this linear: a list
+    // search made a response with thousands of groups cost quadratic time.
     let mut groups: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for n in &map.groups {
         for g in a.attributes.get(n).into_iter().flatten() {
-            if !g.trim().is_empty() && !groups.contains(g) {
+            if !g.trim().is_empty() && seen.insert(g.as_str()) {
                 groups.push(g.clone());
             }
         }

@@ -11,6 +11,18 @@
 
 use super::tree::{Attr, Child, Document, ElemId};
 
+/// Where canonical bytes go: a buffer, or straight into a digest so the
+/// canonical form is never held whole (XMLDSig §4.4.3.2 digests the octets).
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
 /// Writes the canonical form of `apex`'s subtree (minus `exclude`) to `out`.
 /// `inclusive` is the InclusiveNamespaces PrefixList; `#default` names the
 /// default namespace.
@@ -22,7 +34,7 @@ pub fn exc_c14n(
     out: &mut Vec<u8>,
 ) {
     // Our own documents: no budget needed.
-    let _ = exc_c14n_bounded(doc, apex, exclude, inclusive, out, usize::MAX);
+    let _ = exc_c14n_into(doc, apex, exclude, inclusive, out, usize::MAX);
 }
 
 /// The canonical form would exceed its budget (output amplification).
@@ -41,42 +53,19 @@ pub fn exc_c14n_bounded(
     out: &mut Vec<u8>,
     budget: usize,
 ) -> Result<(), OverBudget> {
-    write(doc, apex, exclude, inclusive, out, budget, None)
+    let budget = budget.saturating_sub(out.len());
+    exc_c14n_into(doc, apex, exclude, inclusive, out, budget)
 }
 
-/// Where [`exc_c14n_streamed`] hands its output.
-type Sink<'o> = &'o mut dyn FnMut(&[u8]);
-
-/// Output is handed to the sink of [`exc_c14n_streamed`] in pieces of
-/// about this size.
-const PIECE: usize = 64 * 1024;
-
-/// As [`exc_c14n_bounded`], but the canonical form is handed to `sink` in
-/// pieces of about 64 KiB instead of being kept whole, so a digest over a
-/// large document (a signed metadata aggregate) needs no second copy of
-/// it. The bytes are the same, in the same order.
-pub fn exc_c14n_streamed(
+/// As [`exc_c14n_bounded`], into any [`Sink`]: stops once more than
+/// `budget` bytes have been written.
+pub fn exc_c14n_into<S: Sink + ?Sized>(
     doc: &Document,
     apex: ElemId,
     exclude: Option<ElemId>,
     inclusive: &[String],
+    out: &mut S,
     budget: usize,
-    sink: &mut dyn FnMut(&[u8]),
-) -> Result<(), OverBudget> {
-    let mut out = Vec::with_capacity(PIECE * 2);
-    write(doc, apex, exclude, inclusive, &mut out, budget, Some(sink))?;
-    sink(&out);
-    Ok(())
-}
-
-fn write<'o>(
-    doc: &Document,
-    apex: ElemId,
-    exclude: Option<ElemId>,
-    inclusive: &[String],
-    out: &'o mut Vec<u8>,
-    budget: usize,
-    sink: Option<Sink<'o>>,
 ) -> Result<(), OverBudget> {
     let mut w = Writer {
         doc,
@@ -86,11 +75,9 @@ fn write<'o>(
         wanted: Vec::with_capacity(8),
         decls: Vec::with_capacity(8),
         attrs: Vec::with_capacity(16),
-        out,
+        out: Counted { out, written: 0 },
         budget,
         over: false,
-        sink,
-        flushed: 0,
     };
     w.element(apex);
     if w.over {
@@ -100,7 +87,20 @@ fn write<'o>(
     }
 }
 
-struct Writer<'a, 'o> {
+/// A sink that counts what passes through, for the budget.
+struct Counted<'o, S: Sink + ?Sized> {
+    out: &'o mut S,
+    written: usize,
+}
+
+impl<S: Sink + ?Sized> Sink for Counted<'_, S> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.written = self.written.saturating_add(bytes.len());
+        self.out.put(bytes);
+    }
+}
+
+struct Writer<'a, 'o, S: Sink + ?Sized> {
     doc: &'a Document,
     exclude: Option<ElemId>,
     inclusive: &'a [String],
@@ -111,16 +111,12 @@ struct Writer<'a, 'o> {
     wanted: Vec<&'a str>,
     decls: Vec<(&'a str, &'a str)>,
     attrs: Vec<Attr<'a>>,
-    out: &'o mut Vec<u8>,
+    out: Counted<'o, S>,
     budget: usize,
     over: bool,
-    /// Where full pieces of `out` go, when streaming.
-    sink: Option<Sink<'o>>,
-    /// Bytes already handed to `sink`.
-    flushed: usize,
 }
 
-impl<'a> Writer<'a, '_> {
+impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
     fn rendered_uri(&self, prefix: &str) -> &'a str {
         self.rendered
             .iter()
@@ -130,21 +126,8 @@ impl<'a> Writer<'a, '_> {
             .unwrap_or("")
     }
 
-    /// Hands `out` to the sink once it holds a full piece.
-    fn flush(&mut self) {
-        if self.out.len() < PIECE {
-            return;
-        }
-        if let Some(sink) = self.sink.as_mut() {
-            sink(self.out);
-            self.flushed = self.flushed.saturating_add(self.out.len());
-            self.out.clear();
-        }
-    }
-
     fn element(&mut self, id: ElemId) {
-        self.flush();
-        if self.over || self.flushed.saturating_add(self.out.len()) > self.budget {
+        if self.over || self.out.written > self.budget {
             self.over = true;
             return;
         }
@@ -190,38 +173,38 @@ impl<'a> Writer<'a, '_> {
         self.attrs
             .sort_unstable_by(|a, b| (a.ns, a.local).cmp(&(b.ns, b.local)));
 
-        self.out.push(b'<');
+        self.out.put(b"<");
         let qname = doc.qname_str(id);
-        self.out.extend_from_slice(qname.as_bytes());
+        self.out.put(qname.as_bytes());
         for (p, u) in &self.decls {
             if p.is_empty() {
-                self.out.extend_from_slice(b" xmlns=\"");
+                self.out.put(b" xmlns=\"");
             } else {
-                self.out.extend_from_slice(b" xmlns:");
-                self.out.extend_from_slice(p.as_bytes());
-                self.out.extend_from_slice(b"=\"");
+                self.out.put(b" xmlns:");
+                self.out.put(p.as_bytes());
+                self.out.put(b"=\"");
             }
-            escape_attr(u, self.out);
-            self.out.push(b'"');
+            escape_attr(u, &mut self.out);
+            self.out.put(b"\"");
         }
         for a in &self.attrs {
-            self.out.push(b' ');
+            self.out.put(b" ");
             if !a.prefix.is_empty() {
-                self.out.extend_from_slice(a.prefix.as_bytes());
-                self.out.push(b':');
+                self.out.put(a.prefix.as_bytes());
+                self.out.put(b":");
             }
-            self.out.extend_from_slice(a.local.as_bytes());
-            self.out.extend_from_slice(b"=\"");
-            escape_attr(a.value, self.out);
-            self.out.push(b'"');
+            self.out.put(a.local.as_bytes());
+            self.out.put(b"=\"");
+            escape_attr(a.value, &mut self.out);
+            self.out.put(b"\"");
         }
-        self.out.push(b'>');
+        self.out.put(b">");
 
         let mark = self.rendered.len();
         self.rendered.extend_from_slice(&self.decls);
         for c in &doc.el(id).children {
             match c {
-                Child::Text(t) => escape_text(t, self.out),
+                Child::Text(t) => escape_text(t, &mut self.out),
                 Child::Element(child) => {
                     if Some(*child) != self.exclude {
                         self.element(*child);
@@ -231,29 +214,29 @@ impl<'a> Writer<'a, '_> {
         }
         self.rendered.truncate(mark);
 
-        self.out.extend_from_slice(b"</");
-        self.out.extend_from_slice(qname.as_bytes());
-        self.out.push(b'>');
+        self.out.put(b"</");
+        self.out.put(qname.as_bytes());
+        self.out.put(b">");
     }
 }
 
 /// Copies `s`, replacing each byte for which `rep` has an escape. Runs of
 /// plain bytes are copied at once.
-fn escape_with(s: &str, out: &mut Vec<u8>, rep: fn(u8) -> Option<&'static [u8]>) {
+fn escape_with(s: &str, out: &mut impl Sink, rep: fn(u8) -> Option<&'static [u8]>) {
     let bytes = s.as_bytes();
     let mut from = 0;
     for (i, b) in bytes.iter().enumerate() {
         if let Some(r) = rep(*b) {
-            out.extend_from_slice(bytes.get(from..i).unwrap_or_default());
-            out.extend_from_slice(r);
+            out.put(bytes.get(from..i).unwrap_or_default());
+            out.put(r);
             from = i + 1;
         }
     }
-    out.extend_from_slice(bytes.get(from..).unwrap_or_default());
+    out.put(bytes.get(from..).unwrap_or_default());
 }
 
 /// Canonical XML 1.0 §2.3, text nodes.
-fn escape_text(s: &str, out: &mut Vec<u8>) {
+fn escape_text(s: &str, out: &mut impl Sink) {
     escape_with(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
@@ -264,7 +247,7 @@ fn escape_text(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Canonical XML 1.0 §2.3, attribute nodes.
-fn escape_attr(s: &str, out: &mut Vec<u8>) {
+fn escape_attr(s: &str, out: &mut impl Sink) {
     escape_with(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
@@ -429,35 +412,5 @@ mod tests {
             Ok(())
         );
         assert!(full.len() > 1_000_000);
-    }
-
-    #[test]
-    fn streamed_output_is_the_same_bytes_in_pieces() {
-        // Large enough for many pieces; a Signature-like child excluded.
-        let uri = format!("urn:{}", "u".repeat(200));
-        let src = format!(
-            r#"<r xmlns:p="{uri}" ID="a"><s:Signature xmlns:s="urn:s"><x/></s:Signature>{}</r>"#,
-            "<p:x a=\"&lt;1\">t&amp;</p:x>\n".repeat(2000)
-        );
-        let d = parse(src.as_bytes(), &Limits::METADATA).unwrap();
-        let sig = d.children(d.root()).next().unwrap();
-        let mut whole = Vec::new();
-        exc_c14n(&d, d.root(), Some(sig), &[], &mut whole);
-        let mut pieces = Vec::new();
-        let mut joined = Vec::new();
-        let r = exc_c14n_streamed(&d, d.root(), Some(sig), &[], usize::MAX, &mut |b| {
-            pieces.push(b.len());
-            joined.extend_from_slice(b);
-        });
-        assert_eq!(r, Ok(()));
-        assert!(pieces.len() > 3, "{pieces:?}");
-        assert_eq!(joined, whole);
-        // The budget counts the bytes already handed over.
-        let mut seen = 0;
-        let r = exc_c14n_streamed(&d, d.root(), Some(sig), &[], whole.len() / 2, &mut |b| {
-            seen += b.len()
-        });
-        assert_eq!(r, Err(OverBudget));
-        assert!(seen < whole.len());
     }
 }

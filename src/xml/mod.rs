@@ -10,7 +10,7 @@ mod limits;
 mod parse;
 mod tree;
 
-pub use c14n::{exc_c14n, exc_c14n_bounded, exc_c14n_streamed, OverBudget};
+pub use c14n::{exc_c14n, exc_c14n_bounded, exc_c14n_into, OverBudget, Sink};
 pub use limits::Limits;
 pub use parse::{parse, parse_with, IdSyntax};
 pub use tree::{Attr, Child, Document, ElemId, Element, Span};

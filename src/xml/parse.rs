@@ -130,7 +130,7 @@ impl Parser<'_> {
                     self.close_if_root();
                 }
                 Event::Text(t) => {
-                    let raw = std::str::from_utf8(&t).map_err(|_| XmlError::InvalidUtf8)?;
+                    let raw = within(text, &t)?;
                     if self.stack.is_empty() {
                         if !raw.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
                             return Err(if self.root_done {
@@ -238,7 +238,7 @@ impl Parser<'_> {
                 return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
             }
             let an = name_at(text, a.key.as_ref())?;
-            let raw = std::str::from_utf8(&a.value).map_err(|_| XmlError::InvalidUtf8)?;
+            let raw = within(text, &a.value)?;
             let value = normalize_attr(raw)?;
             let (ap, al) = (prefix_of(text, an), local_of(text, an));
             if ap.is_empty() && al == "xmlns" {
@@ -398,6 +398,17 @@ fn local_of(text: &str, n: Name) -> &str {
     slice(text, n.start + skip, n.end)
 }
 
+/// The text of `bytes`. quick-xml's events borrow from the input, so the
+/// slice is found in `text` by position and its UTF-8, already checked, is
+/// not checked again; anything else is checked as usual.
+fn within<'a>(text: &'a str, bytes: &'a [u8]) -> Result<&'a str, XmlError> {
+    let start = (bytes.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    match text.get(start..start.saturating_add(bytes.len())) {
+        Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
+        _ => std::str::from_utf8(bytes).map_err(|_| XmlError::InvalidUtf8),
+    }
+}
+
 /// Locates a name quick-xml handed us inside `text` (its events borrow from
 /// the input) and checks that it is a QName.
 fn name_at(text: &str, bytes: &[u8]) -> Result<Name, XmlError> {
@@ -452,6 +463,15 @@ fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), XmlError> {
 /// NCName per Namespaces in XML 1.0 §3 (the XML 1.0 Fifth Edition name
 /// character classes, without the colon).
 pub(crate) fn is_ncname(s: &str) -> bool {
+    // ASCII names (nearly all of them) by byte; the classes below agree
+    // with these bytes on ASCII.
+    if s.is_ascii() {
+        let mut bytes = s.bytes();
+        return bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
     let mut chars = s.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -538,6 +558,14 @@ fn resolve_ref(name: &str) -> Result<char, XmlError> {
 /// whitespace becomes a space (after §2.11, so CR LF is one space), references
 /// are replaced, and characters produced by character references are kept.
 fn normalize_attr(raw: &str) -> Result<String, XmlError> {
+    // Fast path: printable ASCII without references or `<` is its own
+    // normal form and needs no character check.
+    if raw
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<')
+    {
+        return Ok(raw.to_owned());
+    }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(c) = rest.chars().next() {
@@ -657,6 +685,27 @@ mod tests {
             p("<a xmlns:p=''/>").unwrap_err(),
             XmlError::BadNamespace(_)
         ));
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_character_rules() {
+        // Names: ASCII by byte, the rest by class.
+        assert!(p("<a-b.c_1/>").is_ok());
+        assert!(p("<\u{E9}t\u{E9}/>").is_ok());
+        for bad in ["<1a/>", "<-a/>", "<.a/>", "<a b\u{B7}='1' 1c='2'/>"] {
+            assert!(
+                matches!(
+                    p(bad).unwrap_err(),
+                    XmlError::BadName(_) | XmlError::Malformed { .. }
+                ),
+                "{bad}"
+            );
+        }
+        // Attribute values: control characters are still refused, and
+        // anything that is not plain ASCII still goes through normalisation.
+        assert_eq!(p("<a b='x\u{1}'/>").unwrap_err(), XmlError::BadChar(1));
+        let d = p("<a b='\u{E9}&amp;\u{E9}\u{9}!'/>").unwrap();
+        assert_eq!(d.attr(d.root(), "b"), Some("\u{E9}&\u{E9} !"));
     }
 
     #[test]
