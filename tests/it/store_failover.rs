@@ -36,6 +36,14 @@ async fn cluster_conformance() {
     let cluster = Cluster::start();
     let store = store(&cluster.url(), 1);
     conformance_suite!(store);
+    // Listing walks every master: keys spread over all hash slots are found,
+    // and nothing outside the prefix.
+    let want: Vec<String> = (0..60).map(|i| format!("listme:{i:02}")).collect();
+    for k in &want {
+        store.put(k, b"v", LONG).await.unwrap();
+    }
+    store.put("listmenot", b"v", LONG).await.unwrap();
+    assert_eq!(store.keys_with_prefix("listme:").await.unwrap(), want);
 }
 
 /// What one modelled login saw.

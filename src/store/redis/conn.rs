@@ -12,6 +12,39 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, RedisConnectionInfo, RedisError, RedisResult, Value};
 use std::time::Duration;
 
+/// The masters in a `CLUSTER NODES` answer (Redis Cluster specification,
+/// "Nodes table": `<id> <ip:port@cport[,hostname]> <flags> …`), skipping
+/// those flagged failing or without an address.
+pub fn masters_of(nodes: &str) -> Vec<Addr> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (_, addr, flags) = (f.next()?, f.next()?, f.next()?);
+            let flags: Vec<&str> = flags.split(',').collect();
+            if !flags.contains(&"master")
+                || flags
+                    .iter()
+                    .any(|x| matches!(*x, "fail" | "fail?" | "noaddr" | "handshake"))
+            {
+                return None;
+            }
+            let hostport = addr.split(['@', ',']).next()?;
+            let (host, port) = hostport.rsplit_once(':')?;
+            if host.is_empty() {
+                return None;
+            }
+            Some(Addr {
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+                port: port.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
 /// A live connection to whatever the spec names.
 #[derive(Clone)]
 pub enum Conn {
@@ -158,6 +191,12 @@ impl Dialer {
         }
     }
 
+    /// A connection to one node of a Cluster (database 0), for walking its
+    /// key space.
+    pub async fn node(&self, addr: &Addr) -> RedisResult<MultiplexedConnection> {
+        self.single(addr, &redis_info(&self.auth, 0)).await
+    }
+
     /// Asks each sentinel in turn for the master of `service`, and connects
     /// to it once it confirms with `ROLE` that it is a master (a sentinel can
     /// lag behind a failover). Redis Sentinel docs, "Sentinel clients
@@ -265,7 +304,26 @@ pub fn hash_slot(key: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
-    use super::hash_slot;
+    use super::{hash_slot, masters_of};
+
+    #[test]
+    fn masters_are_read_from_cluster_nodes() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001,redis-b master - 0 0 2 connected 5461-10922
+c3 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected 10923-16383
+d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
+e5 :0@0 master,noaddr - 0 0 4 disconnected
+f6 [::1]:7005@17005 master - 0 0 5 connected
+";
+        let got: Vec<String> = masters_of(nodes)
+            .iter()
+            .map(|a| format!("{}:{}", a.host, a.port))
+            .collect();
+        assert_eq!(got, ["127.0.0.1:7000", "127.0.0.1:7001", "::1:7005"]);
+        assert!(masters_of("").is_empty());
+        assert!(masters_of("garbage\n").is_empty());
+    }
 
     #[test]
     fn hash_slots_match_the_cluster_spec() {

@@ -363,40 +363,81 @@ impl Store for RedisStore {
 
     /// `SCAN cursor MATCH samlhub:<prefix>* COUNT 1000` until the cursor
     /// comes back 0; SCAN may return a key twice, so the list is deduplicated.
-    /// Under Cluster every master holds its own key space and cursor, which
-    /// the shared cluster connection cannot walk: refused with a clear error
-    /// (the admin commands then say to use a single server or Sentinel).
+    /// Under Cluster every master holds its own key space and cursor: the
+    /// masters are read from `CLUSTER NODES` and each is scanned over a
+    /// connection of its own (Redis Cluster specification, "Nodes table").
+    /// A master that fails meanwhile fails the listing (never a partial
+    /// list given as whole).
     async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        if self.cluster {
-            return Err(StoreError::Unavailable(
-                "listing keys is not supported on Redis Cluster (each master would have to be \
-                 scanned); the admin commands need a single Redis server or Sentinel"
-                    .into(),
-            ));
-        }
         let pattern = format!("{}*", glob_escape(&full_key(prefix)));
-        let mut cursor: u64 = 0;
         let mut out = Vec::new();
-        loop {
-            let mut cmd = redis::cmd("SCAN");
-            cmd.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000);
-            let (next, keys): (u64, Vec<String>) = self.run("SCAN", Op::Cmd(cmd)).await?;
-            out.extend(
-                keys.iter()
-                    .filter_map(|k| k.strip_prefix(KEY_PREFIX).map(str::to_owned)),
-            );
-            if next == 0 {
-                break;
+        if self.cluster {
+            let mut cmd = redis::cmd("CLUSTER");
+            cmd.arg("NODES");
+            let nodes: String = self.run("CLUSTER NODES", Op::Cmd(cmd)).await?;
+            let masters = conn::masters_of(&nodes);
+            if masters.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "redis: CLUSTER NODES names no reachable master".into(),
+                ));
             }
-            cursor = next;
+            for addr in masters {
+                let node = tokio::time::timeout(self.timeout, self.dialer.node(&addr))
+                    .await
+                    .map_err(|_| StoreError::Unavailable(format!("redis: {addr} timed out")))?
+                    .map_err(|e| StoreError::Unavailable(format!("redis: {addr}: {e}")))?;
+                let addr = addr.to_string();
+                scan(&mut out, &pattern, |cmd| {
+                    // A handle on the node's multiplexed connection.
+                    let mut node = node.clone();
+                    let (addr, timeout) = (addr.clone(), self.timeout);
+                    async move {
+                        let scanned = tokio::time::timeout(timeout, cmd.query_async(&mut node))
+                            .await
+                            .map_err(|_| {
+                                StoreError::Unavailable(format!("redis: SCAN at {addr} timed out"))
+                            })?;
+                        scanned.map_err(|e| {
+                            StoreError::Unavailable(format!("redis: SCAN at {addr}: {e}"))
+                        })
+                    }
+                })
+                .await?;
+            }
+        } else {
+            scan(&mut out, &pattern, |cmd| self.run("SCAN", Op::Cmd(cmd))).await?;
         }
         out.sort();
         out.dedup();
         Ok(out)
+    }
+}
+
+/// Walks one key space with `SCAN cursor MATCH pattern COUNT 1000` until the
+/// cursor comes back 0, adding the keys found (without [`KEY_PREFIX`]) to
+/// `out`; `send` sends one SCAN.
+async fn scan<F, Fut>(out: &mut Vec<String>, pattern: &str, mut send: F) -> Result<(), StoreError>
+where
+    F: FnMut(redis::Cmd) -> Fut,
+    Fut: std::future::Future<Output = Result<(u64, Vec<String>), StoreError>>,
+{
+    let mut cursor: u64 = 0;
+    loop {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000);
+        let (next, keys) = send(cmd).await?;
+        out.extend(
+            keys.iter()
+                .filter_map(|k| k.strip_prefix(KEY_PREFIX).map(str::to_owned)),
+        );
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
     }
 }
 
