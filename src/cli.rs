@@ -429,11 +429,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         return ExitCode::from(2);
     }
     for w in cert_warnings(&c) {
-        if w.expired {
-            log::error!("{}", w.text);
-        } else {
-            log::warn!("{}", w.text);
-        }
+        w.log();
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = match AnyStore::open(&c.store, clock.clone()) {

@@ -18,6 +18,17 @@ pub struct CertWarning {
     pub text: String,
 }
 
+impl CertWarning {
+    /// Logs it: an error once expired, else a warning.
+    pub fn log(&self) {
+        if self.expired {
+            log::error!("{}", self.text);
+        } else {
+            log::warn!("{}", self.text);
+        }
+    }
+}
+
 /// The warnings for one IdP at `now`, signer certificates included.
 pub fn idp_cert_warnings(idp: &Idp, now: OffsetDateTime, days: u32) -> Vec<CertWarning> {
     let signing = idp

@@ -173,11 +173,7 @@ pub fn apply(st: &AppState, loaded: Result<Config, ConfigError>) -> bool {
     }
     let now = st.clock.now();
     for w in crate::config::expiry::cert_warnings(&next.idps, now, next.cert_expiry_warning_days) {
-        if w.expired {
-            log::error!("{}", w.text);
-        } else {
-            log::warn!("{}", w.text);
-        }
+        w.log();
     }
     crate::logging::set_format(next.ops.log_format);
     let count = next.idps.len();

@@ -174,11 +174,7 @@ impl Refresher {
                         crate::saml::response::fmt_time(e.next)
                     );
                     for w in warnings {
-                        if w.expired {
-                            log::error!("{}", w.text);
-                        } else {
-                            log::warn!("{}", w.text);
-                        }
+                        w.log();
                     }
                     save(&cache_path(&self.data_dir, &e.id), &xml);
                     out.push(Outcome::Replaced { idp: e.id.clone() });
