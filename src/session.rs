@@ -50,20 +50,8 @@ pub fn key(cookie_value: &str) -> Key<Session> {
     Key::secret(cookie_value)
 }
 
-/// Stores a session for `identity` at `now` (unix seconds).
-pub async fn start<S: Store>(
-    store: &S,
-    identity: Identity,
-    lifetime: Duration,
-    now: i64,
-) -> Result<Started, SessionError> {
-    start_linked(store, identity, None, lifetime, now)
-        .await
-        .map(|(s, _, _)| s)
-}
-
-/// [`start`] for a SAML login, keeping what Single Logout needs; returns the
-/// stored session with its key too.
+/// Stores a session for `identity` at `now` (unix seconds), keeping what
+/// Single Logout needs; returns the stored session with its key too.
 pub async fn start_linked<S: Store>(
     store: &S,
     identity: Identity,

@@ -332,14 +332,17 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
     };
     // A session from a SAML login at an IdP with Single Logout ends there
     // too; the IdP's answer then leads on to the same target.
+    // One IdP set for the decision and the request it leads to: a reload in
+    // between must not leave the person signed in here.
+    let idps = st.idp_snapshot();
     if current
         .as_ref()
-        .is_some_and(|(_, s)| crate::saml::slo::goes_to_idp(&st.idp_snapshot(), s))
+        .is_some_and(|(_, s)| crate::saml::slo::goes_to_idp(&idps, s))
     {
         let begun = crate::saml::slo::begin(
             &st.store,
             &st.config(),
-            &st.idp_snapshot(),
+            &idps,
             &st.keys.signing.key,
             current,
             target,
