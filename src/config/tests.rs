@@ -488,6 +488,26 @@ fn refresh_bounds_and_warning_days() {
             .any(|l| l.contains("metadata_refresh_max: must not be shorter")),
         "{e}"
     );
+    // A bound the refresh schedule could not add to the clock is refused,
+    // not left to overflow later; a year is still accepted.
+    let f = config_file(
+        &mut src,
+        "metadata_refresh_max = '3000000000d'
+",
+    );
+    let e = load(Some(&f), &BTreeMap::new(), &src).unwrap_err();
+    assert!(
+        e.lines()
+            .iter()
+            .any(|l| l.contains("metadata_refresh_max: must be at most 365d")),
+        "{e}"
+    );
+    let f = config_file(
+        &mut src,
+        "metadata_refresh_max = '365d'
+",
+    );
+    assert!(load(Some(&f), &BTreeMap::new(), &src).is_ok());
 }
 
 #[test]

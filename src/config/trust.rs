@@ -203,6 +203,9 @@ impl Default for RefreshBounds {
     }
 }
 
+/// The longest `metadata_refresh_min` / `metadata_refresh_max` accepted.
+const MAX_REFRESH_BOUND: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
 pub(super) fn load_bounds(min: Option<&str>, max: Option<&str>, p: &mut Problems) -> RefreshBounds {
     let d = RefreshBounds::default();
     let min = parse_duration_or(p, "metadata_refresh_min", min, d.min.as_secs());
@@ -215,6 +218,13 @@ pub(super) fn load_bounds(min: Option<&str>, max: Option<&str>, p: &mut Problems
             "metadata_refresh_max",
             "must not be shorter than metadata_refresh_min",
         );
+    }
+    // The refresh schedule adds these to the clock; a bound past a year is
+    // a typo, and one past the calendar's range could not be scheduled.
+    for (key, v) in [("metadata_refresh_min", min), ("metadata_refresh_max", max)] {
+        if v > MAX_REFRESH_BOUND {
+            p.add(key, "must be at most 365d");
+        }
     }
     RefreshBounds { min, max }
 }

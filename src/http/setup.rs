@@ -105,14 +105,16 @@ fn copyable(label: &str, id: &str, value: &str) -> String {
     format!(
         "<tr><th>{}</th><td><code id=\"{id}\">{}</code> <button class=\"btn\" type=\"button\" data-copy=\"{id}\">Copy</button></td></tr>",
         h(label),
-        h(value)
+        h(value),
+        id = h(id)
     )
 }
 
 fn block(id: &str, text: &str) -> String {
     format!(
         "<pre><code id=\"{id}\">{}</code></pre><p><button class=\"btn\" type=\"button\" data-copy=\"{id}\">Copy</button></p>",
-        h(text)
+        h(text),
+        id = h(id)
     )
 }
 
