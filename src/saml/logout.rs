@@ -337,7 +337,8 @@ impl Opened {
             if expect.now - skew >= noa {
                 return Err(LogoutError::Expired(fmt_time(noa)));
             }
-            replay_until = replay_until.max(noa + skew);
+            // A far-future NotOnOrAfter cannot overflow the clock.
+            replay_until = replay_until.max(noa.checked_add(skew).unwrap_or(noa));
         }
         for (local, name) in [("BaseID", "a BaseID"), ("EncryptedID", "an EncryptedID")] {
             if doc.child(root, ns::SAML, local).is_some() {
@@ -349,12 +350,14 @@ impl Opened {
             .ok_or(LogoutError::Missing("LogoutRequest", "NameID"))?;
         let session_indexes = doc
             .children_named(root, ns::SAMLP, "SessionIndex")
-            .map(|s| doc.text(s).trim().to_owned())
+            .map(|s| super::content::xml_trim(&doc.text(s)).to_owned())
             .collect();
         Ok(VerifiedRequest {
             id: doc.attr(root, "ID").unwrap_or_default().to_owned(),
             issue_instant: self.issue_instant()?,
-            name_id: doc.text(name_id).trim().to_owned(),
+            // Trimmed as the login's NameID was (XML whitespace only), so
+            // the two find the same index entry.
+            name_id: super::content::xml_trim(&doc.text(name_id)).to_owned(),
             format: doc.attr(name_id, "Format").map(str::to_owned),
             session_indexes,
             replay_until,
@@ -665,5 +668,35 @@ mod tests {
             ));
             assert!(Opened::parse(arrived(), Which::Response).is_err());
         }
+        // The NameID is trimmed of XML whitespace only, as at login
+        // (content::xml_trim), so both find the same index entry.
+        let spaced = SloLink {
+            name_id: " a&b\u{a0}\n".into(),
+            ..link()
+        };
+        let xml = LogoutRequest {
+            id: "_r3",
+            issue_instant: now,
+            destination: "https://sp/saml/slo",
+            sp_entity_id: "https://idp",
+            link: &spaced,
+        }
+        .to_xml();
+        let out = encode(
+            BINDING_POST,
+            "https://sp/saml/slo",
+            Which::Request,
+            &xml,
+            "_r3",
+            None,
+            &key,
+        )
+        .unwrap();
+        let Outgoing::Post { fields, .. } = &out else {
+            panic!("POST binding")
+        };
+        let opened = Opened::parse(Arrived::post(&fields[0].1).unwrap(), Which::Request).unwrap();
+        let v = opened.verify_request(&trust(&good), &expect).unwrap();
+        assert_eq!(v.name_id, "a&b\u{a0}");
     }
 }

@@ -441,7 +441,7 @@ fn validate_tree(
     let slo = doc
         .child(subject, ns::SAML, "NameID")
         .map(|n| super::logout::SloLink {
-            name_id: doc.text(n),
+            name_id: content::xml_trim(&doc.text(n)).to_owned(),
             format: doc.attr(n, "Format").map(str::to_owned),
             name_qualifier: doc.attr(n, "NameQualifier").map(str::to_owned),
             sp_name_qualifier: doc.attr(n, "SPNameQualifier").map(str::to_owned),
