@@ -339,6 +339,8 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
         .as_ref()
         .is_some_and(|(_, s)| crate::saml::slo::goes_to_idp(&idps, s))
     {
+        // `begin` ends the session itself, so `end` below finds none to audit.
+        let who = current.as_ref().map(|(_, s)| s.clone());
         let begun = crate::saml::slo::begin(
             &st.store,
             &st.config(),
@@ -349,6 +351,9 @@ async fn logout(st: &AppState, req: &HttpRequest, q: EndSession) -> Result<HttpR
             st.clock.now(),
         )
         .await?;
+        if let Some(s) = &who {
+            session::audit_logout(st, s);
+        }
         let gone = session::end(st, req).await?;
         return Ok(super::slo::send(begun, gone));
     }

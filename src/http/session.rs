@@ -90,6 +90,14 @@ pub async fn current(
     Ok(found)
 }
 
+/// The audit event of a session ended by its holder. Callers that end it by
+/// other means (Single Logout's `slo::begin`) emit it themselves once done.
+pub fn audit_logout(st: &AppState, s: &Session) {
+    crate::audit::Event::new(crate::audit::Kind::Logout)
+        .identity(st.config().ops.audit_user, &s.identity)
+        .emit();
+}
+
 /// Ends this request's session, if any, and returns the removal cookie.
 pub async fn end(st: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, AppError> {
     if let Some(c) = req.cookie(SESSION_COOKIE) {
@@ -97,9 +105,7 @@ pub async fn end(st: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, Ap
             .await?
             .map(|f| f.1)
         {
-            crate::audit::Event::new(crate::audit::Kind::Logout)
-                .identity(st.config().ops.audit_user, &s.identity)
-                .emit();
+            audit_logout(st, &s);
         }
         sessions::end(&st.store, c.value()).await?;
     }

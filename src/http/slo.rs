@@ -53,6 +53,8 @@ async fn start(
         crate::saml::sp::check_return_to(rt)?;
     }
     let current = session::current(st, req).await?;
+    // `begin` ends the session itself, so `end` below finds none to audit.
+    let who = current.as_ref().map(|(_, s)| s.clone());
     let begun = slo::begin(
         &st.store,
         &st.config(),
@@ -63,6 +65,9 @@ async fn start(
         st.clock.now(),
     )
     .await?;
+    if let Some(s) = &who {
+        session::audit_logout(st, s);
+    }
     let gone = session::end(st, req).await?;
     Ok(send(begun, gone))
 }

@@ -150,6 +150,14 @@ fn slo_with_simplesamlphp_both_directions() {
         .expect("SSP answered at /saml/slo")
         .clone();
     assert_eq!(session_status(&mut b, &hub), 401);
+    // Single Logout ends the session before the cookie is cleared; its audit
+    // line is still written, once.
+    let log = hub.log();
+    let logouts = log
+        .lines()
+        .filter(|l| l.contains(" audit ") && l.contains("event=logout"))
+        .count();
+    assert_eq!(logouts, 1, "{log}");
     let (status, err) = refresh_status(&hub, &rt);
     assert_eq!((status, err.as_deref()), (400, Some("invalid_grant")));
     // The LogoutResponse answered one request: a second time it is refused.
