@@ -8,7 +8,8 @@
 //!
 //! `cargo bench --bench oidc_token` (embedded store); `BENCH_REDIS=1` for
 //! Redis; `BENCH_ALG=ES256` for ES256 id_tokens; `BENCH_ROUNDS=N` (default
-//! 500).
+//! 500); `BENCH_HUB_BIN=PATH` runs another build of the hub (for a same-run
+//! A/B against an older commit).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -39,7 +40,8 @@ fn main() {
     } else {
         ""
     };
-    let rig = Rig::start_with(env!("CARGO_BIN_EXE_samlhub"), store, tables);
+    let bin = std::env::var("BENCH_HUB_BIN").unwrap_or(env!("CARGO_BIN_EXE_samlhub").into());
+    let rig = Rig::start_with(&bin, store, tables);
     let target = rig.target();
 
     let mut b = Browser::new();

@@ -200,7 +200,15 @@ async fn token_endpoint(
     let config = st.config();
     let client = token::authenticate(&config.oidc, basic, &f)?;
     let now = st.now();
-    let issued = token::exchange(&st.store, &config.oidc, client, &f, now).await?;
+    // The id_token is signed on a blocking thread while the store redeems
+    // the credential, and released only if that commit succeeded.
+    let mut signing = None;
+    let issued = token::exchange(&st.store, &config.oidc, client, &f, now, |g| {
+        let unsigned =
+            token::id_token(g, config.public_url.as_str(), st.oidc_keys.signer(now), now);
+        signing = Some(web::block(move || unsigned.sign()));
+    })
+    .await?;
     let (grant, kind) = match f.grant_type.as_deref() {
         Some("refresh_token") => ("refresh_token", Kind::Refresh),
         _ => ("authorization_code", Kind::Token),
@@ -211,12 +219,12 @@ async fn token_endpoint(
         .identity(config.ops.audit_user, &g.identity)
         .client(&g.client_id)
         .emit();
-    let idt = token::id_token(
-        &issued,
-        config.public_url.as_str(),
-        st.oidc_keys.signer(now),
-        now,
-    )?;
+    let idt = match signing {
+        Some(s) => s
+            .await
+            .map_err(|e| OAuthError::Internal(format!("id_token signature: {e}")))??,
+        None => return Err(OAuthError::Internal("the grant was not checked".into()).into()),
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))

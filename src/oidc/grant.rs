@@ -218,7 +218,11 @@ async fn family_ttl<S: Store>(
 
 /// RFC 6749 §4.1.3: redeems `code` for tokens. The code must have been
 /// issued to `client` for this `redirect_uri`, and the verifier must match
-/// its challenge (RFC 7636 §4.6).
+/// its challenge (RFC 7636 §4.6). `checked` is called once with the grant
+/// when the code has passed those checks, before the session read and the
+/// commit that redeem it: the caller may start the id_token's signature
+/// then, and must not release it unless this returns `Ok`.
+#[allow(clippy::too_many_arguments)]
 pub async fn exchange_code<S: Store>(
     store: &S,
     settings: &Oidc,
@@ -227,6 +231,7 @@ pub async fn exchange_code<S: Store>(
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
     now: i64,
+    checked: impl FnOnce(&Grant),
 ) -> Result<Issued, OAuthError> {
     let code = code.ok_or_else(|| OAuthError::InvalidRequest("code is missing".into()))?;
     let h = crate::crypto::sha256_hex(code);
@@ -237,6 +242,7 @@ pub async fn exchange_code<S: Store>(
         return spend(store, &live, e).await;
     }
     let g = rec.grant;
+    checked(&g);
     let Some(ttl) = family_ttl(store, settings, &g, now).await? else {
         let e = OAuthError::InvalidGrant("the sign-in behind this code has ended".into());
         return spend(store, &live, e).await;
@@ -285,13 +291,15 @@ fn check_code(
     }
 }
 
-/// RFC 6749 §6: rotates a refresh token.
+/// RFC 6749 §6: rotates a refresh token. `checked` is called once with
+/// the grant when the token belongs to `client`, as in [`exchange_code`].
 pub async fn refresh<S: Store>(
     store: &S,
     settings: &Oidc,
     client: &Client,
     token: Option<&str>,
     now: i64,
+    checked: impl FnOnce(&Grant),
 ) -> Result<Issued, OAuthError> {
     let rt = token.ok_or_else(|| OAuthError::InvalidRequest("refresh_token is missing".into()))?;
     let h = crate::crypto::sha256_hex(rt);
@@ -304,6 +312,7 @@ pub async fn refresh<S: Store>(
         let e = OAuthError::InvalidGrant("the refresh token was issued to another client".into());
         return spend(store, &live, e).await;
     }
+    checked(&g);
     let ended = || OAuthError::InvalidGrant("the sign-in behind this grant has ended".into());
     if records::get(store, &Key::<Family>::of(&[&g.family]))
         .await?

@@ -83,12 +83,15 @@ pub fn authenticate<'a>(
 }
 
 /// Runs the grant the request names for an authenticated client.
+/// `checked` sees the grant once its credential has passed the checks, and
+/// before the store commit that redeems it (see [`grant::exchange_code`]).
 pub async fn exchange<S: Store>(
     store: &S,
     settings: &Oidc,
     client: &Client,
     f: &TokenRequest,
     now: i64,
+    checked: impl FnOnce(&Grant),
 ) -> Result<Issued, OAuthError> {
     match f.grant_type.as_deref() {
         Some("authorization_code") => {
@@ -100,11 +103,13 @@ pub async fn exchange<S: Store>(
                 f.redirect_uri.as_deref(),
                 f.code_verifier.as_deref(),
                 now,
+                checked,
             )
             .await
         }
         Some("refresh_token") => {
-            grant::refresh(store, settings, client, f.refresh_token.as_deref(), now).await
+            let rt = f.refresh_token.as_deref();
+            grant::refresh(store, settings, client, rt, now, checked).await
         }
         Some(_) => Err(OAuthError::UnsupportedGrantType(
             "only authorization_code and refresh_token".into(),
@@ -139,23 +144,33 @@ pub fn id_token_claims(
     c
 }
 
-/// Signs the id_token for `issued` with the key that signs at `now`.
+/// The id_token for `g`, ready to sign with the key that signs at `now`
+/// ([`UnsignedIdToken::sign`] may run on another thread).
 pub fn id_token(
-    issued: &Issued,
+    g: &Grant,
     issuer: &str,
     signer: Option<(String, PKey<Private>)>,
     now: i64,
-) -> Result<String, OAuthError> {
-    let (kid, key) =
-        signer.ok_or_else(|| OAuthError::Internal("no OIDC signing key is active".into()))?;
-    let c = id_token_claims(
-        &issued.grant,
-        issuer,
-        crate::identity::DEFAULT_MFA_CONTEXTS,
-        now,
-    );
-    jwt::sign(&serde_json::Value::Object(c), &key, &kid)
-        .map_err(|e| OAuthError::Internal(e.to_string()))
+) -> UnsignedIdToken {
+    let claims = id_token_claims(g, issuer, crate::identity::DEFAULT_MFA_CONTEXTS, now);
+    UnsignedIdToken { claims, signer }
+}
+
+/// An id_token's claims and the key to sign them with.
+pub struct UnsignedIdToken {
+    claims: serde_json::Map<String, serde_json::Value>,
+    signer: Option<(String, PKey<Private>)>,
+}
+
+impl UnsignedIdToken {
+    /// The signed JWT (RFC 7515 compact form).
+    pub fn sign(self) -> Result<String, OAuthError> {
+        let (kid, key) = self
+            .signer
+            .ok_or_else(|| OAuthError::Internal("no OIDC signing key is active".into()))?;
+        jwt::sign(&serde_json::Value::Object(self.claims), &key, &kid)
+            .map_err(|e| OAuthError::Internal(e.to_string()))
+    }
 }
 
 /// The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
