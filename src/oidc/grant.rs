@@ -86,7 +86,7 @@ crate::json_record!(RefreshRecord, Kind::OidcRefresh);
 pub async fn park<S: Store>(store: &S, req: ValidRequest, now: i64) -> Result<String, OAuthError> {
     let handle = crate::crypto::random_token(16)?;
     let parked = Parked { req, created: now };
-    records::put(store, &Key::of(&[&handle]), &parked, PARKED_TTL).await?;
+    records::put_transient(store, &Key::of(&[&handle]), &parked, PARKED_TTL).await?;
     Ok(handle)
 }
 
@@ -114,7 +114,7 @@ pub async fn issue_code<S: Store>(
         redirect_uri: req.redirect_uri.clone(),
         code_challenge: req.code_challenge.clone(),
     };
-    records::put(store, &Key::secret(&code), &rec, CODE_TTL).await?;
+    records::put_transient(store, &Key::secret(&code), &rec, CODE_TTL).await?;
     Ok(code)
 }
 

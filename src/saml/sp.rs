@@ -216,7 +216,7 @@ pub async fn begin<S: Store>(
     let sso = idp
         .sso()
         .map_err(|e| LoginError::Internal(format!("IdP '{}': {e}", idp.id)))?;
-    records::put(store, &Key::of(&[&handle]), &pending, PENDING_TTL).await?;
+    records::put_transient(store, &Key::of(&[&handle]), &pending, PENDING_TTL).await?;
     let acs = cfg.acs_url();
     let req = AuthnRequest {
         id: &request_id,

@@ -6,7 +6,10 @@
 //!   expiry as 8 bytes big-endian unix milliseconds followed by the payload;
 //! - expiry is judged with the injected [`Clock`], so tests can pin time;
 //! - every commit is durable (redb's default `Immediate` durability), so a
-//!   replay-cache entry survives a crash or restart;
+//!   replay-cache entry survives a crash or restart, except
+//!   [`Store::put_transient`]'s: that one is written with redb's `None`
+//!   durability (no sync of its own) and made durable by the next durable
+//!   commit, or when the store closes cleanly (redb syncs on close);
 //! - redb takes an exclusive lock on the file, so a second process (or a
 //!   second [`EmbeddedStore::open`] in this one) gets a clear error instead of
 //!   sharing it;
@@ -58,7 +61,7 @@ struct Inner {
     db: Database,
     clock: Arc<dyn Clock>,
     path: PathBuf,
-    /// Write transactions committed (each one durable sync).
+    /// Durable write transactions committed (each one durable sync).
     commits: AtomicU64,
 }
 
@@ -200,6 +203,39 @@ impl EmbeddedStore {
                 }
             }
         })
+    }
+
+    /// One entry in its own write transaction: durable (counted in
+    /// [`Self::commits`]) or, for [`Store::put_transient`], with redb's
+    /// `None` durability (no sync; the next durable commit persists it).
+    async fn put_one(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        let value = value.to_vec();
+        self.run(move |inner, now| {
+            let mut txn = inner.db.begin_write().map_err(db_err)?;
+            if !durable {
+                txn.set_durability(redb::Durability::None);
+            }
+            {
+                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
+                let entry = encode(expiry_ms(now, ttl), &value);
+                table
+                    .insert(key.as_str(), entry.as_slice())
+                    .map_err(db_err)?;
+            }
+            if durable {
+                inner.commit(txn)
+            } else {
+                txn.commit().map_err(db_err)
+            }
+        })
+        .await
     }
 
     /// Runs `f` on the blocking pool with the shared state and `now` in ms.
@@ -357,20 +393,16 @@ impl Store for EmbeddedStore {
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        let key = key.to_owned();
-        let value = value.to_vec();
-        self.run(move |inner, now| {
-            let txn = inner.db.begin_write().map_err(db_err)?;
-            {
-                let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
-                let entry = encode(expiry_ms(now, ttl), &value);
-                table
-                    .insert(key.as_str(), entry.as_slice())
-                    .map_err(db_err)?;
-            }
-            inner.commit(txn)
-        })
-        .await
+        self.put_one(key, value, ttl, true).await
+    }
+
+    async fn put_transient(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.put_one(key, value, ttl, false).await
     }
 
     async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
@@ -550,5 +582,32 @@ mod tests {
             "an expired entry is not listed"
         );
         assert!(s.keys_with_prefix("none:").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_transient_put_costs_no_durable_commit_and_survives_a_clean_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let clock = Arc::new(crate::clock::SystemClock);
+        let s = EmbeddedStore::open(&path, clock.clone()).unwrap();
+        let ttl = Duration::from_secs(3600);
+        s.put_transient("pending:aa", b"1", ttl).await.unwrap();
+        assert_eq!(s.commits(), 0, "no durable commit of its own");
+        assert_eq!(
+            s.get("pending:aa").await.unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
+        s.put("session:bb", b"2", ttl).await.unwrap();
+        assert_eq!(s.commits(), 1);
+        s.put_transient("pending:cc", b"3", ttl).await.unwrap();
+        drop(s);
+        let s = EmbeddedStore::open(&path, clock).unwrap();
+        for (k, v) in [
+            ("pending:aa", b"1"),
+            ("session:bb", b"2"),
+            ("pending:cc", b"3"),
+        ] {
+            assert_eq!(s.get(k).await.unwrap().as_deref(), Some(&v[..]), "{k}");
+        }
     }
 }

@@ -62,6 +62,23 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Stores `value` under a new, random key whose loss in a crash only
+    /// makes the flow it belongs to start again: a pending AuthnRequest, a
+    /// parked authorization request, an unredeemed code. Whatever redeems it
+    /// is a durable write. A backend may skip this write's own durable sync
+    /// (the embedded store does: it becomes durable with the next durable
+    /// commit, or when the store is closed cleanly); a crash in between loses it,
+    /// which fails closed. Nothing that guards against replay or records a
+    /// revocation may be written this way.
+    fn put_transient(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.put(key, value, ttl)
+    }
+
     /// Stores several entries at once, each with its own TTL; all or none.
     fn put_many(
         &self,
@@ -228,6 +245,14 @@ impl Store for AnyStore {
     }
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         dispatch!(self, s => s.put(key, value, ttl).await)
+    }
+    async fn put_transient(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_transient(key, value, ttl).await)
     }
     async fn put_many(&self, entries: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_many(entries).await)

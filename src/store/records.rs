@@ -284,6 +284,18 @@ pub async fn put<S: Store, R: Record>(
     s.put(k.as_str(), &v.encode()?, ttl).await
 }
 
+/// Writes a record under a new random key, without a durable sync of its
+/// own where the backend allows ([`Store::put_transient`]: only for state
+/// whose loss restarts a flow, never for replay or revocation state).
+pub async fn put_transient<S: Store, R: Record>(
+    s: &S,
+    k: &Key<R>,
+    v: &R,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    s.put_transient(k.as_str(), &v.encode()?, ttl).await
+}
+
 /// Writes a record unless a live one exists; `true` when written.
 pub async fn put_if_absent<S: Store, R: Record>(
     s: &S,

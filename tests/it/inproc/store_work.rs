@@ -1,7 +1,9 @@
 //! Store work per login and per token exchange, counted by the store itself
 //! (`AnyStore::work`: durable commits of the embedded file, round trips to
-//! Redis): an ACS POST is one commit, a code exchange and a refresh one
-//! commit, and a refused replay writes nothing.
+//! Redis): on the embedded store a whole login is one durable commit (the
+//! pending request of `/saml/login` is written without one, the ACS POST is
+//! one), a code exchange and a refresh one commit each, and a refused replay
+//! writes only the setup page's note.
 
 use super::{Hub, Setup};
 use crate::oidc_rig::{Pkce, CONF, IDP};
@@ -18,12 +20,14 @@ async fn hub(redis: Option<String>) -> Hub {
     .await
 }
 
-/// One SP-initiated login in a fresh browser: the store work of its ACS
-/// POST. Then the same POST again: refused as a replay, with what that
-/// costs the store.
-async fn acs_work(hub: &Hub) -> (u64, u64) {
+/// One SP-initiated login in a fresh browser: the store work of its
+/// `/saml/login` and of its ACS POST. Then the same POST again: refused as
+/// a replay, with what that costs the store.
+async fn acs_work(hub: &Hub) -> (u64, u64, u64) {
     let mut b = hub.browser();
+    let before = hub.state.store.work();
     let (relay, id) = hub.begin_login(&mut b, IDP).await;
+    let begin = hub.state.store.work() - before;
     let encoded = hub.response(&hub.idp, &id, |_| {});
     let form = [("SAMLResponse", encoded), ("RelayState", relay)];
     let before = hub.state.store.work();
@@ -36,7 +40,7 @@ async fn acs_work(hub: &Hub) -> (u64, u64) {
     let replay = hub.state.store.work() - before;
     assert_eq!(r.status, 403, "{}", r.head());
     assert!(r.body.contains("Error: replay"), "{}", r.body);
-    (login, replay)
+    (begin, login, replay)
 }
 
 #[actix_web::test]
@@ -44,7 +48,8 @@ async fn an_acs_post_is_one_durable_commit_on_the_embedded_store() {
     let hub = hub(None).await;
     for n in 0..2 {
         // The second login finds the first one's Single Logout index entry.
-        let (login, replay) = acs_work(&hub).await;
+        let (begin, login, replay) = acs_work(&hub).await;
+        assert_eq!(begin, 0, "durable commits of /saml/login {n}");
         assert_eq!(login, 1, "durable commits of ACS POST {n}");
         // The refusal notes itself for the setup page: that one write only.
         assert_eq!(replay, 1, "durable commits of a refused replay {n}");
@@ -60,11 +65,12 @@ async fn an_acs_post_is_four_round_trips_on_redis() {
     let server = RedisServer::start();
     let hub = hub(Some(server.url())).await;
     // The first login loads the commit script (NOSCRIPT, SCRIPT LOAD).
-    let (first, _) = acs_work(&hub).await;
+    let (begin, first, _) = acs_work(&hub).await;
+    assert_eq!(begin, 1, "round trips of /saml/login: the pending request");
     assert_eq!(first, 6, "round trips of the first ACS POST");
     // GET pending, GET of the Single Logout index, the commit, and the read
     // back of the index.
-    let (login, replay) = acs_work(&hub).await;
+    let (_, login, replay) = acs_work(&hub).await;
     assert_eq!(login, 4, "round trips of an ACS POST");
     // GET pending, GET index, the commit that finds the replay key, and the
     // setup page's note of the refusal.
@@ -76,7 +82,13 @@ async fn a_code_exchange_and_a_refresh_are_one_durable_commit_each() {
     let hub = hub(None).await;
     let mut b = hub.signed_in_browser().await;
     let pkce = Pkce::new();
+    let before = hub.state.store.work();
     let (code, _) = hub.code(&mut b, CONF, Some(&pkce), &[]).await;
+    assert_eq!(
+        hub.state.store.work() - before,
+        0,
+        "durable commits of a code"
+    );
     let before = hub.state.store.work();
     let r = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
     assert_eq!(r.page.status, 200, "{}", r.page.head());
