@@ -159,6 +159,16 @@ impl DigestAlg {
         }
     }
 
+    /// The same digest, for an `EVP_PKEY_CTX` (`EVP_PKEY_CTX_set_signature_md`).
+    pub fn evp_md(self) -> &'static openssl::md::MdRef {
+        match self {
+            Self::Sha1 => openssl::md::Md::sha1(),
+            Self::Sha256 => openssl::md::Md::sha256(),
+            Self::Sha384 => openssl::md::Md::sha384(),
+            Self::Sha512 => openssl::md::Md::sha512(),
+        }
+    }
+
     /// The digest of `data`.
     pub fn hash(self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
         Ok(openssl::hash::hash(self.md(), data)?.to_vec())

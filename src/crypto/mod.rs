@@ -1,14 +1,17 @@
 //! The crate's one home for cryptographic helpers: the signature and digest
 //! algorithm tables ([`alg`]), signing and verification with the ECDSA
-//! r ‖ s conversions ([`sig`]), randomness, hashing for store keys, and hex.
+//! r ‖ s conversions ([`sig`]), verification contexts kept per trusted key
+//! ([`prepared`]), randomness, hashing for store keys, and hex.
 //! Protocol code calls these instead of reaching for OpenSSL's signer, RNG
 //! or writing its own encoders; what is policy (which keys are strong
 //! enough, when SHA-1 is allowed) stays with the protocol that decides it.
 
 pub mod alg;
+pub mod prepared;
 pub mod sig;
 
 pub use alg::{DigestAlg, KeyKind, SigAlg};
+pub use prepared::PreparedKey;
 pub use sig::{ecdsa_der_to_raw, ecdsa_half_len, ecdsa_raw_to_der, sign, verify, verify_der};
 
 use base64::Engine;

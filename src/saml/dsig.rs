@@ -78,10 +78,13 @@ pub enum DsigError {
     Xml(#[from] XmlError),
 }
 
-/// A trusted verification key, checked once at configuration load.
+/// A trusted verification key, checked once at configuration load, with
+/// the verification contexts prepared for it (kept for the key's life and
+/// shared by its clones; `crypto::prepared`).
 #[derive(Clone)]
 pub struct TrustedKey {
     key: PKey<Public>,
+    prepared: crypto::PreparedKey,
 }
 
 impl std::fmt::Debug for TrustedKey {
@@ -99,7 +102,10 @@ impl TrustedKey {
     /// Accepts RSA ≥ 2048 bits and EC P-256/384/521 keys.
     pub fn new(key: PKey<Public>) -> Result<Self, DsigError> {
         check_key_strength(&key)?;
-        Ok(Self { key })
+        Ok(Self {
+            prepared: crypto::PreparedKey::new(key.clone()),
+            key,
+        })
     }
 
     /// From a DER X.509 certificate (as in metadata `<ds:X509Certificate>`).
@@ -114,6 +120,13 @@ impl TrustedKey {
 
     pub fn pkey(&self) -> &PKey<Public> {
         &self.key
+    }
+
+    /// Whether `sig` (r ‖ s for ECDSA) is this key's signature over `data`
+    /// with `alg`; the same answer as `crypto::verify`, on a context
+    /// prepared once for this key.
+    pub fn verify(&self, alg: SigAlg, data: &[u8], sig: &[u8]) -> bool {
+        self.prepared.verify(alg, data, sig)
     }
 }
 
@@ -182,7 +195,7 @@ pub fn verify_enveloped(
     // be of the algorithm's type.
     let ok = keys
         .iter()
-        .any(|k| crypto::verify(k.pkey(), parts.alg, &si, &parts.signature_value));
+        .any(|k| k.verify(parts.alg, &si, &parts.signature_value));
     if !ok {
         return Err(DsigError::BadSignature);
     }

@@ -8,7 +8,7 @@
 //! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
 //! attribute values normalised as for CDATA attributes (§3.3.3).
 
-use super::tree::{Attribute, Child, Document, ElemId, Element, Name, NsId, Span};
+use super::tree::{Attribute, Child, Document, ElemId, Element, Name, NsId, Span, Value};
 use super::{ns, Limits, XmlError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -224,7 +224,7 @@ impl Parser<'_> {
 
         // Namespace declarations first: they scope this element's own names.
         let mut ns_decls: Vec<(Name, NsId)> = Vec::new();
-        let mut raw_attrs: Vec<(Name, String)> = Vec::new();
+        let mut raw_attrs: Vec<(Name, Value)> = Vec::new();
         let mut count = 0usize;
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| match e {
@@ -239,7 +239,8 @@ impl Parser<'_> {
             }
             let an = name_at(text, a.key.as_ref())?;
             let raw = within(text, &a.value)?;
-            let value = normalize_attr(raw)?;
+            let normalized = normalize_attr(raw)?;
+            let value = normalized.as_deref().unwrap_or(raw);
             let (ap, al) = (prefix_of(text, an), local_of(text, an));
             if ap.is_empty() && al == "xmlns" {
                 if value == ns::XML || value == "http://www.w3.org/2000/xmlns/" {
@@ -247,12 +248,12 @@ impl Parser<'_> {
                         "default namespace '{value}'"
                     )));
                 }
-                let id = self.intern(&value);
+                let id = self.intern(value);
                 ns_decls.push((Name::default(), id));
             } else if ap == "xmlns" {
-                check_ns_decl(al, &value)?;
+                check_ns_decl(al, value)?;
                 if al != "xml" {
-                    let id = self.intern(&value);
+                    let id = self.intern(value);
                     // The declared prefix is the local part of `xmlns:p`.
                     ns_decls.push((
                         Name {
@@ -264,7 +265,7 @@ impl Parser<'_> {
                     ));
                 }
             } else {
-                raw_attrs.push((an, value));
+                raw_attrs.push((an, stored(text, raw, normalized)));
             }
         }
 
@@ -290,7 +291,11 @@ impl Parser<'_> {
             None => return Err(XmlError::UnboundPrefix(el_prefix.to_owned())),
         };
         let mut attrs: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
-        for (an, value) in raw_attrs {
+        for (an, stored) in raw_attrs {
+            let value = match &stored {
+                Value::Source { start, end } => slice(text, *start, *end),
+                Value::Owned(v) => v.as_str(),
+            };
             let ap = prefix_of(text, an);
             let ans = if ap.is_empty() {
                 0
@@ -312,7 +317,7 @@ impl Parser<'_> {
             }
             if ans == 0 && al == "ID" {
                 let ok = match self.id_syntax {
-                    IdSyntax::NcName => is_ncname(&value),
+                    IdSyntax::NcName => is_ncname(value),
                     IdSyntax::Lenient => {
                         !value.is_empty() && !value.contains([' ', '\t', '\r', '\n'])
                     }
@@ -320,14 +325,14 @@ impl Parser<'_> {
                 if !ok {
                     return Err(XmlError::BadId);
                 }
-                if self.ids.insert(value.clone(), id).is_some() {
-                    return Err(XmlError::DuplicateId(value));
+                if self.ids.insert(value.to_owned(), id).is_some() {
+                    return Err(XmlError::DuplicateId(value.to_owned()));
                 }
             }
             attrs.push(Attribute {
                 name: an,
                 ns: ans,
-                value,
+                value: stored,
             });
         }
         if let Some(e) = self.elements.get_mut(id.0 as usize) {
@@ -381,6 +386,24 @@ impl Parser<'_> {
     }
 }
 
+/// How an attribute value is kept: as offsets when `raw`, a slice of
+/// `text`, is already the normalised value; else the normalised copy.
+fn stored(text: &str, raw: &str, normalized: Option<String>) -> Value {
+    if let Some(v) = normalized {
+        return Value::Owned(v);
+    }
+    let start = (raw.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let end = start.saturating_add(raw.len());
+    match (
+        text.get(start..end),
+        u32::try_from(start),
+        u32::try_from(end),
+    ) {
+        (Some(s), Ok(start), Ok(end)) if s.as_ptr() == raw.as_ptr() => Value::Source { start, end },
+        _ => Value::Owned(raw.to_owned()),
+    }
+}
+
 fn slice(text: &str, from: u32, to: u32) -> &str {
     text.get(from as usize..to as usize).unwrap_or("")
 }
@@ -420,9 +443,11 @@ fn name_at(text: &str, bytes: &[u8]) -> Result<Name, XmlError> {
     }
     let start = at - base;
     let q = text.get(start..start + bytes.len()).ok_or_else(bad)?;
-    let prefix_len = match q.split_once(':') {
+    // The first colon splits prefix and local part, found by byte (a
+    // colon is ASCII and never inside a multi-byte character).
+    let prefix_len = match q.bytes().position(|b| b == b':') {
         None if is_ncname(q) => 0,
-        Some((p, l)) if is_ncname(p) && is_ncname(l) => p.len(),
+        Some(i) if q.get(..i).is_some_and(is_ncname) && q.get(i + 1..).is_some_and(is_ncname) => i,
         _ => return Err(bad()),
     };
     Ok(Name {
@@ -557,14 +582,15 @@ fn resolve_ref(name: &str) -> Result<char, XmlError> {
 /// Attribute-value normalisation for CDATA attributes (§3.3.3): literal
 /// whitespace becomes a space (after §2.11, so CR LF is one space), references
 /// are replaced, and characters produced by character references are kept.
-fn normalize_attr(raw: &str) -> Result<String, XmlError> {
+/// `None`: `raw` is its own normal form.
+fn normalize_attr(raw: &str) -> Result<Option<String>, XmlError> {
     // Fast path: printable ASCII without references or `<` is its own
     // normal form and needs no character check.
     if raw
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<')
     {
-        return Ok(raw.to_owned());
+        return Ok(None);
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -595,7 +621,7 @@ fn normalize_attr(raw: &str) -> Result<String, XmlError> {
         }
         rest = rest.get(c.len_utf8()..).unwrap_or("");
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -706,6 +732,26 @@ mod tests {
         assert_eq!(p("<a b='x\u{1}'/>").unwrap_err(), XmlError::BadChar(1));
         let d = p("<a b='\u{E9}&amp;\u{E9}\u{9}!'/>").unwrap();
         assert_eq!(d.attr(d.root(), "b"), Some("\u{E9}&\u{E9} !"));
+    }
+
+    /// Plain values are read from the source by offset (after a BOM, which
+    /// shifts every offset), the others from their normalised copy.
+    #[test]
+    fn attribute_values_read_back_from_source_or_copy() {
+        let d =
+            p("\u{FEFF}<p:a xmlns:p='urn:p' x='plain' p:y='t&amp;u' z='a\tb' ID='_i'/>").unwrap();
+        let r = d.root();
+        assert_eq!(d.attr(r, "x"), Some("plain"));
+        assert_eq!(d.attr_ns(r, "urn:p", "y"), Some("t&u"));
+        assert_eq!(d.attr(r, "z"), Some("a b"));
+        assert_eq!(d.by_id("_i"), Some(r));
+        let kept: Vec<bool> = d
+            .el(r)
+            .attrs
+            .iter()
+            .map(|a| matches!(a.value, Value::Source { .. }))
+            .collect();
+        assert_eq!(kept, [true, false, false, true]);
     }
 
     #[test]

@@ -33,7 +33,17 @@ pub(crate) type NsId = u32;
 pub(crate) struct Attribute {
     pub(crate) name: Name,
     pub(crate) ns: NsId,
-    pub(crate) value: String,
+    pub(crate) value: Value,
+}
+
+/// An attribute's normalised value (XML 1.0 §3.3.3). Nearly every value in
+/// a SAML message is already its own normal form in the source (no
+/// references, no whitespace to fold), and is then kept as offsets into
+/// the source rather than copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    Source { start: u32, end: u32 },
+    Owned(String),
 }
 
 /// A read-only view of one attribute.
@@ -180,7 +190,10 @@ impl Document {
             prefix: self.name_prefix(a.name),
             local: self.name_local(a.name),
             ns: self.ns_uri(a.ns),
-            value: &a.value,
+            value: match &a.value {
+                Value::Source { start, end } => self.slice(*start, *end),
+                Value::Owned(v) => v,
+            },
         }
     }
 
