@@ -2,14 +2,16 @@
 //! generates an md:EntitiesDescriptor of `BENCH_ENTITIES` IdPs (default
 //! 5,000, about 40 MB; `samlhub::testing::aggregate`), unsigned and signed
 //! by a federation key, and measures reading the file plus
-//! `config::trust::trust_from_xml` selecting one entity near its end, the
-//! same call start-up and every metadata refresh make.
+//! `config::trust::trust_from_owned` selecting one entity near its end, the
+//! same call start-up and every metadata refresh make (the tree is built
+//! over the bytes read, not over a copy).
 //!
 //! Every case runs in a fresh child process (this bench runs itself again
 //! with `BENCH_CHILD` set), so its peak RSS (VmHWM) is its own. The
 //! baselines run the same way: a child that does nothing, one that only
-//! reads the file, and one that parses the whole aggregate into a tree
-//! (`xml::parse`, what selection did before it streamed). `BENCH_RUNS`
+//! reads the file, one that parses the whole aggregate into a tree
+//! (`xml::parse`, which copies the input), and the selection over a copy
+//! (`trust_from_xml`, what start-up did before). `BENCH_RUNS`
 //! (default 3) runs of each; the median wall time and the highest peak are
 //! printed. `BENCH_DIR` sets where the files go (default: a temp dir).
 //!
@@ -21,7 +23,7 @@
     clippy::indexing_slicing
 )]
 
-use samlhub::config::trust::{trust_from_xml, MetadataSigner};
+use samlhub::config::trust::{trust_from_owned, trust_from_xml, MetadataSigner};
 use samlhub::saml::dsig::TrustedKey;
 use samlhub::testing::aggregate::{entity_id, Aggregate};
 use samlhub::testing::pki::TestKey;
@@ -57,7 +59,7 @@ fn child(case: &str, file: &Path, target: &str, signer_pem: Option<&Path>) {
             let doc = samlhub::xml::parse(&xml, &samlhub::xml::Limits::METADATA).unwrap();
             std::hint::black_box(doc.element_count());
         }
-        "select" => {
+        "select" | "select-copy" => {
             let signer = signer_pem.map(|p| {
                 let der = openssl::x509::X509::from_pem(&std::fs::read(p).unwrap())
                     .unwrap()
@@ -70,8 +72,12 @@ fn child(case: &str, file: &Path, target: &str, signer_pem: Option<&Path>) {
                 }
             });
             let xml = std::fs::read(file).unwrap();
-            let t = trust_from_xml(&xml, Some(target), signer.as_ref(), false, None)
-                .unwrap_or_else(|p| panic!("{p:?}"));
+            let t = if case == "select" {
+                trust_from_owned(xml, Some(target), signer.as_ref(), false, None).map(|(t, _)| t)
+            } else {
+                trust_from_xml(&xml, Some(target), signer.as_ref(), false, None)
+            }
+            .unwrap_or_else(|p| panic!("{p:?}"));
             assert_eq!(t.metadata.entity_id, target);
         }
         other => panic!("unknown case {other}"),
@@ -182,12 +188,24 @@ fn main() {
         "{:<44} {:>10} {:>12} {:>14} {:>14}",
         "case", "in-process", "whole process", "peak RSS", "RSS after"
     );
-    let cases: [(&str, &str, &Path, Option<&Path>); 6] = [
+    let cases: [(&str, &str, &Path, Option<&Path>); 8] = [
         ("baseline: empty process", "empty", &plain, None),
         ("baseline: read the file", "read", &plain, None),
         ("baseline: whole tree (xml::parse)", "tree", &plain, None),
+        (
+            "baseline: select over a copy, unsigned",
+            "select-copy",
+            &plain,
+            None,
+        ),
         ("select one entity, unsigned", "select", &plain, None),
         ("baseline: whole tree, signed file", "tree", &signed, None),
+        (
+            "baseline: select over a copy, signed",
+            "select-copy",
+            &signed,
+            Some(&signer_pem),
+        ),
         (
             "select one entity, signed (verified)",
             "select",

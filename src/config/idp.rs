@@ -192,8 +192,10 @@ pub(super) fn load_idp(
         }
         parsed
     });
-    let t = match trust::trust_from_xml(
-        &xml,
+    // The bytes are parsed in place, not copied: a federation aggregate is
+    // held once while it is read (they come back for the saved copy).
+    let (t, xml) = match trust::trust_from_owned(
+        xml,
         r.entity_id.as_deref(),
         metadata_signer.as_ref(),
         allow_sha1,

@@ -73,6 +73,35 @@ pub fn trust_from_xml(
     });
     let md = metadata::parse_idp_signed(xml, entity_id, pinned)
         .map_err(|e| vec![Problem::Metadata(e.to_string())])?;
+    trust_from_metadata(md, sso_binding)
+}
+
+/// [`trust_from_xml`] over bytes it takes, for large documents: the
+/// metadata is parsed and verified over them, not over a copy
+/// (`metadata::parse_idp_signed_owned`). On success the bytes come back
+/// unchanged, for the saved copy of a fetched document.
+pub fn trust_from_owned(
+    xml: Vec<u8>,
+    entity_id: Option<&str>,
+    signer: Option<&MetadataSigner>,
+    allow_sha1: bool,
+    sso_binding: Option<SsoBinding>,
+) -> Result<(Trust, Vec<u8>), Vec<Problem>> {
+    let pinned = signer.map(|s| PinnedSigner {
+        keys: &s.keys,
+        allow_sha1,
+    });
+    let (md, xml) = metadata::parse_idp_signed_owned(xml, entity_id, pinned)
+        .map_err(|e| vec![Problem::Metadata(e.to_string())])?;
+    Ok((trust_from_metadata(md, sso_binding)?, xml))
+}
+
+/// The keys and SSO endpoint checks of [`trust_from_xml`], once the
+/// metadata is read.
+fn trust_from_metadata(
+    md: IdpMetadata,
+    sso_binding: Option<SsoBinding>,
+) -> Result<Trust, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut keys = Vec::new();
     for (n, der) in md.signing_certs.iter().enumerate() {
@@ -102,11 +131,17 @@ impl Idp {
     /// This IdP with its trust read from a new copy of its metadata, checked
     /// exactly as at start-up. On refusal the reasons, joined.
     pub fn with_metadata(&self, xml: &[u8]) -> Result<Idp, String> {
+        self.with_metadata_owned(xml.to_vec()).map(|(idp, _)| idp)
+    }
+
+    /// [`Idp::with_metadata`] over bytes it takes (`trust_from_owned`),
+    /// which come back unchanged on success, for the saved copy.
+    pub fn with_metadata_owned(&self, xml: Vec<u8>) -> Result<(Idp, Vec<u8>), String> {
         let entity_id = self
             .metadata_origin
             .as_ref()
             .and_then(|o| o.entity_id.as_deref());
-        let t = trust_from_xml(
+        let (t, xml) = trust_from_owned(
             xml,
             entity_id,
             self.metadata_signer.as_ref(),
@@ -122,7 +157,7 @@ impl Idp {
         let mut next = self.clone();
         next.metadata = t.metadata;
         next.keys = t.keys;
-        Ok(next)
+        Ok((next, xml))
     }
 }
 

@@ -147,7 +147,7 @@ impl Refresher {
                     idp: e.id.clone(),
                     reason: r,
                 })
-                .and_then(|xml| accept(&current, &xml, now).map(|idp| (idp, xml)));
+                .and_then(|xml| accept(&current, xml, now));
             match result {
                 Ok((idp, xml)) => {
                     e.failures = 0;
@@ -208,20 +208,22 @@ impl Refresher {
     }
 }
 
-/// The IdP with trust from `xml`, checked as at start-up, and not expired.
-fn accept(current: &Idp, xml: &[u8], now: OffsetDateTime) -> Result<Idp, Outcome> {
+/// The IdP with trust from `xml`, checked as at start-up, and not expired;
+/// with `xml` back, for the saved copy. The bytes are parsed in place, not
+/// copied, so a large aggregate is held once.
+fn accept(current: &Idp, xml: Vec<u8>, now: OffsetDateTime) -> Result<(Idp, Vec<u8>), Outcome> {
     let refused = |reason: String| Outcome::Refused {
         idp: current.id.clone(),
         reason,
     };
-    let next = current.with_metadata(xml).map_err(refused)?;
+    let (next, xml) = current.with_metadata_owned(xml).map_err(refused)?;
     if let Some(v) = next.metadata.valid_until.filter(|v| *v <= now) {
         return Err(refused(format!(
             "validUntil {} has already passed (SAML Metadata §2.3.1)",
             crate::saml::response::fmt_time(v)
         )));
     }
-    Ok(next)
+    Ok((next, xml))
 }
 
 /// Stops the task started by [`spawn`] when told to, or when dropped.

@@ -2,7 +2,7 @@
 //! and writing our SP's.
 
 use super::dsig::{verify_enveloped, DsigError, TrustedKey};
-use crate::xml::{escape, ns, parse, Document, ElemId, Limits, XmlError};
+use crate::xml::{escape, ns, parse, parse_owned, Document, ElemId, Limits, XmlError};
 use base64::Engine;
 use time::OffsetDateTime;
 
@@ -178,12 +178,45 @@ pub fn parse_idp_signed(
     signer: Option<PinnedSigner<'_>>,
 ) -> Result<IdpMetadata, MetadataError> {
     let doc = parse(xml, &Limits::METADATA)?;
+    read_idp(&doc, entity_id, signer)
+}
+
+/// [`parse_idp_signed`] over bytes it takes, for large documents: the tree
+/// is built over them instead of over a copy, so a federation aggregate is
+/// held once while it is parsed and verified (BENCHMARKS.md, "IdP metadata
+/// aggregate"). The same checks; on success the bytes come back unchanged,
+/// for the saved copy of a fetched document.
+pub fn parse_idp_signed_owned(
+    xml: Vec<u8>,
+    entity_id: Option<&str>,
+    signer: Option<PinnedSigner<'_>>,
+) -> Result<(IdpMetadata, Vec<u8>), MetadataError> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let bom = xml.starts_with(BOM);
+    let doc = parse_owned(xml, &Limits::METADATA)?;
+    let md = read_idp(&doc, entity_id, signer)?;
+    let mut bytes = doc.into_source().into_bytes();
+    if bom {
+        // The parser dropped the byte order mark; the caller gets back what
+        // it gave.
+        bytes.splice(0..0, BOM.iter().copied());
+    }
+    Ok((md, bytes))
+}
+
+/// The IdP read from a parsed metadata document, after the pinned signer's
+/// signature on its root is checked (SAML Metadata §3.1).
+fn read_idp(
+    doc: &Document,
+    entity_id: Option<&str>,
+    signer: Option<PinnedSigner<'_>>,
+) -> Result<IdpMetadata, MetadataError> {
     let root = doc.root();
     if !(doc.is(root, ns::MD, "EntityDescriptor") || doc.is(root, ns::MD, "EntitiesDescriptor")) {
         return Err(MetadataError::NotMetadata(doc.qname(root)));
     }
     if let Some(s) = signer {
-        let v = verify_enveloped(&doc, root, s.keys, s.allow_sha1)?;
+        let v = verify_enveloped(doc, root, s.keys, s.allow_sha1)?;
         if v.element != root {
             return Err(MetadataError::Signature(DsigError::Structure(
                 "the signature does not cover the root element".into(),
@@ -239,7 +272,7 @@ pub fn parse_idp_signed(
         if !matches!(doc.attr(kd, "use"), None | Some("signing")) {
             continue;
         }
-        signing_certs.extend(certs_in(&doc, kd)?);
+        signing_certs.extend(certs_in(doc, kd)?);
     }
     // The entity and every EntitiesDescriptor around it bound its validity
     // and caching (Metadata §2.3.1, §2.3.2): the strictest value wins.
@@ -545,6 +578,29 @@ mod tests {
             parse_idp(ed("https://idp", false).as_bytes(), None),
             Err(MetadataError::NoSigningCert)
         );
+    }
+
+    #[test]
+    fn owned_bytes_read_the_same_and_come_back_unchanged() {
+        let plain = ed("https://idp", true);
+        for x in [plain.clone(), format!("\u{FEFF}{plain}")] {
+            let (m, back) = parse_idp_signed_owned(x.clone().into_bytes(), None, None).unwrap();
+            assert_eq!(m, parse_idp(x.as_bytes(), None).unwrap());
+            // The byte order mark the parser drops is given back too.
+            assert_eq!(back, x.as_bytes());
+        }
+        let refused: [&[u8]; 4] = [
+            b"<!DOCTYPE a><a/>",
+            b"<a/>",
+            b"\xEF\xBB\xBF<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"/>",
+            b"<a>\xff</a>",
+        ];
+        for bad in refused {
+            assert_eq!(
+                parse_idp_signed_owned(bad.to_vec(), None, None).unwrap_err(),
+                parse_idp(bad, None).unwrap_err()
+            );
+        }
     }
 }
 

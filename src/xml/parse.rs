@@ -32,26 +32,40 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, XmlError> {
 
 /// [`parse`], with the given rule for `ID` values.
 pub fn parse_with(input: &[u8], limits: &Limits, ids: IdSyntax) -> Result<Document, XmlError> {
+    check_size(input, limits)?;
+    let input = input.strip_prefix(BOM).unwrap_or(input);
+    let text = std::str::from_utf8(input).map_err(|_| XmlError::InvalidUtf8)?;
+    let mut doc = Parser::new(limits, ids).run(text)?;
+    doc.source = text.to_owned();
+    Ok(doc)
+}
+
+/// [`parse`] over bytes it takes: they become the document's source
+/// ([`Document::into_source`] gives them back) instead of a copy, so a
+/// large document (a metadata aggregate) is held once, not twice, while
+/// its tree is built. The same rules and limits as [`parse`].
+pub fn parse_owned(mut input: Vec<u8>, limits: &Limits) -> Result<Document, XmlError> {
+    check_size(&input, limits)?;
+    if input.starts_with(BOM) {
+        input.drain(..BOM.len());
+    }
+    let text = String::from_utf8(input).map_err(|_| XmlError::InvalidUtf8)?;
+    let mut doc = Parser::new(limits, IdSyntax::NcName).run(&text)?;
+    doc.source = text;
+    Ok(doc)
+}
+
+/// The UTF-8 byte order mark, dropped before parsing.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn check_size(input: &[u8], limits: &Limits) -> Result<(), XmlError> {
     if input.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             size: input.len(),
             limit: limits.max_bytes,
         });
     }
-    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let text = std::str::from_utf8(input).map_err(|_| XmlError::InvalidUtf8)?;
-    Parser {
-        limits,
-        id_syntax: ids,
-        elements: Vec::new(),
-        ids: HashMap::new(),
-        namespaces: vec![String::new(), ns::XML.to_owned()],
-        ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
-        stack: Vec::new(),
-        root_done: false,
-        seen_any: false,
-    }
-    .run(text)
+    Ok(())
 }
 
 struct Parser<'l> {
@@ -75,7 +89,24 @@ fn malformed(pos: u64, msg: impl ToString) -> XmlError {
     }
 }
 
+impl<'l> Parser<'l> {
+    fn new(limits: &'l Limits, id_syntax: IdSyntax) -> Self {
+        Parser {
+            limits,
+            id_syntax,
+            elements: Vec::new(),
+            ids: HashMap::new(),
+            namespaces: vec![String::new(), ns::XML.to_owned()],
+            ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
+            stack: Vec::new(),
+            root_done: false,
+            seen_any: false,
+        }
+    }
+}
+
 impl Parser<'_> {
+    /// The tree of `text`; the caller attaches the source.
     fn run(mut self, text: &str) -> Result<Document, XmlError> {
         let mut reader = Reader::from_str(text);
         {
@@ -179,7 +210,7 @@ impl Parser<'_> {
             return Err(XmlError::NoRoot);
         }
         Ok(Document {
-            source: text.to_owned(),
+            source: String::new(),
             elements: self.elements,
             namespaces: self.namespaces,
             ids: self.ids,

@@ -121,6 +121,12 @@ impl Document {
         &self.source
     }
 
+    /// The source text, the tree dropped: what [`super::parse_owned`] took
+    /// comes back without a copy.
+    pub fn into_source(self) -> String {
+        self.source
+    }
+
     /// The element behind `id`.
     pub fn el(&self, id: ElemId) -> &Element {
         self.elements.get(id.0 as usize).unwrap_or(&NO_ELEMENT)
