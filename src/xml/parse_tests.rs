@@ -1,0 +1,195 @@
+//! Unit tests of the parser (`xml::parse`): the strict profile's refusals,
+//! names and namespaces, and values read back from the source.
+
+use super::*;
+
+fn p(s: &str) -> Result<Document, XmlError> {
+    parse(s.as_bytes(), &Limits::MESSAGE)
+}
+
+#[test]
+fn lenient_ids_accept_non_ncnames_and_stay_unique() {
+    let digit = b"<a><b ID='1abc'/></a>";
+    assert_eq!(parse(digit, &Limits::MESSAGE).unwrap_err(), XmlError::BadId);
+    let d = parse_with(digit, &Limits::MESSAGE, IdSyntax::Lenient).unwrap();
+    assert!(d.by_id("1abc").is_some());
+    let lenient = |s: &str| parse_with(s.as_bytes(), &Limits::MESSAGE, IdSyntax::Lenient);
+    assert_eq!(
+        lenient("<a><b ID='1x'/><c ID='1x'/></a>").unwrap_err(),
+        XmlError::DuplicateId("1x".into())
+    );
+    assert_eq!(lenient("<a ID=''/>").unwrap_err(), XmlError::BadId);
+    assert_eq!(lenient("<a ID='1 x'/>").unwrap_err(), XmlError::BadId);
+    assert_eq!(lenient("<a ID='1&#9;x'/>").unwrap_err(), XmlError::BadId);
+}
+
+#[test]
+fn refuses_doctype_and_entities() {
+    assert_eq!(
+        p("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>").unwrap_err(),
+        XmlError::Doctype
+    );
+    assert!(matches!(
+        p("<a>&x;</a>").unwrap_err(),
+        XmlError::EntityReference(_)
+    ));
+    assert_eq!(
+        p("<?xml-stylesheet href='x'?><a/>").unwrap_err(),
+        XmlError::ProcessingInstruction
+    );
+    assert!(matches!(
+        p("<a b='&x;'/>").unwrap_err(),
+        XmlError::EntityReference(_)
+    ));
+}
+
+#[test]
+fn resolves_predefined_and_char_refs() {
+    let d = p("<a b='x&#9;y&#xA;z&amp;'>1&lt;2&#x41;</a>").unwrap();
+    assert_eq!(d.attr(d.root(), "b"), Some("x\ty\nz&"));
+    assert_eq!(d.text(d.root()), "1<2A");
+}
+
+#[test]
+fn normalizes_attribute_whitespace_and_line_ends() {
+    let d = p("<a b='x\r\ny\tz\nw'>l1\r\nl2\rl3</a>").unwrap();
+    assert_eq!(d.attr(d.root(), "b"), Some("x y z w"));
+    assert_eq!(d.text(d.root()), "l1\nl2\nl3");
+}
+
+#[test]
+fn comment_split_text_reads_whole() {
+    let d = p("<a>user@x.org<!-- c -->.evil.com</a>").unwrap();
+    assert_eq!(d.text(d.root()), "user@x.org.evil.com");
+}
+
+#[test]
+fn resolves_namespaces_and_refuses_unbound() {
+    let d = p("<p:a xmlns:p='urn:p' xmlns='urn:d'><b p:c='1'/></p:a>").unwrap();
+    let b = d.children(d.root()).next().unwrap();
+    assert!(d.is(d.root(), "urn:p", "a"));
+    assert!(d.is(b, "urn:d", "b"));
+    assert_eq!(d.attr_ns(b, "urn:p", "c"), Some("1"));
+    assert!(matches!(
+        p("<q:a/>").unwrap_err(),
+        XmlError::UnboundPrefix(_)
+    ));
+    assert!(matches!(
+        p("<a xmlns:p='urn:x' xmlns:q='urn:x' p:b='1' q:b='2'/>").unwrap_err(),
+        XmlError::DuplicateAttribute(_)
+    ));
+    assert!(matches!(
+        p("<a b='1' b='2'/>").unwrap_err(),
+        XmlError::DuplicateAttribute(_)
+    ));
+    assert!(matches!(
+        p("<a xmlns:p=''/>").unwrap_err(),
+        XmlError::BadNamespace(_)
+    ));
+}
+
+#[test]
+fn fast_paths_agree_with_the_character_rules() {
+    // Names: ASCII by byte, the rest by class.
+    assert!(p("<a-b.c_1/>").is_ok());
+    assert!(p("<\u{E9}t\u{E9}/>").is_ok());
+    for bad in ["<1a/>", "<-a/>", "<.a/>", "<a b\u{B7}='1' 1c='2'/>"] {
+        assert!(
+            matches!(
+                p(bad).unwrap_err(),
+                XmlError::BadName(_) | XmlError::Malformed { .. }
+            ),
+            "{bad}"
+        );
+    }
+    // Attribute values: control characters are still refused, and
+    // anything that is not plain ASCII still goes through normalisation.
+    assert_eq!(p("<a b='x\u{1}'/>").unwrap_err(), XmlError::BadChar(1));
+    let d = p("<a b='\u{E9}&amp;\u{E9}\u{9}!'/>").unwrap();
+    assert_eq!(d.attr(d.root(), "b"), Some("\u{E9}&\u{E9} !"));
+}
+
+/// Plain values are read from the source by offset (after a BOM, which
+/// shifts every offset), the others from their normalised copy.
+#[test]
+fn attribute_values_read_back_from_source_or_copy() {
+    let d = p("\u{FEFF}<p:a xmlns:p='urn:p' x='plain' p:y='t&amp;u' z='a\tb' ID='_i'/>").unwrap();
+    let r = d.root();
+    assert_eq!(d.attr(r, "x"), Some("plain"));
+    assert_eq!(d.attr_ns(r, "urn:p", "y"), Some("t&u"));
+    assert_eq!(d.attr(r, "z"), Some("a b"));
+    assert_eq!(d.by_id("_i"), Some(r));
+    let kept: Vec<bool> = d
+        .el(r)
+        .attrs
+        .iter()
+        .map(|a| matches!(a.value, Value::Source { .. }))
+        .collect();
+    assert_eq!(kept, [true, false, false, true]);
+}
+
+#[test]
+fn refuses_duplicate_and_bad_ids() {
+    assert!(matches!(
+        p("<a ID='x'><b ID='x'/></a>").unwrap_err(),
+        XmlError::DuplicateId(_)
+    ));
+    assert_eq!(p("<a ID='1x'/>").unwrap_err(), XmlError::BadId);
+    let d = p("<a ID='_x'><b ID='y'/></a>").unwrap();
+    assert_eq!(
+        d.by_id("y").map(|e| d.local(e).to_owned()),
+        Some("b".into())
+    );
+}
+
+#[test]
+fn enforces_limits() {
+    let deep = "<a>".repeat(40) + &"</a>".repeat(40);
+    assert_eq!(p(&deep).unwrap_err(), XmlError::TooDeep(32));
+    let big = format!("<a>{}</a>", "x".repeat(300 * 1024));
+    assert!(matches!(p(&big).unwrap_err(), XmlError::TooLarge { .. }));
+    let attrs: String = (0..70).map(|i| format!(" a{i}='1'")).collect();
+    assert_eq!(
+        p(&format!("<a{attrs}/>")).unwrap_err(),
+        XmlError::TooManyAttributes(64)
+    );
+}
+
+#[test]
+fn refuses_malformed_and_trailing() {
+    assert!(p("<a><b></a>").is_err());
+    assert!(p("<a>").is_err());
+    assert_eq!(p("<a/><b/>").unwrap_err(), XmlError::TrailingContent);
+    assert!(p("<a/>x").is_err());
+    assert_eq!(p("").unwrap_err(), XmlError::NoRoot);
+    assert!(matches!(
+        p("<a>\u{1}</a>").unwrap_err(),
+        XmlError::BadChar(1)
+    ));
+    assert_eq!(
+        p("<a>\u{FF}</a>").map(|d| d.text(d.root())),
+        Ok("\u{FF}".into())
+    );
+    assert_eq!(
+        parse(b"<a>\xff</a>", &Limits::MESSAGE).unwrap_err(),
+        XmlError::InvalidUtf8
+    );
+    assert!(matches!(
+        p("<?xml version='1.0' encoding='ISO-8859-1'?><a/>").unwrap_err(),
+        XmlError::Encoding(_)
+    ));
+    assert!(p("\u{FEFF}<?xml version='1.0' encoding='UTF-8'?><a/>").is_ok());
+}
+
+#[test]
+fn spans_cover_elements() {
+    let src = "<a><b x='1'>t</b><c/></a>";
+    let d = p(src).unwrap();
+    let kids: Vec<_> = d.children(d.root()).collect();
+    let b = d.el(kids[0]).span;
+    assert_eq!(&src[b.start..b.end], "<b x='1'>t</b>");
+    assert_eq!(&src[b.start..b.start_tag_end], "<b x='1'>");
+    let c = d.el(kids[1]).span;
+    assert_eq!(&src[c.start..c.end], "<c/>");
+    assert_eq!(d.descendants(d.root()).count(), 2);
+}
