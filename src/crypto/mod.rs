@@ -60,11 +60,16 @@ pub fn random_hex(n: usize) -> Result<String, RngError> {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // Table lookup, not `write!` per byte: store keys and the ACS hash
+    // several values per login.
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02x}");
+        for n in [b >> 4, b & 0x0f] {
+            s.push(char::from(
+                DIGITS.get(usize::from(n)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
     s
 }

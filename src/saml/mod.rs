@@ -16,10 +16,36 @@ pub mod unsolicited;
 
 /// Decodes base64 that may be broken across lines, as XML Signature values,
 /// certificates in metadata and the POST binding's SAMLResponse are.
+/// Text without whitespace (the usual POSTed SAMLResponse) is decoded as
+/// it is, with no compacted copy made first.
 pub(crate) fn b64_decode_lenient(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+        return b64.decode(text).ok();
+    }
+    let mut compact = Vec::with_capacity(text.len());
+    compact.extend(text.bytes().filter(|b| !b.is_ascii_whitespace()));
+    b64.decode(compact).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::b64_decode_lenient;
+
+    #[test]
+    fn lenient_base64_decodes_with_and_without_line_breaks() {
+        assert_eq!(
+            b64_decode_lenient("aGVsbG8gd29ybGQ=").unwrap(),
+            b"hello world"
+        );
+        assert_eq!(
+            b64_decode_lenient(" aGVs\r\nbG8g\td29y\nbGQ=\n").unwrap(),
+            b"hello world"
+        );
+        // Not base64, with or without whitespace: refused, never guessed.
+        assert!(b64_decode_lenient("aGVsbG8*").is_none());
+        assert!(b64_decode_lenient("aGVs\nbG8*").is_none());
+        assert!(b64_decode_lenient("aGVsbG8").is_none());
+    }
 }
