@@ -133,8 +133,8 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-/// The form body of login `n` at `sp`: a fresh both-signed Response.
-fn prepare(idp: &TestIdp, sp: &Sp, n: usize, now: OffsetDateTime) -> String {
+/// Login `n`'s Response for `sp`, both signed, as the posted base64 field.
+fn response(idp: &TestIdp, sp: &Sp, n: usize, now: OffsetDateTime) -> String {
     let user = format!("user{n:07}-{}", samlhub::testing::idp::random_id());
     let mut spec = Spec::valid(idp, &sp.entity_id, &sp.acs_url, None, now);
     spec.name_id = user.clone();
@@ -146,7 +146,12 @@ fn prepare(idp: &TestIdp, sp: &Sp, n: usize, now: OffsetDateTime) -> String {
         &idp.key,
         &SignOptions::default(),
     );
-    let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+    base64::engine::general_purpose::STANDARD.encode(xml)
+}
+
+/// The form body of login `n` at `sp`: a fresh Response.
+fn prepare(idp: &TestIdp, sp: &Sp, n: usize, now: OffsetDateTime) -> String {
+    let b64 = response(idp, sp, n, now);
     match &sp.kind {
         Kind::Shibboleth { target } => form(&[("SAMLResponse", &b64), ("RelayState", target)]),
         Kind::Samlhub { .. } => form(&[("SAMLResponse", &b64)]),
@@ -210,10 +215,14 @@ fn probe(idp: &TestIdp, sp: &Sp) -> Result<(), String> {
     let body = prepare(idp, sp, 0, now());
     login(&mut b, sp, &body).map_err(|e| format!("probe login: {e}"))?;
     let page = b.try_get(&sp.protected)?;
-    if page.status != 200 {
+    let shows = match &sp.kind {
+        Kind::Shibboleth { .. } => Shibboleth::PAGE_TEXT,
+        Kind::Samlhub { .. } => "user0000000",
+    };
+    if page.status != 200 || !page.body.contains(shows) {
         return Err(format!(
-            "the session did not open {}: {}",
-            sp.protected, page.status
+            "the session did not open {}: {} {}",
+            sp.protected, page.status, page.body
         ));
     }
     match login(&mut b, sp, &body) {
@@ -341,6 +350,8 @@ fn main() {
             failed = true;
             continue;
         }
+        let field = response(&idp, &sp, 0, now()).len();
+        println!("{name}: posted SAMLResponse field (base64) {field} bytes");
         for &c in &levels {
             let r = run(&idp, &sp, n, c);
             println!(

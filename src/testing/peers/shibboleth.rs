@@ -123,10 +123,13 @@ impl Shibboleth {
     pub fn acs_url(&self) -> String {
         format!("{}/Shibboleth.sso/SAML2/POST", self.base_url())
     }
-    /// The protected page a login lands on (the RelayState to post).
+    /// The protected page a login lands on (the RelayState to post). It
+    /// reads [`Self::PAGE_TEXT`].
     pub fn target_url(&self) -> String {
-        format!("{}/secure/", self.base_url())
+        format!("{}/secure/index.html", self.base_url())
     }
+    /// The text of the protected page.
+    pub const PAGE_TEXT: &'static str = "signed in";
     /// The name of the session cookie a login sets starts with this.
     pub const SESSION_COOKIE: &'static str = "_shibsession_";
 
@@ -144,7 +147,10 @@ impl Shibboleth {
         for sub in ["", "run", "www", "www/secure"] {
             set_mode(&d.join(sub), 0o755)?;
         }
-        std::fs::write(d.join("www/secure/index.html"), "signed in\n")?;
+        std::fs::write(
+            d.join("www/secure/index.html"),
+            format!("{}\n", Self::PAGE_TEXT),
+        )?;
         std::fs::write(d.join("idp.xml"), idp_metadata)?;
         let key = TestKey::generate("shibboleth-sp", 2048);
         key.write_to(d, "sp");
