@@ -153,7 +153,9 @@ impl Shibboleth {
         )?;
         std::fs::write(d.join("idp.xml"), idp_metadata)?;
         let key = TestKey::generate("shibboleth-sp", 2048);
-        key.write_to(d, "sp");
+        let (key_file, _) = key.write_to(d, "sp");
+        // Only shibd reads the key; Apache's workers need the pages alone.
+        set_mode(&key_file, 0o600)?;
         for f in SUPPORT {
             std::fs::copy(Path::new("/etc/shibboleth").join(f), d.join(f))?;
         }
