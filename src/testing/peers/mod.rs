@@ -1,13 +1,15 @@
 //! Processes on loopback for tests and benchmarks: `free_port`,
 //! `ProcessGroup` (a child in its own process group, killed as a group on
 //! drop) and `wait_for_http`, with the peers built on them that the
-//! benchmarks need too: [`redis`], [`hub`] (the samlhub binary) and the
-//! scripted [`browser`]. Every peer binds 127.0.0.1 only.
+//! benchmarks need too: [`redis`], [`hub`] (the samlhub binary), the
+//! scripted [`browser`], and Shibboleth SP ([`shibboleth`], a benchmark's
+//! comparison peer). Every peer binds 127.0.0.1 only.
 
 pub mod browser;
 pub mod hub;
 pub mod redis;
 pub mod redis_topology;
+pub mod shibboleth;
 
 use std::collections::HashSet;
 use std::net::TcpListener;
