@@ -13,7 +13,7 @@ use crate::crypto::{self, SigAlg};
 use crate::xml::Limits;
 use base64::Engine;
 use flate2::{Decompress, FlushDecompress, Status};
-use openssl::pkey::{PKey, Private, Public};
+use openssl::pkey::{PKey, Private};
 use std::io::Write;
 
 /// Largest raw query string accepted: the largest encoded message, even if
@@ -265,9 +265,7 @@ pub fn verify_redirect_signature(
         return Err(DsigError::Sha1NotAllowed.into());
     }
     let data = sig.signed_octets.as_bytes();
-    let ok = keys
-        .iter()
-        .any(|k| verify_with(k.pkey(), alg, data, &sig.value));
+    let ok = keys.iter().any(|k| verify_with(k, alg, data, &sig.value));
     if ok {
         Ok(alg)
     } else {
@@ -279,9 +277,8 @@ pub fn verify_redirect_signature(
 /// XMLDSig 1.1 §6.4.3); some Java senders put the DER form in the query.
 /// Either is a signature by this key over these octets. The key type must be
 /// the algorithm's.
-fn verify_with(key: &PKey<Public>, alg: SigAlg, data: &[u8], sig: &[u8]) -> bool {
-    crypto::verify(key, alg, data, sig)
-        || (alg.is_ecdsa() && crypto::verify_der(key, alg, data, sig))
+fn verify_with(key: &TrustedKey, alg: SigAlg, data: &[u8], sig: &[u8]) -> bool {
+    key.verify(alg, data, sig) || (alg.is_ecdsa() && crypto::verify_der(key.pkey(), alg, data, sig))
 }
 
 fn enc(s: &str) -> String {

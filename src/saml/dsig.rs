@@ -83,7 +83,6 @@ pub enum DsigError {
 /// shared by its clones; `crypto::prepared`).
 #[derive(Clone)]
 pub struct TrustedKey {
-    key: PKey<Public>,
     prepared: crypto::PreparedKey,
 }
 
@@ -92,8 +91,8 @@ impl std::fmt::Debug for TrustedKey {
         write!(
             f,
             "TrustedKey({:?}, {} bits)",
-            self.key.id(),
-            self.key.bits()
+            self.pkey().id(),
+            self.pkey().bits()
         )
     }
 }
@@ -103,8 +102,7 @@ impl TrustedKey {
     pub fn new(key: PKey<Public>) -> Result<Self, DsigError> {
         check_key_strength(&key)?;
         Ok(Self {
-            prepared: crypto::PreparedKey::new(key.clone()),
-            key,
+            prepared: crypto::PreparedKey::new(key),
         })
     }
 
@@ -119,7 +117,7 @@ impl TrustedKey {
     }
 
     pub fn pkey(&self) -> &PKey<Public> {
-        &self.key
+        self.prepared.pkey()
     }
 
     /// Whether `sig` (r ‖ s for ECDSA) is this key's signature over `data`

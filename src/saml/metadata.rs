@@ -191,15 +191,14 @@ pub fn parse_idp_signed_owned(
     entity_id: Option<&str>,
     signer: Option<PinnedSigner<'_>>,
 ) -> Result<(IdpMetadata, Vec<u8>), MetadataError> {
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
-    let bom = xml.starts_with(BOM);
+    let bom = xml.starts_with(crate::xml::BOM);
     let doc = parse_owned(xml, &Limits::METADATA)?;
     let md = read_idp(&doc, entity_id, signer)?;
     let mut bytes = doc.into_source().into_bytes();
     if bom {
         // The parser dropped the byte order mark; the caller gets back what
         // it gave.
-        bytes.splice(0..0, BOM.iter().copied());
+        bytes.splice(0..0, crate::xml::BOM.iter().copied());
     }
     Ok((md, bytes))
 }

@@ -12,6 +12,7 @@ mod tree;
 
 pub use c14n::{exc_c14n, exc_c14n_bounded, exc_c14n_into, OverBudget, Sink};
 pub use limits::Limits;
+pub(crate) use parse::BOM;
 pub use parse::{parse, parse_owned, parse_with, IdSyntax};
 pub use tree::{Attr, Child, Document, ElemId, Element, Span};
 

@@ -56,7 +56,7 @@ pub fn parse_owned(mut input: Vec<u8>, limits: &Limits) -> Result<Document, XmlE
 }
 
 /// The UTF-8 byte order mark, dropped before parsing.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn check_size(input: &[u8], limits: &Limits) -> Result<(), XmlError> {
     if input.len() > limits.max_bytes {
