@@ -205,7 +205,7 @@ pub fn verify_enveloped(
         .len()
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let mut sink = DigestSink::new(parts.digest_alg).map_err(|_| DsigError::DigestMismatch)?;
+    let mut sink = DigestSink::new(parts.digest_alg);
     exc_c14n_into(
         doc,
         target,
@@ -219,7 +219,7 @@ pub fn verify_enveloped(
             "canonical form of the signed element exceeds {budget} bytes"
         ))
     })?;
-    let digest = sink.finish().map_err(|_| DsigError::DigestMismatch)?;
+    let digest = sink.finish();
     if digest.len() != parts.digest_value.len()
         || !openssl::memcmp::eq(&digest, &parts.digest_value)
     {
@@ -235,35 +235,30 @@ pub fn verify_enveloped(
 /// Canonical bytes hashed as they are written (XMLDSig §4.4.3.2), in
 /// blocks: the c14n writer emits many small pieces.
 struct DigestSink {
-    hasher: openssl::hash::Hasher,
+    digest: crate::crypto::alg::Digester,
     block: Vec<u8>,
-    failed: bool,
 }
 
 impl DigestSink {
     const BLOCK: usize = 8192;
 
-    fn new(alg: DigestAlg) -> Result<Self, openssl::error::ErrorStack> {
-        Ok(Self {
-            hasher: openssl::hash::Hasher::new(alg.md())?,
+    fn new(alg: DigestAlg) -> Self {
+        Self {
+            digest: alg.start(),
             block: Vec::with_capacity(Self::BLOCK),
-            failed: false,
-        })
+        }
     }
 
     fn flush(&mut self) {
         if !self.block.is_empty() {
-            self.failed |= self.hasher.update(&self.block).is_err();
+            self.digest.update(&self.block);
             self.block.clear();
         }
     }
 
-    fn finish(mut self) -> Result<openssl::hash::DigestBytes, ()> {
+    fn finish(mut self) -> crate::crypto::alg::Digest {
         self.flush();
-        match self.failed {
-            false => self.hasher.finish().map_err(|_| ()),
-            true => Err(()),
-        }
+        self.digest.finish()
     }
 }
 
@@ -272,7 +267,7 @@ impl Sink for DigestSink {
         if self.block.len() + bytes.len() > Self::BLOCK {
             self.flush();
             if bytes.len() >= Self::BLOCK {
-                self.failed |= self.hasher.update(bytes).is_err();
+                self.digest.update(bytes);
                 return;
             }
         }

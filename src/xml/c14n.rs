@@ -204,7 +204,7 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
         self.rendered.extend_from_slice(&self.decls);
         for c in &doc.el(id).children {
             match c {
-                Child::Text(t) => escape_text(t, &mut self.out),
+                Child::Text(t) => escape_text(doc.text_of(t), &mut self.out),
                 Child::Element(child) => {
                     if Some(*child) != self.exclude {
                         self.element(*child);

@@ -8,7 +8,7 @@
 //! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
 //! attribute values normalised as for CDATA attributes (§3.3.3).
 
-use super::tree::{Attribute, Child, Document, ElemId, Element, Name, NsId, Span, Value};
+use super::tree::{Attribute, Child, Document, ElemId, Element, Name, NsId, Span, Text, Value};
 use super::{ns, Limits, XmlError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -78,6 +78,8 @@ struct Parser<'l> {
     /// with thousands of distinct namespace URIs cost quadratic time.
     ns_index: HashMap<String, NsId>,
     stack: Vec<ElemId>,
+    /// The attributes of the element being opened, before resolution.
+    attr_scratch: Vec<(Name, Value)>,
     root_done: bool,
     seen_any: bool,
 }
@@ -99,6 +101,7 @@ impl<'l> Parser<'l> {
             namespaces: vec![String::new(), ns::XML.to_owned()],
             ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
             stack: Vec::new(),
+            attr_scratch: Vec::new(),
             root_done: false,
             seen_any: false,
         }
@@ -172,9 +175,16 @@ impl Parser<'_> {
                         }
                         continue;
                     }
-                    let mut s = String::with_capacity(raw.len());
-                    push_text(&mut s, raw)?;
-                    self.append_text(s);
+                    // Text that is already its own normal form stays in the
+                    // source; anything else is normalised into a copy.
+                    let value = if text_is_normal(raw) {
+                        stored(text, raw, None)
+                    } else {
+                        let mut s = String::with_capacity(raw.len());
+                        push_text(&mut s, raw)?;
+                        Value::Owned(s)
+                    };
+                    self.append_text(text, value);
                 }
                 Event::CData(t) => {
                     if self.stack.is_empty() {
@@ -183,7 +193,7 @@ impl Parser<'_> {
                     let raw = std::str::from_utf8(&t).map_err(|_| XmlError::InvalidUtf8)?;
                     let mut s = String::with_capacity(raw.len());
                     push_text(&mut s, raw)?;
-                    self.append_text(s);
+                    self.append_text(text, Value::Owned(s));
                 }
                 Event::GeneralRef(r) => {
                     if self.stack.is_empty() {
@@ -194,7 +204,7 @@ impl Parser<'_> {
                     }
                     let name = std::str::from_utf8(&r).map_err(|_| XmlError::InvalidUtf8)?;
                     let c = resolve_ref(name)?;
-                    self.append_text(c.to_string());
+                    self.append_text(text, Value::Owned(c.to_string()));
                 }
                 Event::Comment(_) => {}
                 Event::Eof => break,
@@ -223,15 +233,31 @@ impl Parser<'_> {
         }
     }
 
-    fn append_text(&mut self, s: String) {
+    /// Adds character data to the open element, merged into the text
+    /// before it when a comment, CDATA section or reference split them.
+    fn append_text(&mut self, text: &str, v: Value) {
         let Some(top) = self.stack.last() else { return };
         let Some(e) = self.elements.get_mut(top.0 as usize) else {
             return;
         };
-        if let Some(Child::Text(prev)) = e.children.last_mut() {
-            prev.push_str(&s);
+        let part = |v: &Value| -> String {
+            match v {
+                Value::Source { start, end } => slice(text, *start, *end).to_owned(),
+                Value::Owned(s) => s.clone(),
+            }
+        };
+        if let Some(Child::Text(Text(prev))) = e.children.last_mut() {
+            let mut joined = match std::mem::replace(prev, Value::Owned(String::new())) {
+                Value::Owned(s) => s,
+                source => part(&source),
+            };
+            match &v {
+                Value::Source { start, end } => joined.push_str(slice(text, *start, *end)),
+                Value::Owned(s) => joined.push_str(s),
+            }
+            *prev = Value::Owned(joined);
         } else {
-            e.children.push(Child::Text(s));
+            e.children.push(Child::Text(Text(v)));
         }
     }
 
@@ -255,7 +281,9 @@ impl Parser<'_> {
 
         // Namespace declarations first: they scope this element's own names.
         let mut ns_decls: Vec<(Name, NsId)> = Vec::new();
-        let mut raw_attrs: Vec<(Name, Value)> = Vec::new();
+        // Reused from element to element: most elements have attributes.
+        let mut raw_attrs = std::mem::take(&mut self.attr_scratch);
+        raw_attrs.clear();
         let mut count = 0usize;
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| match e {
@@ -322,7 +350,7 @@ impl Parser<'_> {
             None => return Err(XmlError::UnboundPrefix(el_prefix.to_owned())),
         };
         let mut attrs: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
-        for (an, stored) in raw_attrs {
+        for (an, stored) in raw_attrs.drain(..) {
             let value = match &stored {
                 Value::Source { start, end } => slice(text, *start, *end),
                 Value::Owned(v) => v.as_str(),
@@ -366,6 +394,7 @@ impl Parser<'_> {
                 value: stored,
             });
         }
+        self.attr_scratch = raw_attrs;
         if let Some(e) = self.elements.get_mut(id.0 as usize) {
             e.ns = el_ns;
             e.attrs = attrs;
@@ -559,13 +588,16 @@ fn check_char(c: char) -> Result<(), XmlError> {
     }
 }
 
+/// Whether character data is its own normal form with no character to
+/// check: printable ASCII, tab and LF only (no CR for §2.11 to fold).
+fn text_is_normal(raw: &str) -> bool {
+    raw.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+}
+
 /// Appends character data with line ends normalised (§2.11).
 fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
-    // Fast path: printable ASCII, tab and LF need no change and no check.
-    if raw
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
-    {
+    if text_is_normal(raw) {
         out.push_str(raw);
         return Ok(());
     }

@@ -64,6 +64,21 @@ fn comment_split_text_reads_whole() {
 }
 
 #[test]
+fn text_is_read_from_the_source_or_merged_into_a_copy() {
+    use std::borrow::Cow;
+    // Plain text is its own normal form: borrowed, not copied.
+    let d = p("<a>plain text</a>").unwrap();
+    assert!(matches!(d.text(d.root()), Cow::Borrowed("plain text")));
+    // A CDATA section, a reference and a comment merge into one text, and
+    // the text on either side of a child element is joined.
+    let d = p("<a>x<![CDATA[<y>]]>&amp;<!-- c -->z<b>in</b>tail\r\nend</a>").unwrap();
+    assert_eq!(d.text(d.root()), "x<y>&ztail\nend");
+    let b = d.children(d.root()).next().unwrap();
+    assert!(matches!(d.text(b), Cow::Borrowed("in")));
+    assert_eq!(p("<a/>").unwrap().text(ElemId(0)), "");
+}
+
+#[test]
 fn resolves_namespaces_and_refuses_unbound() {
     let d = p("<p:a xmlns:p='urn:p' xmlns='urn:d'><b p:c='1'/></p:a>").unwrap();
     let b = d.children(d.root()).next().unwrap();
@@ -167,7 +182,7 @@ fn refuses_malformed_and_trailing() {
         XmlError::BadChar(1)
     ));
     assert_eq!(
-        p("<a>\u{FF}</a>").map(|d| d.text(d.root())),
+        p("<a>\u{FF}</a>").map(|d| d.text(d.root()).into_owned()),
         Ok("\u{FF}".into())
     );
     assert_eq!(

@@ -2,6 +2,7 @@
 //! adjacent text (including CDATA and references) is merged, so the text an
 //! accessor returns is always the whole text the canonical form signs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Index of an element in its [`Document`]. Only the parser makes these.
@@ -12,8 +13,14 @@ pub struct ElemId(pub(crate) u32);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Child {
     Element(ElemId),
-    Text(String),
+    Text(Text),
 }
+
+/// Character data (XML 1.0 §2.4), read with [`Document::text_of`]. Kept as
+/// offsets into the source when the source already is the text (no line
+/// end to normalise, nothing merged into it), else as its own copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(pub(crate) Value);
 
 /// A name as written in the source (`prefix:local` or `local`), kept as
 /// offsets: XML names contain no references, so the source text is the name.
@@ -196,10 +203,7 @@ impl Document {
             prefix: self.name_prefix(a.name),
             local: self.name_local(a.name),
             ns: self.ns_uri(a.ns),
-            value: match &a.value {
-                Value::Source { start, end } => self.slice(*start, *end),
-                Value::Owned(v) => v,
-            },
+            value: self.value(&a.value),
         }
     }
 
@@ -270,15 +274,37 @@ impl Document {
     }
 
     /// The element's own text: all text children joined. Text that a comment
-    /// splits is one text here, as in the canonical form.
-    pub fn text(&self, id: ElemId) -> String {
-        let mut s = String::new();
-        for c in &self.el(id).children {
-            if let Child::Text(t) = c {
-                s.push_str(t);
+    /// splits is one text here, as in the canonical form. Borrowed from the
+    /// tree unless there is more than one text child.
+    pub fn text(&self, id: ElemId) -> Cow<'_, str> {
+        let mut texts = self.el(id).children.iter().filter_map(|c| match c {
+            Child::Text(t) => Some(self.text_of(t)),
+            Child::Element(_) => None,
+        });
+        let Some(first) = texts.next() else {
+            return Cow::Borrowed("");
+        };
+        match texts.next() {
+            None => Cow::Borrowed(first),
+            Some(second) => {
+                let mut s = String::from(first);
+                s.push_str(second);
+                texts.for_each(|t| s.push_str(t));
+                Cow::Owned(s)
             }
         }
-        s
+    }
+
+    /// The characters of a text child.
+    pub fn text_of<'a>(&'a self, t: &'a Text) -> &'a str {
+        self.value(&t.0)
+    }
+
+    pub(crate) fn value<'a>(&'a self, v: &'a Value) -> &'a str {
+        match v {
+            Value::Source { start, end } => self.slice(*start, *end),
+            Value::Owned(s) => s,
+        }
     }
 
     /// Whether the element has element children (i.e. mixed or complex content).
