@@ -73,7 +73,17 @@ fn response(now: OffsetDateTime, attrs: &str) -> String {
 fn bench(c: &mut Criterion) {
     #[allow(clippy::disallowed_methods)]
     let now = OffsetDateTime::now_utc();
-    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    // `ACS_COUNT=OP:N` (OP one of verify, assertion, both) runs one
+    // operation N times and exits, for instruction counts (`perf stat -e
+    // instructions:u`), which a shared VM disturbs far less than time. A
+    // fixed key then keeps key generation's variable cost the same.
+    let count = std::env::var("ACS_COUNT").ok();
+    let key = if count.is_some() {
+        PKey::private_key_from_pem(include_bytes!("../fuzz/keys/TEST-ONLY-idp-rsa2048.key.pem"))
+            .unwrap()
+    } else {
+        PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap()
+    };
     let cert_key = PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap();
     let keys = vec![TrustedKey::new(cert_key.clone()).unwrap()];
     let map = AttributeMap::new(Profile::Generic, &AttributeOverrides::default());
@@ -113,6 +123,34 @@ fn bench(c: &mut Criterion) {
         assertion_only.len(),
         both.len()
     );
+
+    if let Some(count) = count {
+        let (op, n) = count.split_once(':').expect("ACS_COUNT=OP:N");
+        let n: usize = n.parse().expect("ACS_COUNT=OP:N");
+        let data = [7u8; 600];
+        let sig = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
+            .unwrap()
+            .sign_oneshot_to_vec(&data)
+            .unwrap();
+        let digest = openssl::sha::sha256(&data);
+        let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&cert_key).unwrap();
+        ctx.verify_init().unwrap();
+        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
+        ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+        for _ in 0..n {
+            match op {
+                "verify" => assert!(ctx.verify(black_box(&digest), black_box(&sig)).unwrap()),
+                "assertion" => {
+                    validate(black_box(assertion_only.as_bytes()), &trust, &expect).unwrap();
+                }
+                "both" => {
+                    validate(black_box(both.as_bytes()), &trust, &expect).unwrap();
+                }
+                other => panic!("ACS_COUNT: unknown operation {other}"),
+            }
+        }
+        std::process::exit(0);
+    }
 
     let mut g = c.benchmark_group("acs");
     g.throughput(Throughput::Elements(1));

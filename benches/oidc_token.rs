@@ -6,6 +6,13 @@
 //! (RSA-2048, or ECDSA P-256), measured in the same run; both bounds are
 //! printed.
 //!
+//! A second part measures the hub's cost rather than one client's latency:
+//! `BENCH_CLIENTS` clients (default 4) each fetch `BENCH_ROUNDS` codes
+//! first, untimed, and then redeem them all at once. Only token requests
+//! reach the hub in that window, so its CPU time (and redis-server's) over
+//! the window, read from `/proc`, is the cost of the exchanges alone; it is
+//! set against the same signature's rate on one core.
+//!
 //! `cargo bench --bench oidc_token` (embedded store); `BENCH_REDIS=1` for
 //! Redis; `BENCH_ALG=ES256` for ES256 id_tokens; `BENCH_ROUNDS=N` (default
 //! 500); `BENCH_HUB_BIN=PATH` runs another build of the hub (for a same-run
@@ -18,7 +25,7 @@
 )]
 
 use samlhub::testing::idp::sign_in;
-use samlhub::testing::load::{self, flows, Rig, StoreKind};
+use samlhub::testing::load::{self, flows, procstat, Rig, StoreKind};
 use samlhub::testing::peers::browser::Browser;
 use std::time::{Duration, Instant};
 
@@ -55,6 +62,11 @@ fn main() {
         flows::token(&mut b, &target, &code).unwrap();
         times.push(t.elapsed());
     }
+    let clients: usize = std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let (together, wall, cpu) = concurrent(&rig, clients, rounds);
     let discovery = ureq::get(&format!("{}/.well-known/openid-configuration", target.base))
         .call()
         .unwrap()
@@ -91,6 +103,61 @@ fn main() {
         times[(times.len() * 99 / 100).min(times.len() - 1)].as_secs_f64() * 1e3,
         100.0 * rate / bound
     );
+    let per_cpu = together as f64 / cpu;
+    println!(
+        "{clients} clients together: {together} exchanges in {wall:.2} s → {:.0}/s; hub{} CPU {cpu:.2} s → {per_cpu:.0} exchanges per CPU-second, {:.0}% of the {want} sign bound",
+        together as f64 / wall,
+        if store == StoreKind::Redis { " + redis-server" } else { "" },
+        100.0 * per_cpu / bound
+    );
+}
+
+/// `clients` signed-in clients each fetch `rounds` codes, untimed; then all
+/// redeem theirs at once. Returns the exchanges made, the wall seconds of
+/// the redeeming window and the CPU seconds the rig's processes used in it.
+fn concurrent(rig: &Rig, clients: usize, rounds: usize) -> (usize, f64, f64) {
+    let target = rig.target();
+    let ready = std::sync::Barrier::new(clients + 1);
+    let done = std::sync::Barrier::new(clients + 1);
+    let procs = rig.processes();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let (target, ready, done) = (&target, &ready, &done);
+                // Every client reaches both barriers even when a step
+                // fails, so a failure is reported rather than a hang.
+                s.spawn(move || {
+                    let mut b = Browser::new();
+                    let r = sign_in(&rig.hub, &rig.idp, load::IDP_ID, &mut b, |_| {});
+                    let codes: Result<Vec<String>, String> = if r.status == 303 {
+                        (0..rounds)
+                            .map(|_| flows::authorize(&mut b, target))
+                            .collect()
+                    } else {
+                        Err(format!("login answered {}", r.status))
+                    };
+                    ready.wait();
+                    let redeemed = codes.and_then(|codes| {
+                        codes
+                            .iter()
+                            .try_for_each(|c| flows::token(&mut b, target, c).map(drop))
+                    });
+                    done.wait();
+                    redeemed
+                })
+            })
+            .collect();
+        ready.wait();
+        let cpu0: f64 = procstat::cpu_of(&procs).iter().sum();
+        let t = Instant::now();
+        done.wait();
+        let wall = t.elapsed().as_secs_f64();
+        let cpu1: f64 = procstat::cpu_of(&procs).iter().sum();
+        for w in workers {
+            w.join().unwrap().unwrap();
+        }
+        (clients * rounds, wall, cpu1 - cpu0)
+    })
 }
 
 /// SHA-256 signatures per second with `key`, a fresh `Signer` each time.
