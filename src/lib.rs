@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod directory;
 pub mod ha;
+pub mod heap;
 pub mod hook;
 pub mod http;
 pub mod identity;

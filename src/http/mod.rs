@@ -207,6 +207,10 @@ pub async fn run_with(state: AppState, early: Option<lifecycle::Hangup>) -> std:
     if let AnyStore::Embedded(s) = &data.store {
         s.spawn_sweeper(std::time::Duration::from_secs(300));
     }
+    // What start-up allocated and freed goes back now; later, whenever the
+    // hub falls quiet after serving.
+    crate::heap::trim();
+    crate::heap::spawn_idle_trimmer(std::time::Duration::from_secs(1));
     // Every metadata_url is fetched again in the background; the handle
     // (held by the signal watcher) stops it when dropped.
     let refresh = crate::outbound::refresh::spawn(

@@ -57,6 +57,7 @@ pub async fn observe<B: MessageBody>(
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
     }
+    crate::heap::note_request();
     let id = crate::logging::new_request_id();
     let st = req.app_data::<web::Data<AppState>>().cloned();
     let header = HeaderValue::from_str(&id).ok();
