@@ -12,8 +12,10 @@
 //! enough to be prepared and posted within that.
 //!
 //! Soak: `LOAD_SOAK_SECONDS=300 cargo bench --bench login_load`: mixed
-//! load on Redis (`LOAD_CONCURRENCY`, default 8), RSS sampled every
-//! second; exits non-zero on any unexpected answer.
+//! load on Redis (`LOAD_STORE=embedded` for the embedded store;
+//! `LOAD_CONCURRENCY`, default 8), RSS sampled every second, and the hub's
+//! RSS again after three quiet seconds; exits non-zero on any unexpected
+//! answer.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -52,8 +54,8 @@ fn fail_on_unexpected(r: &Report) {
     }
 }
 
-fn soak(seconds: f64, concurrency: usize) {
-    let rig = Rig::start(BIN, StoreKind::Redis);
+fn soak(seconds: f64, concurrency: usize, store: StoreKind) {
+    let rig = Rig::start(BIN, store);
     let opts = Options {
         concurrency,
         budget: Budget::Seconds(seconds),
@@ -61,8 +63,12 @@ fn soak(seconds: f64, concurrency: usize) {
         replay_every: 10,
     };
     let r = load::run(&rig.target(), &rig.processes(), &opts);
+    // At rest: the hub gives its allocator's free memory back once quiet.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let rest = rig.processes().first().map(|p| p.rss_kib()).unwrap_or(0);
     println!(
-        "soak: redis, mixed, concurrency {concurrency}, {:.0} s, response field {} bytes",
+        "soak: {}, mixed, concurrency {concurrency}, {:.0} s, response field {} bytes",
+        store.name(),
         r.wall.as_secs_f64(),
         r.response_len
     );
@@ -92,6 +98,7 @@ fn soak(seconds: f64, concurrency: usize) {
             redis.cli(&["DBSIZE"]).trim()
         );
     }
+    println!("hub rss MiB after three quiet seconds: {:.1}", mib(rest));
     println!(
         "logins {} ({:.0}/s), unexpected answers {}",
         r.logins(),
@@ -106,7 +113,12 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     if let Some(secs) = env_num("LOAD_SOAK_SECONDS") {
         let c = env_list("LOAD_CONCURRENCY", "8", |s| s.trim().parse().ok());
-        soak(secs, c.first().copied().unwrap_or(8));
+        let store = env_list("LOAD_STORE", "redis", StoreKind::parse);
+        soak(
+            secs,
+            c.first().copied().unwrap_or(8),
+            store.first().copied().unwrap_or(StoreKind::Redis),
+        );
         return;
     }
     let stores = env_list("LOAD_STORE", "embedded,redis", StoreKind::parse);
