@@ -55,9 +55,7 @@ impl PreparedKey {
         }
         // The digest the signature covers (XMLDSig §4.4.1: SignatureMethod
         // names the hash), computed here so the context only verifies.
-        let mut digest = alg.hash().start();
-        digest.update(data);
-        let digest = digest.finish();
+        let digest = alg.hash().digest(data);
         if alg.is_ecdsa() {
             match ecdsa_raw_to_der(sig) {
                 Ok(der) => self.verify_digest(alg, &digest, &der),

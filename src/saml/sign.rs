@@ -62,10 +62,7 @@ pub fn sign_enveloped(
         .collect();
     let mut content = Vec::new();
     exc_c14n(&doc, target, None, &incl, &mut content);
-    let digest = opts
-        .digest
-        .hash(&content)
-        .map_err(|e| DsigError::Sign(e.to_string()))?;
+    let digest = opts.digest.digest(&content);
     let b64e = &base64::engine::general_purpose::STANDARD;
     let incl_el = if incl.is_empty() {
         String::new()
@@ -85,7 +82,7 @@ pub fn sign_enveloped(
         sm = opts.alg.uri(),
         env = ALG_ENVELOPED,
         dm = opts.digest.uri(),
-        dv = b64e.encode(digest),
+        dv = b64e.encode(&digest[..]),
     );
     let key_info = opts
         .cert_der

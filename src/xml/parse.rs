@@ -240,22 +240,15 @@ impl Parser<'_> {
         let Some(e) = self.elements.get_mut(top.0 as usize) else {
             return;
         };
-        let part = |v: &Value| -> String {
-            match v {
-                Value::Source { start, end } => slice(text, *start, *end).to_owned(),
-                Value::Owned(s) => s.clone(),
-            }
-        };
         if let Some(Child::Text(Text(prev))) = e.children.last_mut() {
-            let mut joined = match std::mem::replace(prev, Value::Owned(String::new())) {
-                Value::Owned(s) => s,
-                source => part(&source),
-            };
-            match &v {
-                Value::Source { start, end } => joined.push_str(slice(text, *start, *end)),
-                Value::Owned(s) => joined.push_str(s),
+            let more = v.as_str(text);
+            match prev {
+                Value::Owned(s) => s.push_str(more),
+                Value::Source { .. } => {
+                    let joined = [prev.as_str(text), more].concat();
+                    *prev = Value::Owned(joined);
+                }
             }
-            *prev = Value::Owned(joined);
         } else {
             e.children.push(Child::Text(Text(v)));
         }
@@ -351,10 +344,7 @@ impl Parser<'_> {
         };
         let mut attrs: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
         for (an, stored) in raw_attrs.drain(..) {
-            let value = match &stored {
-                Value::Source { start, end } => slice(text, *start, *end),
-                Value::Owned(v) => v.as_str(),
-            };
+            let value = stored.as_str(text);
             let ap = prefix_of(text, an);
             let ans = if ap.is_empty() {
                 0

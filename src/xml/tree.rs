@@ -53,6 +53,18 @@ pub(crate) enum Value {
     Owned(String),
 }
 
+impl Value {
+    /// The characters, with `source` the text the offsets point into.
+    pub(crate) fn as_str<'a>(&'a self, source: &'a str) -> &'a str {
+        match self {
+            Value::Source { start, end } => {
+                source.get(*start as usize..*end as usize).unwrap_or("")
+            }
+            Value::Owned(s) => s,
+        }
+    }
+}
+
 /// A read-only view of one attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attr<'a> {
@@ -301,10 +313,7 @@ impl Document {
     }
 
     pub(crate) fn value<'a>(&'a self, v: &'a Value) -> &'a str {
-        match v {
-            Value::Source { start, end } => self.slice(*start, *end),
-            Value::Owned(s) => s,
-        }
+        v.as_str(&self.source)
     }
 
     /// Whether the element has element children (i.e. mixed or complex content).
