@@ -34,9 +34,7 @@
     clippy::indexing_slicing
 )]
 
-use base64::Engine as _;
-use samlhub::saml::sign::SignOptions;
-use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
+use samlhub::testing::idp::{Spec, TestIdp};
 use samlhub::testing::load::flows::ssp_attributes;
 use samlhub::testing::load::procstat::{cpu_of, Proc};
 use samlhub::testing::peers::browser::{hidden_inputs, Browser, Page};
@@ -139,14 +137,7 @@ fn response(idp: &TestIdp, sp: &Sp, n: usize, now: OffsetDateTime) -> String {
     let mut spec = Spec::valid(idp, &sp.entity_id, &sp.acs_url, None, now);
     spec.name_id = user.clone();
     spec.attributes = ssp_attributes(&user);
-    let xml = sign(
-        &spec.to_xml(),
-        &spec,
-        Signing::Both,
-        &idp.key,
-        &SignOptions::default(),
-    );
-    base64::engine::general_purpose::STANDARD.encode(xml)
+    spec.post_field(&idp.key)
 }
 
 /// The form body of login `n` at `sp`: a fresh Response.

@@ -293,6 +293,21 @@ pub fn sign(xml: &str, spec: &Spec, how: Signing, key: &TestKey, opts: &SignOpti
     out
 }
 
+impl Spec {
+    /// This Response with its Assertion and itself signed by `key`
+    /// (default options), base64 as the POST binding carries it.
+    pub fn post_field(&self, key: &TestKey) -> String {
+        let signed = sign(
+            &self.to_xml(),
+            self,
+            Signing::Both,
+            key,
+            &SignOptions::default(),
+        );
+        base64::engine::general_purpose::STANDARD.encode(signed)
+    }
+}
+
 /// Signs `b` in at `hub` through IdP `idp_id` (trusting `idp`): starts an
 /// SP-initiated login, answers it with a both-signed response shaped by
 /// `tweak`, and returns the ACS's answer (303 when accepted).
@@ -308,20 +323,10 @@ pub fn sign_in(
     let now = OffsetDateTime::now_utc();
     let mut spec = Spec::valid(idp, &hub.entity_id(), &hub.acs_url(), Some(&req_id), now);
     tweak(&mut spec);
-    let signed = sign(
-        &spec.to_xml(),
-        &spec,
-        Signing::Both,
-        &idp.key,
-        &SignOptions::default(),
-    );
     b.post_form(
         &hub.acs_url(),
         &[
-            (
-                "SAMLResponse",
-                base64::engine::general_purpose::STANDARD.encode(signed),
-            ),
+            ("SAMLResponse", spec.post_field(&idp.key)),
             ("RelayState", relay),
         ],
     )

@@ -7,9 +7,7 @@
 
 use crate::peers::browser::{hidden_inputs, query_param, Browser, Page};
 use crate::peers::samlhub::{Samlhub, BIN};
-use base64::Engine as _;
-use samlhub::saml::sign::SignOptions;
-use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
+use samlhub::testing::idp::{Spec, TestIdp};
 use samlhub::testing::peers::hub::request_id_of;
 
 struct Rig {
@@ -68,14 +66,7 @@ fn response_for(rig: &Rig, id: &str, subject: &str) -> String {
     let entity = format!("{}/saml/metadata", rig.public);
     let mut spec = Spec::valid(&rig.idp, &entity, &acs, Some(id), now);
     spec.name_id = subject.into();
-    let signed = sign(
-        &spec.to_xml(),
-        &spec,
-        Signing::Both,
-        &rig.idp.key,
-        &SignOptions::default(),
-    );
-    base64::engine::general_purpose::STANDARD.encode(signed)
+    spec.post_field(&rig.idp.key)
 }
 
 fn session_subject(b: &mut Browser, rig: &Rig) -> Option<String> {

@@ -15,8 +15,7 @@ use crate::peers::samlhub::{Samlhub, BIN};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use samlhub::config::oidc::secret_hash;
-use samlhub::saml::sign::SignOptions;
-use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
+use samlhub::testing::idp::{Spec, TestIdp};
 use std::io::Read as _;
 use time::OffsetDateTime;
 
@@ -141,17 +140,10 @@ impl Rig {
             now,
         );
         spec.authn_instant = spec.issue_instant - time::Duration::seconds(authn_age);
-        let signed = sign(
-            &spec.to_xml(),
-            &spec,
-            Signing::Both,
-            &self.idp.key,
-            &SignOptions::default(),
-        );
         b.post_form(
             &self.hub.acs_url(),
             &[
-                ("SAMLResponse", STANDARD.encode(signed)),
+                ("SAMLResponse", spec.post_field(&self.idp.key)),
                 ("RelayState", relay.to_owned()),
             ],
         )

@@ -28,13 +28,10 @@ use crate::peers::browser::{query_param, resolve, Page};
 use crate::peers::pki::TestKey;
 use actix_web::test::{self as atest, TestRequest};
 use actix_web::web;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use samlhub::clock::{Clock, FixedClock, SystemClock};
 use samlhub::http::AppState;
-use samlhub::saml::sign::SignOptions;
 use samlhub::store::{AnyStore, EmbeddedStore, RedisStore};
-use samlhub::testing::idp::{sign, Signing, Spec, TestIdp};
+use samlhub::testing::idp::{Spec, TestIdp};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -311,14 +308,7 @@ impl Hub {
             self.now(),
         );
         tweak(&mut spec);
-        let signed = sign(
-            &spec.to_xml(),
-            &spec,
-            Signing::Both,
-            &idp.key,
-            &SignOptions::default(),
-        );
-        STANDARD.encode(signed)
+        spec.post_field(&idp.key)
     }
 
     /// A whole SP-initiated login at IdP `idp` in `b`; the ACS's answer.
