@@ -130,6 +130,13 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Whether this replica's link to its master is up (its first full
+    /// sync done).
+    pub fn in_sync(&self) -> bool {
+        self.cli(&["INFO", "replication"])
+            .contains("master_link_status:up")
+    }
+
     /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
     pub fn pause(&self) {
         self.signal("-STOP");
@@ -177,6 +184,24 @@ impl RedisServer {
     /// Stops the server (if running) and starts a fresh one on the same port.
     pub fn restart(&mut self) {
         self.stop();
+        self.launch();
+    }
+
+    /// Stops the server (if running) and starts it again on the same port
+    /// as a replica of `master_port`, as an operator brings a failed master
+    /// back after a failover. A master without persistence that restarted as
+    /// a master would come back empty, and a second failover could promote it
+    /// and wipe its replicas (docs/security.md, "What a failover can lose").
+    pub fn restart_as_replica_of(&mut self, master_port: u16) {
+        self.stop();
+        if let Some(i) = self.args.iter().position(|a| a == "--replicaof") {
+            self.args.drain(i..(i + 3).min(self.args.len()));
+        }
+        self.args.extend([
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            master_port.to_string(),
+        ]);
         self.launch();
     }
 

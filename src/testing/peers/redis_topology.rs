@@ -35,17 +35,22 @@ impl SentinelSet {
     /// Starts everything and waits until every sentinel knows the replica
     /// and the other two sentinels, so a failover can happen.
     pub fn start() -> SentinelSet {
-        let master = RedisServer::start();
-        let replica = RedisServer::start_with(&[
-            "--replicaof".into(),
-            "127.0.0.1".into(),
-            master.port().to_string(),
-        ]);
-        wait_until("replica in sync", || {
-            replica
-                .cli(&["INFO", "replication"])
-                .contains("master_link_status:up")
-        });
+        // A replica's first sync starts at once rather than after Redis's
+        // default 5 s wait for more replicas to join.
+        let no_delay = ["--repl-diskless-sync-delay".to_owned(), "0".to_owned()];
+        let master = RedisServer::start_with(&no_delay);
+        let replica = RedisServer::start_with(
+            &[
+                &no_delay[..],
+                &[
+                    "--replicaof".into(),
+                    "127.0.0.1".into(),
+                    master.port().to_string(),
+                ],
+            ]
+            .concat(),
+        );
+        wait_until("replica in sync", || replica.in_sync());
         let conf = format!(
             "sentinel monitor {SERVICE} 127.0.0.1 {} 2\n\
              sentinel down-after-milliseconds {SERVICE} 1000\n\
