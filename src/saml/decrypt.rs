@@ -421,7 +421,7 @@ pub fn splice(
 
     let declared = root_declared_prefixes(body).ok_or(Failed)?;
     let mut carried = String::new();
-    for (prefix, uri) in doc.el(encrypted).ns_decls.iter() {
+    for (prefix, uri) in doc.ns_decls_of(encrypted) {
         let prefix = doc.name_local(*prefix);
         if declared.iter().any(|d| d == prefix) {
             continue;

@@ -202,7 +202,7 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
 
         let mark = self.rendered.len();
         self.rendered.extend_from_slice(&self.decls);
-        for c in &doc.el(id).children {
+        for c in doc.child_nodes(id) {
             match c {
                 Child::Text(t) => escape_text(doc.text_of(t), &mut self.out),
                 Child::Element(child) => {

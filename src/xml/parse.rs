@@ -8,7 +8,9 @@
 //! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
 //! attribute values normalised as for CDATA attributes (§3.3.3).
 
-use super::tree::{Attribute, Child, Document, ElemId, Element, Name, NsId, Span, Text, Value};
+use super::tree::{
+    Attribute, Child, Document, ElemId, Element, Name, NsId, Run, Span, Text, Value,
+};
 use super::{ns, Limits, XmlError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -72,6 +74,13 @@ struct Parser<'l> {
     limits: &'l Limits,
     id_syntax: IdSyntax,
     elements: Vec<Element>,
+    /// The document's tables ([`Document::attributes`] and
+    /// [`Document::ns_decls`]), filled element by element.
+    attributes: Vec<Attribute>,
+    ns_decls: Vec<(Name, NsId)>,
+    /// Every child with its parent's index, in document order; sorted into
+    /// [`Document::children`] at the end.
+    kids: Vec<(u32, Child)>,
     ids: HashMap<String, ElemId>,
     namespaces: Vec<String>,
     /// URI → index in `namespaces`. A linear search there made a message
@@ -80,6 +89,9 @@ struct Parser<'l> {
     stack: Vec<ElemId>,
     /// The attributes of the element being opened, before resolution.
     attr_scratch: Vec<(Name, Value)>,
+    /// The qualified names of that element's attributes, declarations
+    /// included, for the duplicate check.
+    qname_scratch: Vec<Name>,
     root_done: bool,
     seen_any: bool,
 }
@@ -97,11 +109,15 @@ impl<'l> Parser<'l> {
             limits,
             id_syntax,
             elements: Vec::new(),
+            attributes: Vec::new(),
+            ns_decls: Vec::new(),
+            kids: Vec::new(),
             ids: HashMap::new(),
             namespaces: vec![String::new(), ns::XML.to_owned()],
             ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
             stack: Vec::new(),
             attr_scratch: Vec::new(),
+            qname_scratch: Vec::new(),
             root_done: false,
             seen_any: false,
         }
@@ -219,9 +235,13 @@ impl Parser<'_> {
         if self.elements.is_empty() {
             return Err(XmlError::NoRoot);
         }
+        let children = children_by_parent(&mut self.elements, self.kids);
         Ok(Document {
             source: String::new(),
             elements: self.elements,
+            attributes: self.attributes,
+            ns_decls: self.ns_decls,
+            children,
             namespaces: self.namespaces,
             ids: self.ids,
         })
@@ -237,10 +257,11 @@ impl Parser<'_> {
     /// before it when a comment, CDATA section or reference split them.
     fn append_text(&mut self, text: &str, v: Value) {
         let Some(top) = self.stack.last() else { return };
-        let Some(e) = self.elements.get_mut(top.0 as usize) else {
-            return;
-        };
-        if let Some(Child::Text(Text(prev))) = e.children.last_mut() {
+        // Children are recorded in document order, so the open element's
+        // last child, if any, is the last one recorded with it as parent;
+        // a later record under another parent means an element came between.
+        let last = self.kids.last_mut().filter(|(p, _)| *p == top.0);
+        if let Some((_, Child::Text(Text(prev)))) = last {
             let more = v.as_str(text);
             match prev {
                 Value::Owned(s) => s.push_str(more),
@@ -250,7 +271,7 @@ impl Parser<'_> {
                 }
             }
         } else {
-            e.children.push(Child::Text(Text(v)));
+            self.kids.push((top.0, Child::Text(Text(v))));
         }
     }
 
@@ -273,23 +294,30 @@ impl Parser<'_> {
         let name = name_at(text, s.name().as_ref())?;
 
         // Namespace declarations first: they scope this element's own names.
-        let mut ns_decls: Vec<(Name, NsId)> = Vec::new();
+        let decls_start = self.ns_decls.len();
         // Reused from element to element: most elements have attributes.
         let mut raw_attrs = std::mem::take(&mut self.attr_scratch);
         raw_attrs.clear();
-        let mut count = 0usize;
-        for a in s.attributes().with_checks(true) {
-            let a = a.map_err(|e| match e {
-                quick_xml::events::attributes::AttrError::Duplicated(_, _) => {
-                    XmlError::DuplicateAttribute(slice(text, name.start, name.end).to_owned())
-                }
-                other => malformed(before as u64, other),
-            })?;
-            count += 1;
-            if count > self.limits.max_attributes {
+        self.qname_scratch.clear();
+        // The duplicate check by qualified name (XML 1.0 §3.1, WFC: Unique
+        // Att Spec) is ours: quick-xml's allocates for every element.
+        for a in s.attributes().with_checks(false) {
+            let a = a.map_err(|e| malformed(before as u64, e))?;
+            if self.qname_scratch.len() >= self.limits.max_attributes {
                 return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
             }
             let an = name_at(text, a.key.as_ref())?;
+            let q = slice(text, an.start, an.end);
+            if self
+                .qname_scratch
+                .iter()
+                .any(|n| slice(text, n.start, n.end) == q)
+            {
+                return Err(XmlError::DuplicateAttribute(
+                    slice(text, name.start, name.end).to_owned(),
+                ));
+            }
+            self.qname_scratch.push(an);
             let raw = within(text, &a.value)?;
             let normalized = normalize_attr(raw)?;
             let value = normalized.as_deref().unwrap_or(raw);
@@ -301,13 +329,13 @@ impl Parser<'_> {
                     )));
                 }
                 let id = self.intern(value);
-                ns_decls.push((Name::default(), id));
+                self.ns_decls.push((Name::default(), id));
             } else if ap == "xmlns" {
                 check_ns_decl(al, value)?;
                 if al != "xml" {
                     let id = self.intern(value);
                     // The declared prefix is the local part of `xmlns:p`.
-                    ns_decls.push((
+                    self.ns_decls.push((
                         Name {
                             start: an.start + 6,
                             prefix_len: 0,
@@ -326,10 +354,10 @@ impl Parser<'_> {
         self.elements.push(Element {
             name,
             ns: 0,
-            attrs: Vec::new(),
-            ns_decls,
+            attrs: Run::default(),
+            ns_decls: run_from(decls_start, self.ns_decls.len()),
             parent,
-            children: Vec::new(),
+            children: Run::default(),
             span: Span {
                 start: before,
                 start_tag_end: after,
@@ -342,7 +370,7 @@ impl Parser<'_> {
             None if el_prefix.is_empty() => 0,
             None => return Err(XmlError::UnboundPrefix(el_prefix.to_owned())),
         };
-        let mut attrs: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
+        let attrs_start = self.attributes.len();
         for (an, stored) in raw_attrs.drain(..) {
             let value = stored.as_str(text);
             let ap = prefix_of(text, an);
@@ -355,7 +383,10 @@ impl Parser<'_> {
                 }
             };
             let al = local_of(text, an);
-            if attrs
+            if self
+                .attributes
+                .get(attrs_start..)
+                .unwrap_or_default()
                 .iter()
                 .any(|x| x.ns == ans && local_of(text, x.name) == al)
             {
@@ -378,21 +409,20 @@ impl Parser<'_> {
                     return Err(XmlError::DuplicateId(value.to_owned()));
                 }
             }
-            attrs.push(Attribute {
+            self.attributes.push(Attribute {
                 name: an,
                 ns: ans,
                 value: stored,
             });
         }
         self.attr_scratch = raw_attrs;
+        let attrs = run_from(attrs_start, self.attributes.len());
         if let Some(e) = self.elements.get_mut(id.0 as usize) {
             e.ns = el_ns;
             e.attrs = attrs;
         }
         if let Some(p) = parent {
-            if let Some(pe) = self.elements.get_mut(p.0 as usize) {
-                pe.children.push(Child::Element(id));
-            }
+            self.kids.push((p.0, Child::Element(id)));
         }
         Ok(id)
     }
@@ -425,6 +455,7 @@ impl Parser<'_> {
             let e = self.elements.get(c.0 as usize)?;
             if let Some((_, u)) = e
                 .ns_decls
+                .of(&self.ns_decls)
                 .iter()
                 .find(|(p, _)| slice(text, p.start, p.end) == prefix)
             {
@@ -434,6 +465,45 @@ impl Parser<'_> {
         }
         None
     }
+}
+
+/// The entries of a table from `start` to `end` (the limits keep every
+/// count far below `u32::MAX`).
+fn run_from(start: usize, end: usize) -> Run {
+    Run {
+        start: start as u32,
+        len: end.saturating_sub(start) as u32,
+    }
+}
+
+/// Sorts the children, recorded in document order with their parent's
+/// index, into one table where each element's children are a run, and
+/// sets each element's run: a count, a running sum, then one placement
+/// pass, which keeps each element's children in document order.
+fn children_by_parent(elements: &mut [Element], kids: Vec<(u32, Child)>) -> Vec<Child> {
+    for (p, _) in &kids {
+        if let Some(e) = elements.get_mut(*p as usize) {
+            e.children.len += 1;
+        }
+    }
+    let mut next = 0u32;
+    for e in elements.iter_mut() {
+        e.children.start = next;
+        next += e.children.len;
+        // Counts up again as the children are placed.
+        e.children.len = 0;
+    }
+    let mut table = vec![Child::Element(ElemId(0)); kids.len()];
+    for (p, child) in kids {
+        let Some(e) = elements.get_mut(p as usize) else {
+            continue;
+        };
+        if let Some(slot) = table.get_mut((e.children.start + e.children.len) as usize) {
+            *slot = child;
+            e.children.len += 1;
+        }
+    }
+    table
 }
 
 /// How an attribute value is kept: as offsets when `raw`, a slice of

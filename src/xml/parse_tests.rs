@@ -93,10 +93,18 @@ fn resolves_namespaces_and_refuses_unbound() {
         p("<a xmlns:p='urn:x' xmlns:q='urn:x' p:b='1' q:b='2'/>").unwrap_err(),
         XmlError::DuplicateAttribute(_)
     ));
-    assert!(matches!(
-        p("<a b='1' b='2'/>").unwrap_err(),
-        XmlError::DuplicateAttribute(_)
-    ));
+    // By qualified name, namespace declarations included (XML 1.0 §3.1).
+    for twice in [
+        "<a b='1' b='2'/>",
+        "<a xmlns:p='urn:x' p:b='1' p:b='1'/>",
+        "<a xmlns:p='urn:x' xmlns:p='urn:y'/>",
+        "<a xmlns='urn:x' c='1' xmlns='urn:x'/>",
+    ] {
+        assert!(
+            matches!(p(twice).unwrap_err(), XmlError::DuplicateAttribute(_)),
+            "{twice}"
+        );
+    }
     assert!(matches!(
         p("<a xmlns:p=''/>").unwrap_err(),
         XmlError::BadNamespace(_)
@@ -137,6 +145,7 @@ fn attribute_values_read_back_from_source_or_copy() {
     let kept: Vec<bool> = d
         .el(r)
         .attrs
+        .of(&d.attributes)
         .iter()
         .map(|a| matches!(a.value, Value::Source { .. }))
         .collect();
@@ -207,4 +216,28 @@ fn spans_cover_elements() {
     let c = d.el(kids[1]).span;
     assert_eq!(&src[c.start..c.end], "<c/>");
     assert_eq!(d.descendants(d.root()).count(), 2);
+}
+
+#[test]
+fn children_stay_with_their_parents_in_order() {
+    use crate::xml::tree::Child;
+    let d = p("<a>x<b>y<c/>z<e>1</e></b>w<!--c-->v<d>2</d>u</a>").unwrap();
+    let shape = |id| -> Vec<String> {
+        d.child_nodes(id)
+            .iter()
+            .map(|c| match c {
+                Child::Text(t) => format!("'{}'", d.text_of(t)),
+                Child::Element(e) => d.local(*e).to_owned(),
+            })
+            .collect()
+    };
+    let a = d.root();
+    assert_eq!(shape(a), ["'x'", "b", "'wv'", "d", "'u'"]);
+    let b = d.child(a, "", "b").unwrap();
+    assert_eq!(shape(b), ["'y'", "c", "'z'", "e"]);
+    let c = d.child(b, "", "c").unwrap();
+    assert!(shape(c).is_empty());
+    assert_eq!(d.text(d.child(b, "", "e").unwrap()), "1");
+    assert_eq!(d.text(a), "xwvu");
+    assert_eq!(d.el(c).parent, Some(b));
 }

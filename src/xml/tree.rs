@@ -86,17 +86,38 @@ pub struct Span {
     pub end: usize,
 }
 
+/// A run of consecutive entries in one of the document's tables: an
+/// element's attributes, declarations and children each sit together, so
+/// an element owns no allocation of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) start: u32,
+    pub(crate) len: u32,
+}
+
+impl Run {
+    /// The run's entries in `table`.
+    pub(crate) fn of<T>(self, table: &[T]) -> &[T] {
+        let start = self.start as usize;
+        table
+            .get(start..start.saturating_add(self.len as usize))
+            .unwrap_or(&[])
+    }
+}
+
 /// An element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
     pub(crate) name: Name,
     pub(crate) ns: NsId,
-    pub(crate) attrs: Vec<Attribute>,
-    /// Namespace declarations made on this element: (prefix, URI); an empty
-    /// prefix is the default namespace.
-    pub(crate) ns_decls: Vec<(Name, NsId)>,
+    /// In [`Document::attributes`].
+    pub(crate) attrs: Run,
+    /// Namespace declarations made on this element, in
+    /// [`Document::ns_decls`].
+    pub(crate) ns_decls: Run,
     pub parent: Option<ElemId>,
-    pub children: Vec<Child>,
+    /// In [`Document::children`].
+    pub(crate) children: Run,
     pub span: Span,
 }
 
@@ -107,10 +128,10 @@ static NO_ELEMENT: Element = Element {
         end: 0,
     },
     ns: 0,
-    attrs: Vec::new(),
-    ns_decls: Vec::new(),
+    attrs: Run { start: 0, len: 0 },
+    ns_decls: Run { start: 0, len: 0 },
     parent: None,
-    children: Vec::new(),
+    children: Run { start: 0, len: 0 },
     span: Span {
         start: 0,
         start_tag_end: 0,
@@ -123,6 +144,14 @@ static NO_ELEMENT: Element = Element {
 pub struct Document {
     pub(crate) source: String,
     pub(crate) elements: Vec<Element>,
+    /// Every element's attributes, element by element.
+    pub(crate) attributes: Vec<Attribute>,
+    /// Every element's namespace declarations, element by element:
+    /// (prefix, URI); an empty prefix is the default namespace.
+    pub(crate) ns_decls: Vec<(Name, NsId)>,
+    /// Every element's children, element by element, each run in document
+    /// order.
+    pub(crate) children: Vec<Child>,
     /// Namespace URIs, each once; index 0 is the empty URI.
     pub(crate) namespaces: Vec<String>,
     /// Unqualified `ID` attribute value → element; unique by construction.
@@ -207,7 +236,21 @@ impl Document {
 
     /// The element's attributes, resolved.
     pub fn attrs(&self, id: ElemId) -> impl Iterator<Item = Attr<'_>> + '_ {
-        self.el(id).attrs.iter().map(|a| self.attr_view(a))
+        self.el(id)
+            .attrs
+            .of(&self.attributes)
+            .iter()
+            .map(|a| self.attr_view(a))
+    }
+
+    /// The element's children, elements and text, in order.
+    pub fn child_nodes(&self, id: ElemId) -> &[Child] {
+        self.el(id).children.of(&self.children)
+    }
+
+    /// The namespace declarations made on the element: (prefix, URI).
+    pub(crate) fn ns_decls_of(&self, id: ElemId) -> &[(Name, NsId)] {
+        self.el(id).ns_decls.of(&self.ns_decls)
     }
 
     pub(crate) fn attr_view<'a>(&'a self, a: &'a Attribute) -> Attr<'a> {
@@ -226,7 +269,7 @@ impl Document {
 
     /// Child elements in order.
     pub fn children(&self, id: ElemId) -> impl Iterator<Item = ElemId> + '_ {
-        self.el(id).children.iter().filter_map(|c| match c {
+        self.child_nodes(id).iter().filter_map(|c| match c {
             Child::Element(e) => Some(*e),
             Child::Text(_) => None,
         })
@@ -289,7 +332,7 @@ impl Document {
     /// splits is one text here, as in the canonical form. Borrowed from the
     /// tree unless there is more than one text child.
     pub fn text(&self, id: ElemId) -> Cow<'_, str> {
-        let mut texts = self.el(id).children.iter().filter_map(|c| match c {
+        let mut texts = self.child_nodes(id).iter().filter_map(|c| match c {
             Child::Text(t) => Some(self.text_of(t)),
             Child::Element(_) => None,
         });
@@ -328,15 +371,14 @@ impl Document {
         }
         let mut cur = Some(id);
         while let Some(c) = cur {
-            let e = self.el(c);
-            if let Some((_, uri)) = e
-                .ns_decls
+            if let Some((_, uri)) = self
+                .ns_decls_of(c)
                 .iter()
                 .find(|(p, _)| self.name_local(*p) == prefix)
             {
                 return Some(self.ns_uri(*uri));
             }
-            cur = e.parent;
+            cur = self.el(c).parent;
         }
         None
     }
