@@ -170,8 +170,18 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
             }
         }
         self.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.attrs
-            .sort_unstable_by(|a, b| (a.ns, a.local).cmp(&(b.ns, b.local)));
+        // By namespace URI, then local name (C14N 1.0 §2.2, "Attribute
+        // Nodes"). The URIs come from the document's one table, so equal
+        // ones are usually the same slice and need no byte comparison.
+        self.attrs.sort_unstable_by(|a, b| {
+            let same_ns = std::ptr::eq(a.ns, b.ns);
+            (if same_ns {
+                std::cmp::Ordering::Equal
+            } else {
+                a.ns.cmp(b.ns)
+            })
+            .then_with(|| a.local.cmp(b.local))
+        });
 
         self.out.put(b"<");
         let qname = doc.qname_str(id);

@@ -241,3 +241,20 @@ fn children_stay_with_their_parents_in_order() {
     assert_eq!(d.text(a), "xwvu");
     assert_eq!(d.el(c).parent, Some(b));
 }
+
+#[test]
+fn the_ascii_name_table_agrees_with_the_name_classes() {
+    for b in 0u8..128 {
+        let c = char::from(b);
+        let one = c.to_string();
+        let two = format!("a{c}");
+        let want_start = is_name_start(c);
+        let want_char = is_name_char(c) && c != ':';
+        assert_eq!(is_ncname(&one), want_start, "{b:#x} first");
+        assert_eq!(is_ncname(&two), want_char, "{b:#x} after the first");
+    }
+    assert!(!is_ncname(""));
+    assert!(is_ncname("_a-b.c9"));
+    assert!(!is_ncname("a:b"));
+    assert!(is_ncname("é1"));
+}

@@ -323,9 +323,21 @@ impl Document {
 
     /// A namespaced attribute's value.
     pub fn attr_ns(&self, id: ElemId, ns: &str, local: &str) -> Option<&str> {
-        self.attrs(id)
-            .find(|a| a.local == local && a.ns == ns)
-            .map(|a| a.value)
+        // Unqualified attributes, the common case, carry namespace 0: no
+        // URI to compare. The local name is compared before the URI.
+        self.el(id)
+            .attrs
+            .of(&self.attributes)
+            .iter()
+            .find(|a| {
+                self.name_local(a.name) == local
+                    && if ns.is_empty() {
+                        a.ns == 0
+                    } else {
+                        self.ns_uri(a.ns) == ns
+                    }
+            })
+            .map(|a| self.value(&a.value))
     }
 
     /// The element's own text: all text children joined. Text that a comment
