@@ -107,8 +107,9 @@ struct Writer<'a, 'o, S: Sink + ?Sized> {
     /// Bindings in force in the output, innermost last: (prefix, URI).
     rendered: Vec<(&'a str, &'a str)>,
     /// Scratch space reused for every element (filled and drained before
-    /// the children are written).
-    wanted: Vec<&'a str>,
+    /// the children are written). `wanted`: the prefixes to bind here, each
+    /// with the URI it has in scope.
+    wanted: Vec<(&'a str, &'a str)>,
     decls: Vec<(&'a str, &'a str)>,
     attrs: Vec<Attr<'a>>,
     out: Counted<'o, S>,
@@ -135,12 +136,14 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
         let prefix = doc.prefix(id);
 
         // Prefixes this element visibly utilises, then the inclusive list.
+        // The parser resolved the element's and its attributes' names
+        // already: their URIs are the ones in scope for their prefixes.
         self.wanted.clear();
-        self.wanted.push(prefix);
+        self.wanted.push((prefix, doc.ns(id)));
         self.attrs.clear();
         for a in doc.attrs(id) {
-            if !a.prefix.is_empty() && !self.wanted.contains(&a.prefix) {
-                self.wanted.push(a.prefix);
+            if !a.prefix.is_empty() && !self.wanted.iter().any(|(p, _)| *p == a.prefix) {
+                self.wanted.push((a.prefix, a.ns));
             }
             self.attrs.push(a);
         }
@@ -152,19 +155,21 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
             // (`xmlns=""` or none) renders `xmlns=""` whenever the nearest
             // output ancestor rendered a non-empty one, even on a prefixed
             // element (exc-c14n §3; C14N 1.0 §2.3; libxml2 agrees).
-            let in_scope = p.is_empty() || doc.lookup_ns(id, p).is_some_and(|u| !u.is_empty());
-            if in_scope && !self.wanted.contains(&p) {
-                self.wanted.push(p);
+            let uri = doc.lookup_ns(id, p);
+            let in_scope = p.is_empty() || uri.is_some_and(|u| !u.is_empty());
+            if in_scope && !self.wanted.iter().any(|(w, _)| *w == p) {
+                self.wanted.push((p, uri.unwrap_or("")));
             }
         }
 
         self.decls.clear();
         for i in 0..self.wanted.len() {
-            let Some(&p) = self.wanted.get(i) else { break };
+            let Some(&(p, uri)) = self.wanted.get(i) else {
+                break;
+            };
             if p == "xml" {
                 continue;
             }
-            let uri = doc.lookup_ns(id, p).unwrap_or("");
             if self.rendered_uri(p) != uri {
                 self.decls.push((p, uri));
             }
