@@ -143,9 +143,7 @@ fn attribute_values_read_back_from_source_or_copy() {
     assert_eq!(d.attr(r, "z"), Some("a b"));
     assert_eq!(d.by_id("_i"), Some(r));
     let kept: Vec<bool> = d
-        .el(r)
-        .attrs
-        .of(&d.attributes)
+        .attributes_of(r)
         .iter()
         .map(|a| matches!(a.value, Value::Source { .. }))
         .collect();

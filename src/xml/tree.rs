@@ -236,11 +236,12 @@ impl Document {
 
     /// The element's attributes, resolved.
     pub fn attrs(&self, id: ElemId) -> impl Iterator<Item = Attr<'_>> + '_ {
-        self.el(id)
-            .attrs
-            .of(&self.attributes)
-            .iter()
-            .map(|a| self.attr_view(a))
+        self.attributes_of(id).iter().map(|a| self.attr_view(a))
+    }
+
+    /// The element's attributes as stored.
+    pub(crate) fn attributes_of(&self, id: ElemId) -> &[Attribute] {
+        self.el(id).attrs.of(&self.attributes)
     }
 
     /// The element's children, elements and text, in order.
@@ -325,9 +326,7 @@ impl Document {
     pub fn attr_ns(&self, id: ElemId, ns: &str, local: &str) -> Option<&str> {
         // Unqualified attributes, the common case, carry namespace 0: no
         // URI to compare. The local name is compared before the URI.
-        self.el(id)
-            .attrs
-            .of(&self.attributes)
+        self.attributes_of(id)
             .iter()
             .find(|a| {
                 self.name_local(a.name) == local
