@@ -28,13 +28,9 @@ pub fn note_request() {
 
 /// Gives free heap pages back to the system now. Returns whether any memory
 /// was released. A no-op returning `false` where the C library is not glibc.
-pub fn trim() -> bool {
-    release()
-}
-
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn release() -> bool {
+pub fn trim() -> bool {
     extern "C" {
         fn malloc_trim(pad: usize) -> std::ffi::c_int;
     }
@@ -44,8 +40,9 @@ fn release() -> bool {
     unsafe { malloc_trim(0) == 1 }
 }
 
+/// See the glibc version above: elsewhere there is nothing to give back.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release() -> bool {
+pub fn trim() -> bool {
     false
 }
 
