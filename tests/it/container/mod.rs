@@ -38,11 +38,11 @@ fn run_bin(
     cmd.envs(env.iter().copied()).stdin(Stdio::null());
     // A copy of the binary just written may still be open for writing in a
     // child that another test forked before our close and has not yet
-    // exec'd: exec then fails with ETXTBSY (26) for that moment. Try again.
+    // exec'd: exec then fails with ETXTBSY for that moment. Try again.
     let mut tries = 0;
     let out = loop {
         match cmd.output() {
-            Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
