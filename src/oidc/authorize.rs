@@ -416,6 +416,7 @@ pub async fn authorize<S: crate::store::Store>(
         auth_time: c.session.auth_time(),
         nonce: v.nonce.clone(),
         session_key: c.session_key.to_owned(),
+        session_ends: Some(c.session.expires),
         family: grant::new_family()?,
         email_verified: idps.email_verified,
         identity: who.clone(),

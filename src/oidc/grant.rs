@@ -39,6 +39,11 @@ pub struct Grant {
     pub nonce: Option<String>,
     /// The store key of the samlhub session the grant rides on.
     pub session_key: String,
+    /// When that session ends (unix seconds; a session's end is fixed when
+    /// it starts). Absent in grants stored by earlier versions, which read
+    /// the session instead.
+    #[serde(default)]
+    pub session_ends: Option<i64>,
     /// Refresh-token family (RFC 9700 §4.14.2): revoked as a whole.
     pub family: String,
     pub email_verified: bool,
@@ -201,18 +206,25 @@ impl UsedMark for RefreshUsed {
 
 /// How long the grant's refresh tokens may live: the configured lifetime,
 /// capped by what is left of the samlhub session. `None` once that session
-/// has ended (one read of the session serves as the liveness check too).
+/// has ended. The end comes with the grant; only a grant stored by an
+/// earlier version costs a read of the session. Whether the session is
+/// still there is checked by the commit that redeems the credential
+/// ([`Batch::require`]), atomically with it.
 async fn family_ttl<S: Store>(
     store: &S,
     settings: &Oidc,
     g: &Grant,
     now: i64,
 ) -> Result<Option<Duration>, OAuthError> {
-    let Some(s) = records::get(store, &g.session()?).await? else {
-        return Ok(None);
+    let ends = match g.session_ends {
+        Some(end) => end,
+        None => match records::get(store, &g.session()?).await? {
+            Some(s) => s.expires,
+            None => return Ok(None),
+        },
     };
     let configured = i64::try_from(settings.refresh_token_lifetime.as_secs()).unwrap_or(i64::MAX);
-    let left = configured.min(s.expires - now);
+    let left = configured.min(ends.saturating_sub(now));
     Ok((left > 0).then(|| Duration::from_secs(left.unsigned_abs())))
 }
 
@@ -243,20 +255,22 @@ pub async fn exchange_code<S: Store>(
     }
     let g = rec.grant;
     checked(&g);
+    let ended = || OAuthError::InvalidGrant("the sign-in behind this code has ended".into());
     let Some(ttl) = family_ttl(store, settings, &g, now).await? else {
-        let e = OAuthError::InvalidGrant("the sign-in behind this code has ended".into());
-        return spend(store, &live, e).await;
+        return spend(store, &live, ended()).await;
     };
     // One commit: the claim of the used-marker (which makes the code single
-    // use and its reuse detectable), the code's removal, the family and the
-    // new tokens.
+    // use and its reuse detectable), the session still there, the code's
+    // removal, the family and the new tokens.
     let mut batch = Batch::new();
     batch.claim(&used, &CodeUsed(g.family.clone()), CODE_USED_TTL)?;
+    batch.require(&g.session()?);
     batch.remove(&live);
     batch.put(&Key::<Family>::of(&[&g.family]), &Family, ttl)?;
     match issue(store, settings, g, batch, ttl).await? {
-        Some(issued) => Ok(issued),
-        None => Err(revoke_if_reused(store, &used, "code", &client.client_id).await?),
+        Ok(issued) => Ok(issued),
+        Err(Committed::Missing(_)) => spend(store, &live, ended()).await,
+        Err(_) => Err(revoke_if_reused(store, &used, "code", &client.client_id).await?),
     }
 }
 
@@ -314,37 +328,36 @@ pub async fn refresh<S: Store>(
     }
     checked(&g);
     let ended = || OAuthError::InvalidGrant("the sign-in behind this grant has ended".into());
-    if records::get(store, &Key::<Family>::of(&[&g.family]))
-        .await?
-        .is_none()
-    {
-        return spend(store, &live, ended()).await;
-    }
     let Some(ttl) = family_ttl(store, settings, &g, now).await? else {
         return spend(store, &live, ended()).await;
     };
     // One commit: the claim of the used-marker (the rotation happens once),
-    // the old token's removal and the new tokens.
+    // the family not revoked and the session still there, the old token's
+    // removal and the new tokens.
     let mut batch = Batch::new();
     batch.claim(&used, &RefreshUsed(g.family.clone()), ttl)?;
+    batch.require(&Key::<Family>::of(&[&g.family]));
+    batch.require(&g.session()?);
     batch.remove(&live);
     match issue(store, settings, g, batch, ttl).await? {
-        Some(issued) => Ok(issued),
-        None => Err(revoke_if_reused(store, &used, what, &client.client_id).await?),
+        Ok(issued) => Ok(issued),
+        Err(Committed::Missing(_)) => spend(store, &live, ended()).await,
+        Err(_) => Err(revoke_if_reused(store, &used, what, &client.client_id).await?),
     }
 }
 
 /// A new access token (opaque, stored by hash) and rotated refresh token,
-/// written in one commit with `batch`'s claim, removal and markers. `None`
-/// when the claim was taken (the credential was redeemed meanwhile):
-/// nothing was written.
+/// written in one commit with `batch`'s claim, conditions, removal and
+/// markers. `Err(Taken)` when the claim was taken (the credential was
+/// redeemed meanwhile), `Err(Missing)` when a required record was gone (the
+/// sign-in or the family ended): nothing was written.
 async fn issue<S: Store>(
     store: &S,
     settings: &Oidc,
     g: Grant,
     mut batch: Batch,
     rt_ttl: Duration,
-) -> Result<Option<Issued>, OAuthError> {
+) -> Result<Result<Issued, Committed>, OAuthError> {
     let access_token = crate::crypto::random_token(32)?;
     let refresh_token = crate::crypto::random_token(32)?;
     let access_ttl = settings.access_token_lifetime;
@@ -358,11 +371,12 @@ async fn issue<S: Store>(
         &RefreshRecord(g.clone()),
         rt_ttl,
     )?;
-    if batch.apply(store).await? != Committed::Written {
-        return Ok(None);
+    let done = batch.apply(store).await?;
+    if done != Committed::Written {
+        return Ok(Err(done));
     }
     log::info!("oidc: tokens issued client={}", g.client_id);
-    Ok(Some(Issued {
+    Ok(Ok(Issued {
         grant: g,
         access_token,
         access_ttl,

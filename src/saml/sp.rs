@@ -439,6 +439,11 @@ impl Consume {
             Committed::Taken(_) => Err(LoginError::AlreadyAnswered(
                 self.request_id.unwrap_or_default(),
             )),
+            // This batch requires no record, so no backend names one.
+            Committed::Missing(_) => Err(crate::store::StoreError::Corrupt(
+                "the store named a required record in a login that requires none".into(),
+            )
+            .into()),
         }
     }
 }

@@ -426,11 +426,13 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    /// One write transaction: every claim is checked before anything is
-    /// inserted, and a live claim drops the transaction unwritten.
+    /// One write transaction: every claim and required key is checked
+    /// before anything is inserted, and a live claim or an absent required
+    /// key drops the transaction unwritten.
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
+        requires: &[&str],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<Committed, StoreError> {
@@ -441,18 +443,28 @@ impl Store for EmbeddedStore {
         };
         let claims = own(claims);
         let puts = own(puts);
-        let deletes: Vec<String> = deletes.iter().map(|k| (*k).to_owned()).collect();
+        let names =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|k| (*k).to_owned()).collect() };
+        let (requires, deletes) = (names(requires), names(deletes));
         self.run(move |inner, now| {
             let txn = inner.db.begin_write().map_err(db_err)?;
             {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
-                for (i, (key, _, _)) in claims.iter().enumerate() {
-                    let is_live = match table.get(key.as_str()).map_err(db_err)? {
+                let is_live = |key: &str| -> Result<bool, StoreError> {
+                    Ok(match table.get(key).map_err(db_err)? {
                         Some(raw) => live(raw.value(), now)?.is_some(),
                         None => false,
-                    };
-                    if is_live {
-                        return Ok(Committed::Taken(i)); // dropping `txn` aborts it
+                    })
+                };
+                // Dropping `txn` on an early return aborts it.
+                for (i, (key, _, _)) in claims.iter().enumerate() {
+                    if is_live(key)? {
+                        return Ok(Committed::Taken(i));
+                    }
+                }
+                for (i, key) in requires.iter().enumerate() {
+                    if !is_live(key)? {
+                        return Ok(Committed::Missing(i));
                     }
                 }
                 for (key, value, ttl) in claims.iter().chain(&puts) {

@@ -11,9 +11,9 @@
 //! - [`Store::get`] and [`Store::put`] are plain reads and (over)writes.
 //! - [`Store::put_many`] writes several entries in one atomic step: a reader
 //!   sees all of them or none (one transaction, one durable commit).
-//! - [`Store::commit`] claims keys (each as [`Store::put_if_absent`]), writes
-//!   entries and removes keys as one unit: if any claim is live, nothing is
-//!   written. It is atomic on the embedded store (one write transaction, one
+//! - [`Store::commit`] claims keys (each as [`Store::put_if_absent`]), checks
+//!   that other keys are live, writes entries and removes keys as one unit: if
+//!   any claim is live or any required key absent, nothing is written. It is atomic on the embedded store (one write transaction, one
 //!   durable sync) and on a single Redis server or Sentinel master (one Lua
 //!   script, one round trip); under Redis Cluster it runs step by step
 //!   ([`commit_in_order`]), claims first, in order.
@@ -85,11 +85,13 @@ pub trait Store: Send + Sync + 'static {
         entries: &[(&str, &[u8], Duration)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Claims every key of `claims` (put-if-absent, in order), writes every
-    /// entry of `puts` (replacing) and removes every key of `deletes`, as one
-    /// unit. If a claim's key holds a live entry, nothing is written and the
-    /// index of the first such claim is returned ([`Committed::Taken`]).
-    /// Keys must be distinct across the three lists.
+    /// Claims every key of `claims` (put-if-absent, in order), checks that
+    /// every key of `requires` holds a live entry, writes every entry of
+    /// `puts` (replacing) and removes every key of `deletes`, as one unit. If
+    /// a claim's key holds a live entry, nothing is written and the index of
+    /// the first such claim is returned ([`Committed::Taken`]); else, if a
+    /// required key holds none, nothing is written and its index is returned
+    /// ([`Committed::Missing`]). Keys must be distinct across the four lists.
     ///
     /// Atomicity per backend: the embedded store does it in one write
     /// transaction (one durable commit); a single Redis server (standalone,
@@ -98,11 +100,13 @@ pub trait Store: Send + Sync + 'static {
     /// claims. Redis Cluster cannot run a script across hash slots, so it goes
     /// through [`commit_in_order`]: the claims one by one in the given order
     /// (a claim listed before a taken one stays written, which fails closed:
-    /// callers list the replay marker first), then the puts, then the
+    /// callers list the replay marker first), then a read of each required
+    /// key (claims stay written if one is absent), then the puts, then the
     /// deletes.
     fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
+        requires: &[&str],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
@@ -142,26 +146,38 @@ pub trait Store: Send + Sync + 'static {
 /// What [`Store::commit`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
-    /// Every claim was free: the claims, puts and deletes are all done.
+    /// Every claim was free and every required key live: the claims, puts
+    /// and deletes are all done.
     Written,
     /// The claim at this index was live: nothing was written (under Redis
     /// Cluster, the claims before it were).
     Taken(usize),
+    /// Every claim was free, but the required key at this index held no
+    /// live entry: nothing was written (under Redis Cluster, the claims
+    /// were).
+    Missing(usize),
 }
 
 /// [`Store::commit`] as separate steps, for a backend that cannot run them
 /// as one unit (Redis Cluster): each claim with [`Store::put_if_absent`] in
-/// the given order, stopping at the first taken one; then the puts with
+/// the given order, stopping at the first taken one; then a read of each
+/// required key, stopping at the first absent one; then the puts with
 /// [`Store::put_many`]; then each delete.
 pub async fn commit_in_order<S: Store + ?Sized>(
     store: &S,
     claims: &[(&str, &[u8], Duration)],
+    requires: &[&str],
     puts: &[(&str, &[u8], Duration)],
     deletes: &[&str],
 ) -> Result<Committed, StoreError> {
     for (i, (key, value, ttl)) in claims.iter().enumerate() {
         if !store.put_if_absent(key, value, *ttl).await? {
             return Ok(Committed::Taken(i));
+        }
+    }
+    for (i, key) in requires.iter().enumerate() {
+        if store.get(key).await?.is_none() {
+            return Ok(Committed::Missing(i));
         }
     }
     if !puts.is_empty() {
@@ -260,10 +276,11 @@ impl Store for AnyStore {
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
+        requires: &[&str],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<Committed, StoreError> {
-        dispatch!(self, s => s.commit(claims, puts, deletes).await)
+        dispatch!(self, s => s.commit(claims, requires, puts, deletes).await)
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         dispatch!(self, s => s.get(key).await)

@@ -329,6 +329,7 @@ pub async fn list<S: Store, R: Record>(s: &S) -> Result<Vec<Key<R>>, StoreError>
 pub struct Batch {
     entries: Vec<(String, Vec<u8>, Duration)>,
     claims: Vec<(String, Vec<u8>, Duration)>,
+    requires: Vec<String>,
     removals: Vec<String>,
 }
 
@@ -345,9 +346,9 @@ impl Batch {
     /// Writes every entry, all or none. Claims and removals are for
     /// [`Self::apply`]; this refuses a batch that holds any.
     pub async fn commit<S: Store>(self, s: &S) -> Result<(), StoreError> {
-        if !self.claims.is_empty() || !self.removals.is_empty() {
+        if !self.claims.is_empty() || !self.requires.is_empty() || !self.removals.is_empty() {
             return Err(StoreError::Corrupt(
-                "a batch with claims or removals is applied, not put".into(),
+                "a batch with claims, required records or removals is applied, not put".into(),
             ));
         }
         s.put_many(&refs(&self.entries)).await
@@ -367,6 +368,14 @@ impl Batch {
         Ok(self.claims.len() - 1)
     }
 
+    /// Adds a condition: the whole batch is written only if a live record is
+    /// under `k` when it is applied. Returns its index, as
+    /// [`Committed::Missing`] names it; checked after the claims.
+    pub fn require<R: Record>(&mut self, k: &Key<R>) -> usize {
+        self.requires.push(k.as_str().to_owned());
+        self.requires.len() - 1
+    }
+
     /// Adds a removal of the record under `k`.
     pub fn remove<R: Record>(&mut self, k: &Key<R>) {
         self.removals.push(k.as_str().to_owned());
@@ -374,9 +383,16 @@ impl Batch {
 
     /// Claims, writes and removes as one unit ([`Store::commit`]).
     pub async fn apply<S: Store>(self, s: &S) -> Result<Committed, StoreError> {
-        let removals: Vec<&str> = self.removals.iter().map(String::as_str).collect();
-        s.commit(&refs(&self.claims), &refs(&self.entries), &removals)
-            .await
+        fn names(list: &[String]) -> Vec<&str> {
+            list.iter().map(String::as_str).collect()
+        }
+        s.commit(
+            &refs(&self.claims),
+            &names(&self.requires),
+            &refs(&self.entries),
+            &names(&self.removals),
+        )
+        .await
     }
 }
 

@@ -71,6 +71,7 @@ macro_rules! with_every_check {
             expired_entries_are_absent,
             commit_writes_every_entry_when_claims_are_free,
             commit_writes_nothing_when_a_claim_is_taken,
+            commit_writes_nothing_when_a_required_key_is_missing,
             commit_applies_ttls,
             commit_is_atomic,
         }
@@ -180,17 +181,21 @@ impl<S: Store> Store for Prefixed<S> {
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
+        requires: &[&str],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<samlhub::store::Committed, samlhub::store::StoreError> {
         let (claims, puts) = (self.entries(claims), self.entries(puts));
-        let deletes: Vec<String> = deletes
-            .iter()
-            .map(|k| format!("{}{k}", self.prefix))
-            .collect();
-        let deletes: Vec<&str> = deletes.iter().map(String::as_str).collect();
+        let names = |list: &[&str]| -> Vec<String> {
+            list.iter().map(|k| format!("{}{k}", self.prefix)).collect()
+        };
+        let (requires, deletes) = (names(requires), names(deletes));
+        let (requires, deletes): (Vec<&str>, Vec<&str>) = (
+            requires.iter().map(String::as_str).collect(),
+            deletes.iter().map(String::as_str).collect(),
+        );
         self.inner
-            .commit(&refs(&claims), &refs(&puts), &deletes)
+            .commit(&refs(&claims), &requires, &refs(&puts), &deletes)
             .await
     }
 }

@@ -54,19 +54,27 @@ pub use spec::DEFAULT_TIMEOUT as OP_TIMEOUT;
 
 const KEY_PREFIX: &str = "samlhub:";
 
-/// [`Store::commit`] on one server. `KEYS`: the claims, then the puts, then
-/// the deletes; `ARGV[1]`, `ARGV[2]`: how many claims and puts, then a value
-/// and a TTL in ms for each claim and put. Returns 0 when written, else the
-/// 1-based index of the first claim whose key exists (nothing written).
+/// [`Store::commit`] on one server. `KEYS`: the claims, then the required
+/// keys, then the puts, then the deletes; `ARGV[1..3]`: how many claims,
+/// required keys and puts, then a value and a TTL in ms for each claim and
+/// put. Returns 0 when written; else nothing is written and it returns the
+/// 1-based index of the first claim whose key exists, or minus the 1-based
+/// index of the first required key that does not.
 pub const COMMIT_SCRIPT: &str = r"local nc = tonumber(ARGV[1])
-local np = tonumber(ARGV[2])
+local nr = tonumber(ARGV[2])
+local np = tonumber(ARGV[3])
 for i = 1, nc do
   if redis.call('EXISTS', KEYS[i]) == 1 then return i end
 end
-for i = 1, nc + np do
-  redis.call('SET', KEYS[i], ARGV[2 * i + 1], 'PX', ARGV[2 * i + 2])
+for i = 1, nr do
+  if redis.call('EXISTS', KEYS[nc + i]) == 0 then return -i end
 end
-for i = nc + np + 1, #KEYS do
+for i = 1, nc + np do
+  local k = i
+  if i > nc then k = i + nr end
+  redis.call('SET', KEYS[k], ARGV[2 * i + 2], 'PX', ARGV[2 * i + 3])
+end
+for i = nc + nr + np + 1, #KEYS do
   redis.call('DEL', KEYS[i])
 end
 return 0
@@ -312,22 +320,24 @@ impl Store for RedisStore {
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
+        requires: &[&str],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<Committed, StoreError> {
         if self.cluster {
-            return super::commit_in_order(self, claims, puts, deletes).await;
+            return super::commit_in_order(self, claims, requires, puts, deletes).await;
         }
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(&self.commit_sha)
-            .arg(claims.len() + puts.len() + deletes.len());
-        for (k, _, _) in claims.iter().chain(puts) {
+            .arg(claims.len() + requires.len() + puts.len() + deletes.len());
+        let keys = (claims.iter().map(|c| c.0))
+            .chain(requires.iter().copied())
+            .chain(puts.iter().map(|p| p.0))
+            .chain(deletes.iter().copied());
+        for k in keys {
             cmd.arg(full_key(k));
         }
-        for k in deletes {
-            cmd.arg(full_key(k));
-        }
-        cmd.arg(claims.len()).arg(puts.len());
+        cmd.arg(claims.len()).arg(requires.len()).arg(puts.len());
         for (_, v, t) in claims.iter().chain(puts) {
             cmd.arg(*v).arg(ttl_ms(*t));
         }
@@ -335,10 +345,12 @@ impl Store for RedisStore {
             cmd,
             wait: !claims.is_empty(),
         };
-        let taken: usize = self.run("EVALSHA commit", op).await?;
-        Ok(match taken.checked_sub(1) {
-            None => Committed::Written,
-            Some(i) => Committed::Taken(i),
+        let answer: i64 = self.run("EVALSHA commit", op).await?;
+        let index = |n: i64| usize::try_from(n.unsigned_abs() - 1).unwrap_or(usize::MAX);
+        Ok(match answer {
+            0 => Committed::Written,
+            n if n > 0 => Committed::Taken(index(n)),
+            n => Committed::Missing(index(n)),
         })
     }
 

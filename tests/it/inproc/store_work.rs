@@ -3,11 +3,14 @@
 //! Redis): on the embedded store a whole login is one durable commit (the
 //! pending request of `/saml/login` is written without one, the ACS POST is
 //! one), a code exchange and a refresh one commit each, and a refused replay
-//! writes only the setup page's note.
+//! writes only the setup page's note. On Redis, a code exchange and a refresh
+//! are two round trips each: the credential's read and the commit, which
+//! also checks that the session (and for a refresh, the family) is there.
 
 use super::{Hub, Setup};
 use crate::oidc_rig::{Pkce, CONF, IDP};
 use crate::peers::redis::RedisServer;
+use samlhub::store::Store;
 
 /// A hub whose test IdP publishes a SingleLogoutService, so every login is
 /// filed in the Single Logout index too.
@@ -109,4 +112,91 @@ async fn a_code_exchange_and_a_refresh_are_one_durable_commit_each() {
     assert_eq!(reused.str("error"), "invalid_grant");
     let revoked = hub.refresh(CONF, &r2.str("refresh_token")).await;
     assert_eq!(revoked.str("error"), "invalid_grant", "family revoked");
+}
+
+/// The round trips to Redis of a code exchange and of a refresh: the read of
+/// the code or refresh token, and the commit.
+#[actix_web::test]
+async fn a_code_exchange_and_a_refresh_are_two_round_trips_on_redis() {
+    let server = RedisServer::start();
+    let hub = hub(Some(server.url())).await;
+    let mut b = hub.signed_in_browser().await;
+    for n in 0..2 {
+        let pkce = Pkce::new();
+        let (code, _) = hub.code(&mut b, CONF, Some(&pkce), &[]).await;
+        let before = hub.state.store.work();
+        let r = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
+        assert_eq!(r.page.status, 200, "{}", r.page.head());
+        let exchange = hub.state.store.work() - before;
+        let before = hub.state.store.work();
+        let r2 = hub.refresh(CONF, &r.str("refresh_token")).await;
+        assert_eq!(r2.page.status, 200, "{}", r2.page.head());
+        let refresh = hub.state.store.work() - before;
+        if n == 1 {
+            // The first exchange may load the commit script.
+            assert_eq!(exchange, 2, "round trips of a code exchange");
+        }
+        assert_eq!(refresh, 2, "round trips of a refresh");
+    }
+}
+
+/// Removes every session, as a logout or an expiry would.
+async fn end_sessions(hub: &Hub) {
+    let keys = hub.state.store.keys_with_prefix("session:").await.unwrap();
+    assert!(!keys.is_empty(), "no session to end");
+    for k in keys {
+        hub.state.store.delete(&k).await.unwrap();
+    }
+}
+
+/// A code or refresh token whose session is gone is refused and spent, on
+/// each store: the commit that would redeem it requires the session.
+#[actix_web::test]
+async fn a_grant_ends_with_its_session_on_each_store() {
+    let server = RedisServer::start();
+    for redis in [None, Some(server.url())] {
+        let on = if redis.is_some() { "redis" } else { "embedded" };
+        let hub = hub(redis).await;
+
+        let mut b = hub.signed_in_browser().await;
+        let pkce = Pkce::new();
+        let (code, _) = hub.code(&mut b, CONF, Some(&pkce), &[]).await;
+        end_sessions(&hub).await;
+        let r = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
+        r.assert_token_error(400, "invalid_grant");
+        assert!(
+            r.str("error_description").contains("has ended"),
+            "{on}: {}",
+            r.page.body
+        );
+        // Spent: no used-marker was written (the commit wrote nothing), and
+        // the code is gone.
+        let marks = hub
+            .state
+            .store
+            .keys_with_prefix("oidc_code_used:")
+            .await
+            .unwrap();
+        assert!(marks.is_empty(), "{on}: {marks:?}");
+        let again = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
+        assert!(
+            again.str("error_description").contains("unknown"),
+            "{on}: {}",
+            again.page.body
+        );
+
+        let mut b = hub.signed_in_browser().await;
+        let pkce = Pkce::new();
+        let (code, _) = hub.code(&mut b, CONF, Some(&pkce), &[]).await;
+        let t = hub.exchange(CONF, &code, Some(&pkce.verifier)).await;
+        assert_eq!(t.page.status, 200, "{on}: {}", t.page.head());
+        end_sessions(&hub).await;
+        let r = hub.refresh(CONF, &t.str("refresh_token")).await;
+        r.assert_token_error(400, "invalid_grant");
+        assert!(
+            r.str("error_description").contains("has ended"),
+            "{on}: {}",
+            r.page.body
+        );
+    }
 }
