@@ -13,6 +13,7 @@ use crate::audit::{Event, Kind};
 use crate::routes;
 use crate::saml::sp;
 use crate::store::records::Batch;
+use crate::store::{Committed, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -194,11 +195,18 @@ async fn acs(
                 .body(pages::confirm_unsolicited(&ticket, &identity, &idp_name)),
         ),
     };
-    if let Err(e) = consume.commit(&st.store).await {
+    let done = match &next {
+        Next::SignIn(s) => s.session.apply(&st, consume.batch()).await,
+        Next::Page(_) => consume.batch().apply(&st.store).await,
+    };
+    if let Err(e) = done
+        .map_err(sp::LoginError::from)
+        .and_then(|d| consume.settle(d))
+    {
         return Err(refused(&st, e).await);
     }
     match next {
-        Next::SignIn(s) => s.written(&st).await,
+        Next::SignIn(s) => s.written(&st),
         Next::Page(page) => Ok(page),
     }
 }
@@ -280,12 +288,12 @@ impl SignIn {
 
     /// Once the batch is written: counts and audits the login, and sends
     /// the browser on with its session cookie.
-    async fn written(self, st: &AppState) -> Result<HttpResponse, AppError> {
+    fn written(self, st: &AppState) -> Result<HttpResponse, AppError> {
         st.metrics.logins.inc(&[&self.identity.idp, "success"]);
         Event::new(Kind::Login)
             .identity(st.config().ops.audit_user, &self.identity)
             .emit();
-        let cookie = self.session.written(st).await?;
+        let cookie = self.session.cookie();
         Ok(HttpResponse::SeeOther()
             .cookie(cookie)
             .insert_header(("Location", self.return_to))
@@ -299,6 +307,11 @@ impl SignIn {
 async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, AppError> {
     let mut batch = Batch::new();
     let sign_in = SignIn::prepare(st, done, &mut batch).await?;
-    batch.commit(&st.store).await?;
-    sign_in.written(st).await
+    match sign_in.session.apply(st, &mut batch).await? {
+        Committed::Written => sign_in.written(st),
+        _ => Err(StoreError::Unavailable(
+            "the login's records changed while they were written; try again".into(),
+        )
+        .into()),
+    }
 }

@@ -7,6 +7,7 @@ use crate::identity::Identity;
 use crate::routes;
 use crate::session::{self as sessions, Session};
 use crate::store::records::{Batch, Key};
+use crate::store::{Committed, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -23,13 +24,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A session whose records are in a login's batch, not written yet.
 pub struct Prepared {
     cookie: Cookie<'static>,
-    /// What the Single Logout index entry needs checking with, once written.
+    /// What filing the session into the Single Logout index again needs.
     link: Option<(String, crate::saml::logout::SloLink, Key<Session>, i64)>,
 }
 
 /// Puts a session for `identity` into `batch`, and, for a SAML login with
-/// `slo` (NameID, SessionIndex), its Single Logout index entry (read now).
-/// Once the batch is written, [`Prepared::written`] gives the cookie.
+/// `slo` (NameID, SessionIndex), its Single Logout index entry (read now)
+/// with the condition that the index is unchanged. Apply the batch with
+/// [`Prepared::apply`], which then gives the cookie.
 pub async fn prepare(
     st: &AppState,
     identity: Identity,
@@ -43,9 +45,7 @@ pub async fn prepare(
     batch.put(&key, &s, started.ttl)?;
     let link = match slo {
         Some(l) => {
-            let (k, ix, ttl) =
-                crate::saml::slo::link_entry(&st.store, &idp, &l, &key, s.expires, now).await?;
-            batch.put(&k, &ix, ttl)?;
+            crate::saml::slo::file_into(&st.store, batch, &idp, &l, &key, s.expires, now).await?;
             Some((idp, l, key, s.expires))
         }
         None => None,
@@ -63,14 +63,40 @@ pub async fn prepare(
 }
 
 impl Prepared {
-    /// The session cookie, after the batch was written; checks that the
-    /// Single Logout index still holds the session (a concurrent login of
-    /// the same person may have rewritten it) and files it again if not.
-    pub async fn written(self, st: &AppState) -> Result<Cookie<'static>, AppError> {
-        if let Some((idp, l, key, expires)) = &self.link {
-            crate::saml::slo::confirm_link(&st.store, idp, l, key, *expires, st.now()).await?;
+    /// Applies `batch`, which holds this session's records and whatever the
+    /// login adds ([`Batch::apply`]). If a login of the same person changed
+    /// the Single Logout index since it was read, nothing was written: the
+    /// session is filed into the index as it is now and the batch applied
+    /// again, up to [`crate::saml::slo::FILING_TRIES`] times, and then once
+    /// without the filing (the login stands; only IdP-initiated logout
+    /// would miss this session).
+    pub async fn apply(&self, st: &AppState, batch: &mut Batch) -> Result<Committed, StoreError> {
+        let Some((idp, l, key, expires)) = &self.link else {
+            return batch.apply(&st.store).await;
+        };
+        for _ in 1..crate::saml::slo::FILING_TRIES {
+            match batch.apply(&st.store).await? {
+                Committed::Unmet(_) => {
+                    let now = st.now();
+                    crate::saml::slo::file_into(&st.store, batch, idp, l, key, *expires, now)
+                        .await?;
+                }
+                done => return Ok(done),
+            }
         }
-        Ok(self.cookie)
+        match batch.apply(&st.store).await? {
+            Committed::Unmet(_) => {
+                log::warn!("{}", crate::saml::slo::NOT_FILED);
+                batch.forget(&crate::saml::slo::index_key(idp, &l.name_id));
+                batch.apply(&st.store).await
+            }
+            done => Ok(done),
+        }
+    }
+
+    /// The session cookie, once the batch was written.
+    pub fn cookie(self) -> Cookie<'static> {
+        self.cookie
     }
 }
 

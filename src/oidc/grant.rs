@@ -269,7 +269,7 @@ pub async fn exchange_code<S: Store>(
     batch.put(&Key::<Family>::of(&[&g.family]), &Family, ttl)?;
     match issue(store, settings, g, batch, ttl).await? {
         Ok(issued) => Ok(issued),
-        Err(Committed::Missing(_)) => spend(store, &live, ended()).await,
+        Err(Committed::Unmet(_)) => spend(store, &live, ended()).await,
         Err(_) => Err(revoke_if_reused(store, &used, "code", &client.client_id).await?),
     }
 }
@@ -341,7 +341,7 @@ pub async fn refresh<S: Store>(
     batch.remove(&live);
     match issue(store, settings, g, batch, ttl).await? {
         Ok(issued) => Ok(issued),
-        Err(Committed::Missing(_)) => spend(store, &live, ended()).await,
+        Err(Committed::Unmet(_)) => spend(store, &live, ended()).await,
         Err(_) => Err(revoke_if_reused(store, &used, what, &client.client_id).await?),
     }
 }
@@ -349,7 +349,7 @@ pub async fn refresh<S: Store>(
 /// A new access token (opaque, stored by hash) and rotated refresh token,
 /// written in one commit with `batch`'s claim, conditions, removal and
 /// markers. `Err(Taken)` when the claim was taken (the credential was
-/// redeemed meanwhile), `Err(Missing)` when a required record was gone (the
+/// redeemed meanwhile), `Err(Unmet)` when a required record was gone (the
 /// sign-in or the family ended): nothing was written.
 async fn issue<S: Store>(
     store: &S,

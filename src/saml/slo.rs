@@ -27,8 +27,8 @@ use super::logout::{
 use crate::config::{Config, Idp};
 use crate::directory::IdpSet;
 use crate::session::Session;
-use crate::store::records::{self, Key, Kind, SloReplay};
-use crate::store::{Store, StoreError};
+use crate::store::records::{self, Batch, Key, Kind, Record, SloReplay};
+use crate::store::{Committed, Store, StoreError};
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -85,7 +85,8 @@ pub enum SloError {
     Internal(String),
 }
 
-fn index_key(idp: &str, name_id: &str) -> Key<SloIndex> {
+/// Where the sessions of (`idp`, NameID) are indexed.
+pub fn index_key(idp: &str, name_id: &str) -> Key<SloIndex> {
     Key::of(&[idp, &crate::crypto::sha256_hex(name_id)])
 }
 
@@ -100,9 +101,16 @@ fn unix(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
-/// Files a new session under its IdP and NameID. The index is read,
-/// changed and written; the write is checked by reading it back, and
-/// retried, so two logins of one person at once both stay findable.
+/// How many times a session is filed into the Single Logout index when a
+/// login of the same person changed the index in between each time. Each
+/// round of a contest lets at least one contender through, so this many
+/// logins of one person at the same moment are all filed.
+pub const FILING_TRIES: usize = 8;
+
+/// Files a new session under its IdP and NameID: the index is read, changed
+/// and written back only if it is still as read (a compare-and-set), and
+/// read again otherwise, so two logins of one person at once both stay
+/// findable.
 pub async fn link<S: Store>(
     store: &S,
     idp: &str,
@@ -111,48 +119,41 @@ pub async fn link<S: Store>(
     expires: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    let me = indexed(slo, session, expires);
-    for _ in 0..3 {
-        let (k, ix, ttl) = with_session(store, idp, slo, &me, now).await?;
-        records::put(store, &k, &ix, ttl).await?;
-        if is_filed(store, &k, &me).await? {
+    for _ in 0..FILING_TRIES {
+        let mut batch = Batch::new();
+        file_into(store, &mut batch, idp, slo, session, expires, now).await?;
+        if batch.apply(store).await? == Committed::Written {
             return Ok(());
         }
     }
-    log::warn!("slo: a session could not be indexed for IdP-initiated logout");
+    log::warn!("{NOT_FILED}");
     Ok(())
 }
 
-/// What [`link`] writes, for a login that writes its records in one batch:
-/// the index of (`idp`, NameID) read now with the session added, its key
-/// and TTL. After the batch is written, [`confirm_link`] checks it.
-pub async fn link_entry<S: Store>(
-    store: &S,
-    idp: &str,
-    slo: &SloLink,
-    session: &Key<Session>,
-    expires: i64,
-    now: i64,
-) -> Result<(Key<SloIndex>, SloIndex, Duration), StoreError> {
-    with_session(store, idp, slo, &indexed(slo, session, expires), now).await
-}
+/// The warning when every try of a filing met a changed index.
+pub const NOT_FILED: &str =
+    "slo: a session could not be indexed for IdP-initiated logout (the index kept changing)";
 
-/// Reads back the index a batch wrote with [`link_entry`]; a login of the
-/// same person that wrote the index in between may have dropped this
-/// session from it, and then it is filed again ([`link`]).
-pub async fn confirm_link<S: Store>(
+/// Puts the filing of a new session into `batch`, for a login that writes
+/// its records in one commit: the index of (`idp`, NameID) as read now with
+/// the session added, and the condition that the index is unchanged when
+/// the batch is applied. If that condition is unmet, call this again (it
+/// replaces both) and apply again; [`Batch::forget`] gives up the filing.
+/// Returns the index's key.
+pub async fn file_into<S: Store>(
     store: &S,
+    batch: &mut Batch,
     idp: &str,
     slo: &SloLink,
     session: &Key<Session>,
     expires: i64,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Key<SloIndex>, StoreError> {
     let me = indexed(slo, session, expires);
-    if is_filed(store, &index_key(idp, &slo.name_id), &me).await? {
-        return Ok(());
-    }
-    link(store, idp, slo, session, expires, now).await
+    let (k, ix, ttl, seen) = with_session(store, idp, slo, &me, now).await?;
+    batch.put(&k, &ix, ttl)?;
+    batch.unchanged(&k, seen);
+    Ok(k)
 }
 
 /// The index entry of one session.
@@ -166,17 +167,21 @@ fn indexed(slo: &SloLink, session: &Key<Session>, expires: i64) -> Indexed {
 
 /// The index of (`idp`, NameID) as stored now, with `me` added (replacing
 /// an older entry of the same session), expired entries dropped and the
-/// oldest beyond [`MAX_INDEXED`]; with its key and the TTL of its longest
-/// session.
+/// oldest beyond [`MAX_INDEXED`]; with its key, the TTL of its longest
+/// session, and the stored bytes it was read from.
 async fn with_session<S: Store>(
     store: &S,
     idp: &str,
     slo: &SloLink,
     me: &Indexed,
     now: i64,
-) -> Result<(Key<SloIndex>, SloIndex, Duration), StoreError> {
+) -> Result<(Key<SloIndex>, SloIndex, Duration, Option<Vec<u8>>), StoreError> {
     let k = index_key(idp, &slo.name_id);
-    let mut ix = records::get(store, &k).await?.unwrap_or_default();
+    let seen = store.get(k.as_str()).await?;
+    let mut ix = match &seen {
+        Some(raw) => SloIndex::decode(raw)?,
+        None => SloIndex::default(),
+    };
     ix.sessions
         .retain(|e| e.expires > now && e.session != me.session);
     ix.sessions.push(me.clone());
@@ -188,17 +193,7 @@ async fn with_session<S: Store>(
         .map(|e| e.expires)
         .max()
         .unwrap_or(me.expires);
-    Ok((k, ix, records::ttl_until(until, now)))
-}
-
-/// Whether the stored index under `k` holds `me`.
-async fn is_filed<S: Store>(
-    store: &S,
-    k: &Key<SloIndex>,
-    me: &Indexed,
-) -> Result<bool, StoreError> {
-    let back = records::get(store, k).await?.unwrap_or_default();
-    Ok(back.sessions.contains(me))
+    Ok((k, ix, records::ttl_until(until, now), seen))
 }
 
 /// Ends the sessions of (`idp`, `name_id`) that `pick` selects by their

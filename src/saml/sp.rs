@@ -421,13 +421,20 @@ impl Consume {
         &mut self.batch
     }
 
-    /// Writes everything as one unit ([`Store::commit`]). If the assertion
-    /// was consumed before, nothing is written and the login is refused as
+    /// Writes everything as one unit ([`Store::commit`]) and judges what
+    /// it did ([`Self::settle`]).
+    pub async fn commit<S: Store>(mut self, store: &S) -> Result<(), LoginError> {
+        let done = self.batch().apply(store).await?;
+        self.settle(done)
+    }
+
+    /// What the commit of the batch did, for the login. If the assertion
+    /// was consumed before, nothing was written and the login is refused as
     /// a replay; if only the request was answered before, as already
     /// answered. The replay claim comes first, so a repost of a response is
     /// named a replay whichever claim a concurrent login took.
-    pub async fn commit<S: Store>(self, store: &S) -> Result<(), LoginError> {
-        match self.batch.apply(store).await? {
+    pub fn settle(self, done: Committed) -> Result<(), LoginError> {
+        match done {
             Committed::Written => {
                 log::info!("{}", self.accepted);
                 Ok(())
@@ -439,9 +446,10 @@ impl Consume {
             Committed::Taken(_) => Err(LoginError::AlreadyAnswered(
                 self.request_id.unwrap_or_default(),
             )),
-            // This batch requires no record, so no backend names one.
-            Committed::Missing(_) => Err(crate::store::StoreError::Corrupt(
-                "the store named a required record in a login that requires none".into(),
+            // Conditions are the caller's (the Single Logout index), and
+            // its commit retries on them; one still unmet here wrote nothing.
+            Committed::Unmet(_) => Err(crate::store::StoreError::Unavailable(
+                "the login's records changed while it was written; try again".into(),
             )
             .into()),
         }

@@ -22,7 +22,7 @@
 //! [`Store::put_if_absent`] / [`Store::take`] in one write transaction makes
 //! them atomic. All redb work runs on tokio's blocking pool.
 
-use super::{Committed, Store, StoreError};
+use super::{Committed, Expect, Store, StoreError, Wanted};
 use crate::clock::Clock;
 use redb::{Database, ReadableTable, TableDefinition};
 use std::fs::OpenOptions;
@@ -426,13 +426,13 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    /// One write transaction: every claim and required key is checked
-    /// before anything is inserted, and a live claim or an absent required
-    /// key drops the transaction unwritten.
+    /// One write transaction: every claim and condition is checked before
+    /// anything is inserted, and a live claim or an unmet condition drops
+    /// the transaction unwritten.
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
-        requires: &[&str],
+        requires: &[(&str, Expect<'_>)],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<Committed, StoreError> {
@@ -443,28 +443,30 @@ impl Store for EmbeddedStore {
         };
         let claims = own(claims);
         let puts = own(puts);
-        let names =
-            |list: &[&str]| -> Vec<String> { list.iter().map(|k| (*k).to_owned()).collect() };
-        let (requires, deletes) = (names(requires), names(deletes));
+        let requires: Vec<(String, Wanted)> = requires
+            .iter()
+            .map(|(k, e)| ((*k).to_owned(), Wanted::from(*e)))
+            .collect();
+        let deletes: Vec<String> = deletes.iter().map(|k| (*k).to_owned()).collect();
         self.run(move |inner, now| {
             let txn = inner.db.begin_write().map_err(db_err)?;
             {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
-                let is_live = |key: &str| -> Result<bool, StoreError> {
-                    Ok(match table.get(key).map_err(db_err)? {
-                        Some(raw) => live(raw.value(), now)?.is_some(),
-                        None => false,
-                    })
+                let found = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
+                    match table.get(key).map_err(db_err)? {
+                        Some(raw) => live(raw.value(), now),
+                        None => Ok(None),
+                    }
                 };
                 // Dropping `txn` on an early return aborts it.
                 for (i, (key, _, _)) in claims.iter().enumerate() {
-                    if is_live(key)? {
+                    if found(key)?.is_some() {
                         return Ok(Committed::Taken(i));
                     }
                 }
-                for (i, key) in requires.iter().enumerate() {
-                    if !is_live(key)? {
-                        return Ok(Committed::Missing(i));
+                for (i, (key, want)) in requires.iter().enumerate() {
+                    if !want.as_expect().met_by(found(key)?.as_deref()) {
+                        return Ok(Committed::Unmet(i));
                     }
                 }
                 for (key, value, ttl) in claims.iter().chain(&puts) {

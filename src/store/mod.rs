@@ -12,8 +12,9 @@
 //! - [`Store::put_many`] writes several entries in one atomic step: a reader
 //!   sees all of them or none (one transaction, one durable commit).
 //! - [`Store::commit`] claims keys (each as [`Store::put_if_absent`]), checks
-//!   that other keys are live, writes entries and removes keys as one unit: if
-//!   any claim is live or any required key absent, nothing is written. It is atomic on the embedded store (one write transaction, one
+//!   conditions on other keys ([`Expect`]), writes entries and removes keys as
+//!   one unit: if any claim is live or any condition unmet, nothing is
+//!   written. It is atomic on the embedded store (one write transaction, one
 //!   durable sync) and on a single Redis server or Sentinel master (one Lua
 //!   script, one round trip); under Redis Cluster it runs step by step
 //!   ([`commit_in_order`]), claims first, in order.
@@ -85,13 +86,14 @@ pub trait Store: Send + Sync + 'static {
         entries: &[(&str, &[u8], Duration)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Claims every key of `claims` (put-if-absent, in order), checks that
-    /// every key of `requires` holds a live entry, writes every entry of
-    /// `puts` (replacing) and removes every key of `deletes`, as one unit. If
-    /// a claim's key holds a live entry, nothing is written and the index of
+    /// Claims every key of `claims` (put-if-absent, in order), checks every
+    /// condition of `requires` ([`Expect`]), writes every entry of `puts`
+    /// (replacing) and removes every key of `deletes`, as one unit. If a
+    /// claim's key holds a live entry, nothing is written and the index of
     /// the first such claim is returned ([`Committed::Taken`]); else, if a
-    /// required key holds none, nothing is written and its index is returned
-    /// ([`Committed::Missing`]). Keys must be distinct across the four lists.
+    /// condition does not hold, nothing is written and its index is returned
+    /// ([`Committed::Unmet`]). A key may be both a condition and a put (a
+    /// compare-and-set); otherwise keys are distinct across the lists.
     ///
     /// Atomicity per backend: the embedded store does it in one write
     /// transaction (one durable commit); a single Redis server (standalone,
@@ -100,13 +102,14 @@ pub trait Store: Send + Sync + 'static {
     /// claims. Redis Cluster cannot run a script across hash slots, so it goes
     /// through [`commit_in_order`]: the claims one by one in the given order
     /// (a claim listed before a taken one stays written, which fails closed:
-    /// callers list the replay marker first), then a read of each required
-    /// key (claims stay written if one is absent), then the puts, then the
-    /// deletes.
+    /// callers list the replay marker first), with the conditions read
+    /// before the claims (not atomically with the writes; an unmet one
+    /// leaves no claim behind, and is named even if a claim is live), then
+    /// the puts, then the deletes.
     fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
-        requires: &[&str],
+        requires: &[(&str, Expect<'_>)],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
@@ -146,38 +149,88 @@ pub trait Store: Send + Sync + 'static {
 /// What [`Store::commit`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
-    /// Every claim was free and every required key live: the claims, puts
-    /// and deletes are all done.
+    /// Every claim was free and every condition held: the claims, puts and
+    /// deletes are all done.
     Written,
     /// The claim at this index was live: nothing was written (under Redis
     /// Cluster, the claims before it were).
     Taken(usize),
-    /// Every claim was free, but the required key at this index held no
-    /// live entry: nothing was written (under Redis Cluster, the claims
-    /// were).
-    Missing(usize),
+    /// Every claim was free, but the condition at this index did not hold:
+    /// nothing was written.
+    Unmet(usize),
+}
+
+/// A condition of [`Store::commit`] on the live entry under one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// Some live entry is there.
+    Live,
+    /// No live entry is there.
+    Absent,
+    /// A live entry with exactly these bytes is there.
+    Holds(&'a [u8]),
+}
+
+/// An [`Expect`] that owns its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    Live,
+    Absent,
+    Holds(Vec<u8>),
+}
+
+impl From<Expect<'_>> for Wanted {
+    fn from(e: Expect<'_>) -> Self {
+        match e {
+            Expect::Live => Wanted::Live,
+            Expect::Absent => Wanted::Absent,
+            Expect::Holds(v) => Wanted::Holds(v.to_vec()),
+        }
+    }
+}
+
+impl Wanted {
+    pub fn as_expect(&self) -> Expect<'_> {
+        match self {
+            Wanted::Live => Expect::Live,
+            Wanted::Absent => Expect::Absent,
+            Wanted::Holds(v) => Expect::Holds(v),
+        }
+    }
+}
+
+impl Expect<'_> {
+    /// Whether `found`, the live value under the key if any, meets it.
+    pub fn met_by(&self, found: Option<&[u8]>) -> bool {
+        match (self, found) {
+            (Expect::Live, found) => found.is_some(),
+            (Expect::Absent, found) => found.is_none(),
+            (Expect::Holds(want), Some(v)) => *want == v,
+            (Expect::Holds(_), None) => false,
+        }
+    }
 }
 
 /// [`Store::commit`] as separate steps, for a backend that cannot run them
 /// as one unit (Redis Cluster): each claim with [`Store::put_if_absent`] in
-/// the given order, stopping at the first taken one; then a read of each
-/// required key, stopping at the first absent one; then the puts with
+/// the given order, stopping at the first taken one, after a read of each
+/// condition's key, stopping at the first unmet one; then the puts with
 /// [`Store::put_many`]; then each delete.
 pub async fn commit_in_order<S: Store + ?Sized>(
     store: &S,
     claims: &[(&str, &[u8], Duration)],
-    requires: &[&str],
+    requires: &[(&str, Expect<'_>)],
     puts: &[(&str, &[u8], Duration)],
     deletes: &[&str],
 ) -> Result<Committed, StoreError> {
+    for (i, (key, want)) in requires.iter().enumerate() {
+        if !want.met_by(store.get(key).await?.as_deref()) {
+            return Ok(Committed::Unmet(i));
+        }
+    }
     for (i, (key, value, ttl)) in claims.iter().enumerate() {
         if !store.put_if_absent(key, value, *ttl).await? {
             return Ok(Committed::Taken(i));
-        }
-    }
-    for (i, key) in requires.iter().enumerate() {
-        if store.get(key).await?.is_none() {
-            return Ok(Committed::Missing(i));
         }
     }
     if !puts.is_empty() {
@@ -276,7 +329,7 @@ impl Store for AnyStore {
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
-        requires: &[&str],
+        requires: &[(&str, Expect<'_>)],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<Committed, StoreError> {

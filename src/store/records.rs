@@ -41,7 +41,7 @@
 //! store never holds a usable credential. The key strings are the on-disk
 //! and in-Redis format: changing one orphans live entries.
 
-use super::{Committed, Store, StoreError};
+use super::{Committed, Expect, Store, StoreError, Wanted};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -329,7 +329,7 @@ pub async fn list<S: Store, R: Record>(s: &S) -> Result<Vec<Key<R>>, StoreError>
 pub struct Batch {
     entries: Vec<(String, Vec<u8>, Duration)>,
     claims: Vec<(String, Vec<u8>, Duration)>,
-    requires: Vec<String>,
+    requires: Vec<(String, Wanted)>,
     removals: Vec<String>,
 }
 
@@ -338,8 +338,14 @@ impl Batch {
         Self::default()
     }
 
+    /// Adds a write of `v` under `k`, replacing an earlier one to the same
+    /// key in this batch.
     pub fn put<R: Record>(&mut self, k: &Key<R>, v: &R, ttl: Duration) -> Result<(), StoreError> {
-        self.entries.push((k.as_str().to_owned(), v.encode()?, ttl));
+        let entry = (k.as_str().to_owned(), v.encode()?, ttl);
+        match self.entries.iter_mut().find(|e| e.0 == entry.0) {
+            Some(old) => *old = entry,
+            None => self.entries.push(entry),
+        }
         Ok(())
     }
 
@@ -370,10 +376,43 @@ impl Batch {
 
     /// Adds a condition: the whole batch is written only if a live record is
     /// under `k` when it is applied. Returns its index, as
-    /// [`Committed::Missing`] names it; checked after the claims.
+    /// [`Committed::Unmet`] names it.
     pub fn require<R: Record>(&mut self, k: &Key<R>) -> usize {
-        self.requires.push(k.as_str().to_owned());
-        self.requires.len() - 1
+        self.condition(k.as_str(), Wanted::Live)
+    }
+
+    /// Adds a condition: the whole batch is written only if what is under
+    /// `k` is still `seen`, the raw live value read before (`None`: nothing).
+    /// With a [`Self::put`] to `k`, a compare-and-set. Replaces an earlier
+    /// condition on `k`; returns its index, as [`Committed::Unmet`] names it.
+    pub fn unchanged<R: Record>(&mut self, k: &Key<R>, seen: Option<Vec<u8>>) -> usize {
+        let want = match seen {
+            Some(v) => Wanted::Holds(v),
+            None => Wanted::Absent,
+        };
+        self.condition(k.as_str(), want)
+    }
+
+    fn condition(&mut self, key: &str, want: Wanted) -> usize {
+        match self.requires.iter().position(|(k, _)| k == key) {
+            Some(i) => {
+                if let Some(c) = self.requires.get_mut(i) {
+                    c.1 = want;
+                }
+                i
+            }
+            None => {
+                self.requires.push((key.to_owned(), want));
+                self.requires.len() - 1
+            }
+        }
+    }
+
+    /// Drops this batch's write of and condition on `k`, if any (the
+    /// conditions after it move down one index).
+    pub fn forget<R: Record>(&mut self, k: &Key<R>) {
+        self.entries.retain(|e| e.0 != k.as_str());
+        self.requires.retain(|c| c.0 != k.as_str());
     }
 
     /// Adds a removal of the record under `k`.
@@ -381,14 +420,19 @@ impl Batch {
         self.removals.push(k.as_str().to_owned());
     }
 
-    /// Claims, writes and removes as one unit ([`Store::commit`]).
-    pub async fn apply<S: Store>(self, s: &S) -> Result<Committed, StoreError> {
+    /// Claims, checks, writes and removes as one unit ([`Store::commit`]).
+    pub async fn apply<S: Store>(&self, s: &S) -> Result<Committed, StoreError> {
         fn names(list: &[String]) -> Vec<&str> {
             list.iter().map(String::as_str).collect()
         }
+        let requires: Vec<(&str, Expect<'_>)> = self
+            .requires
+            .iter()
+            .map(|(k, w)| (k.as_str(), w.as_expect()))
+            .collect();
         s.commit(
             &refs(&self.claims),
-            &names(&self.requires),
+            &requires,
             &refs(&self.entries),
             &names(&self.removals),
         )

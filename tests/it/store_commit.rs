@@ -1,8 +1,9 @@
 //! The [`Store::commit`] checks of the store conformance suite
 //! (`store_conformance.rs` runs them on every backend): claims that are all
 //! free write everything, one live claim writes nothing and is named by its
-//! index, so does one required key that holds no live entry, TTLs apply, and
-//! of concurrent commits on one claim exactly one writes.
+//! index, so does one unmet condition, a condition and a put on one key
+//! make a compare-and-set, TTLs apply, and of concurrent commits on one
+//! claim exactly one writes.
 
 // Test code: failing loudly is the point.
 #![allow(
@@ -13,7 +14,7 @@
 )]
 
 use crate::store_conformance::{race, Backend, LONG, PAST_SHORT, SHORT};
-use samlhub::store::{Committed, Store};
+use samlhub::store::{Committed, Expect, Store};
 
 /// All claims free: the claims and puts are written (a put replacing an
 /// old value), the deletes removed.
@@ -24,7 +25,7 @@ pub(crate) async fn commit_writes_every_entry_when_claims_are_free<S: Store>(b: 
     let done = store
         .commit(
             &[("conf:cm:c1", b"C1", LONG), ("conf:cm:c2", b"", LONG)],
-            &["conf:cm:put2"],
+            &[("conf:cm:put2", Expect::Live)],
             &[("conf:cm:put1", b"P1", LONG), ("conf:cm:put2", b"P2", LONG)],
             &["conf:cm:gone", "conf:cm:never-there"],
         )
@@ -59,8 +60,7 @@ pub(crate) async fn commit_writes_nothing_when_a_claim_is_taken<S: Store>(b: &Ba
                 ("conf:cmt:first", b"a", LONG),
                 ("conf:cmt:second", b"b", LONG),
             ],
-            // Absent too, but a taken claim is named first.
-            &["conf:cmt:never-there"],
+            &[],
             &[("conf:cmt:put", b"p", LONG)],
             &["conf:cmt:keep"],
         )
@@ -95,17 +95,17 @@ pub(crate) async fn commit_writes_nothing_when_a_claim_is_taken<S: Store>(b: &Ba
     assert_eq!(done, Committed::Taken(0));
 }
 
-/// A required key with no live entry (never written, or expired): nothing
-/// is put or removed, and its index is named; with every required key live,
-/// the commit goes through. (Whether the claim stays written on a miss is
-/// backend-specific: not under a single server, yes under Cluster, so each
-/// attempt claims a key of its own.)
-pub(crate) async fn commit_writes_nothing_when_a_required_key_is_missing<S: Store>(b: &Backend<S>) {
+/// A condition unmet (a required key never written, or expired): nothing is
+/// put or removed, and its index is named; with every condition met, the
+/// commit goes through. Each attempt claims a key of its own, so that this
+/// holds whether the claims are made before the conditions are checked or
+/// after.
+pub(crate) async fn commit_writes_nothing_when_a_condition_is_unmet<S: Store>(b: &Backend<S>) {
     let store = &b.store;
     store.put("conf:cmr:there", b"t", LONG).await.unwrap();
     store.put("conf:cmr:short", b"s", SHORT).await.unwrap();
     store.put("conf:cmr:keep", b"k", LONG).await.unwrap();
-    let attempt = |claim: &'static str, requires: &'static [&'static str]| async move {
+    let attempt = |claim: &'static str, requires: &'static [(&'static str, Expect<'static>)]| async move {
         store
             .commit(
                 &[(claim, b"c", LONG)],
@@ -123,23 +123,93 @@ pub(crate) async fn commit_writes_nothing_when_a_required_key_is_missing<S: Stor
         )
     };
     assert_eq!(
-        attempt("conf:cmr:c1", &["conf:cmr:there", "conf:cmr:never-there"]).await,
-        Committed::Missing(1)
+        attempt(
+            "conf:cmr:c1",
+            &[
+                ("conf:cmr:there", Expect::Live),
+                ("conf:cmr:never-there", Expect::Live)
+            ]
+        )
+        .await,
+        Committed::Unmet(1)
     );
     assert_eq!(state().await, (false, true), "nothing put or removed");
     b.time.pass(PAST_SHORT).await;
     assert_eq!(
-        attempt("conf:cmr:c2", &["conf:cmr:short", "conf:cmr:there"]).await,
-        Committed::Missing(0),
+        attempt(
+            "conf:cmr:c2",
+            &[
+                ("conf:cmr:short", Expect::Live),
+                ("conf:cmr:there", Expect::Live)
+            ]
+        )
+        .await,
+        Committed::Unmet(0),
         "an expired entry is missing"
     );
     assert_eq!(state().await, (false, true), "nothing put or removed");
     assert_eq!(
-        attempt("conf:cmr:c3", &["conf:cmr:there"]).await,
+        attempt(
+            "conf:cmr:c3",
+            &[
+                ("conf:cmr:there", Expect::Holds(b"t")),
+                ("conf:cmr:short", Expect::Absent)
+            ]
+        )
+        .await,
         Committed::Written
     );
     assert_eq!(state().await, (true, false), "put and removed");
     assert!(store.get("conf:cmr:c3").await.unwrap().is_some());
+}
+
+/// A condition and a put on one key make a compare-and-set: it writes
+/// while the key holds what was read, and not once another writer changed
+/// it; `Absent` holds only while nothing live is there.
+pub(crate) async fn commit_compares_and_sets<S: Store>(b: &Backend<S>) {
+    let store = &b.store;
+    let cas = |seen: Expect<'static>, new: &'static [u8]| async move {
+        store
+            .commit(
+                &[],
+                &[("conf:cas:ix", seen)],
+                &[("conf:cas:ix", new, LONG)],
+                &[],
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(cas(Expect::Absent, b"v1").await, Committed::Written);
+    assert_eq!(
+        cas(Expect::Absent, b"v2").await,
+        Committed::Unmet(0),
+        "present now"
+    );
+    assert_eq!(cas(Expect::Holds(b"v0"), b"v2").await, Committed::Unmet(0));
+    assert_eq!(
+        cas(Expect::Holds(b"v"), b"v2").await,
+        Committed::Unmet(0),
+        "a prefix is not equal"
+    );
+    assert_eq!(
+        store.get("conf:cas:ix").await.unwrap().as_deref(),
+        Some(&b"v1"[..])
+    );
+    assert_eq!(cas(Expect::Holds(b"v1"), b"v2").await, Committed::Written);
+    assert_eq!(
+        store.get("conf:cas:ix").await.unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
+    store.put("conf:cas:empty", b"", LONG).await.unwrap();
+    let empty = store
+        .commit(&[], &[("conf:cas:empty", Expect::Absent)], &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        empty,
+        Committed::Unmet(0),
+        "an empty value is still an entry"
+    );
 }
 
 /// Each entry gets its own TTL, and an expired claim counts as free.

@@ -71,7 +71,8 @@ macro_rules! with_every_check {
             expired_entries_are_absent,
             commit_writes_every_entry_when_claims_are_free,
             commit_writes_nothing_when_a_claim_is_taken,
-            commit_writes_nothing_when_a_required_key_is_missing,
+            commit_writes_nothing_when_a_condition_is_unmet,
+            commit_compares_and_sets,
             commit_applies_ttls,
             commit_is_atomic,
         }
@@ -181,19 +182,20 @@ impl<S: Store> Store for Prefixed<S> {
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
-        requires: &[&str],
+        requires: &[(&str, samlhub::store::Expect<'_>)],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<samlhub::store::Committed, samlhub::store::StoreError> {
         let (claims, puts) = (self.entries(claims), self.entries(puts));
-        let names = |list: &[&str]| -> Vec<String> {
-            list.iter().map(|k| format!("{}{k}", self.prefix)).collect()
-        };
-        let (requires, deletes) = (names(requires), names(deletes));
-        let (requires, deletes): (Vec<&str>, Vec<&str>) = (
-            requires.iter().map(String::as_str).collect(),
-            deletes.iter().map(String::as_str).collect(),
-        );
+        let name = |k: &str| format!("{}{k}", self.prefix);
+        let required: Vec<String> = requires.iter().map(|(k, _)| name(k)).collect();
+        let requires: Vec<(&str, samlhub::store::Expect<'_>)> = required
+            .iter()
+            .zip(requires)
+            .map(|(k, (_, e))| (k.as_str(), *e))
+            .collect();
+        let deletes: Vec<String> = deletes.iter().map(|k| name(k)).collect();
+        let deletes: Vec<&str> = deletes.iter().map(String::as_str).collect();
         self.inner
             .commit(&refs(&claims), &requires, &refs(&puts), &deletes)
             .await

@@ -42,7 +42,7 @@
 pub mod conn;
 pub mod spec;
 
-use super::{Committed, Store, StoreError};
+use super::{Committed, Expect, Store, StoreError};
 use conn::{Conn, Dialer};
 use redis::{ErrorKind, FromRedisValue, RedisError, Value};
 use spec::{RedisSpec, Topology};
@@ -54,20 +54,32 @@ pub use spec::DEFAULT_TIMEOUT as OP_TIMEOUT;
 
 const KEY_PREFIX: &str = "samlhub:";
 
-/// [`Store::commit`] on one server. `KEYS`: the claims, then the required
-/// keys, then the puts, then the deletes; `ARGV[1..3]`: how many claims,
-/// required keys and puts, then a value and a TTL in ms for each claim and
-/// put. Returns 0 when written; else nothing is written and it returns the
-/// 1-based index of the first claim whose key exists, or minus the 1-based
-/// index of the first required key that does not.
+/// [`Store::commit`] on one server. `KEYS`: the claims, then the
+/// conditions' keys, then the puts, then the deletes; `ARGV[1..3]`: how many
+/// claims, conditions and puts, then a value and a TTL in ms for each claim
+/// and put, then a mode (`live`, `absent`, `holds`) and a value (empty
+/// unless `holds`) for each condition. Returns 0 when written; else nothing
+/// is written and it returns the 1-based index of the first claim whose key
+/// exists, or minus the 1-based index of the first unmet condition.
 pub const COMMIT_SCRIPT: &str = r"local nc = tonumber(ARGV[1])
 local nr = tonumber(ARGV[2])
 local np = tonumber(ARGV[3])
 for i = 1, nc do
   if redis.call('EXISTS', KEYS[i]) == 1 then return i end
 end
+local base = 3 + 2 * (nc + np)
 for i = 1, nr do
-  if redis.call('EXISTS', KEYS[nc + i]) == 0 then return -i end
+  local mode = ARGV[base + 2 * i - 1]
+  local found = redis.call('GET', KEYS[nc + i])
+  local met
+  if mode == 'live' then
+    met = found ~= false
+  elseif mode == 'absent' then
+    met = found == false
+  else
+    met = found == ARGV[base + 2 * i]
+  end
+  if not met then return -i end
 end
 for i = 1, nc + np do
   local k = i
@@ -320,7 +332,7 @@ impl Store for RedisStore {
     async fn commit(
         &self,
         claims: &[(&str, &[u8], Duration)],
-        requires: &[&str],
+        requires: &[(&str, Expect<'_>)],
         puts: &[(&str, &[u8], Duration)],
         deletes: &[&str],
     ) -> Result<Committed, StoreError> {
@@ -331,7 +343,7 @@ impl Store for RedisStore {
         cmd.arg(&self.commit_sha)
             .arg(claims.len() + requires.len() + puts.len() + deletes.len());
         let keys = (claims.iter().map(|c| c.0))
-            .chain(requires.iter().copied())
+            .chain(requires.iter().map(|r| r.0))
             .chain(puts.iter().map(|p| p.0))
             .chain(deletes.iter().copied());
         for k in keys {
@@ -340,6 +352,13 @@ impl Store for RedisStore {
         cmd.arg(claims.len()).arg(requires.len()).arg(puts.len());
         for (_, v, t) in claims.iter().chain(puts) {
             cmd.arg(*v).arg(ttl_ms(*t));
+        }
+        for (_, want) in requires {
+            match want {
+                Expect::Live => cmd.arg("live").arg(""),
+                Expect::Absent => cmd.arg("absent").arg(""),
+                Expect::Holds(v) => cmd.arg("holds").arg(*v),
+            };
         }
         let op = Op::Script {
             cmd,
@@ -350,7 +369,7 @@ impl Store for RedisStore {
         Ok(match answer {
             0 => Committed::Written,
             n if n > 0 => Committed::Taken(index(n)),
-            n => Committed::Missing(index(n)),
+            n => Committed::Unmet(index(n)),
         })
     }
 
