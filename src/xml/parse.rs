@@ -563,18 +563,68 @@ fn name_at(text: &str, bytes: &[u8]) -> Result<Name, XmlError> {
     }
     let start = at - base;
     let q = text.get(start..start + bytes.len()).ok_or_else(bad)?;
-    // The first colon splits prefix and local part, found by byte (a
-    // colon is ASCII and never inside a multi-byte character).
-    let prefix_len = match q.bytes().position(|b| b == b':') {
-        None if is_ncname(q) => 0,
-        Some(i) if q.get(..i).is_some_and(is_ncname) && q.get(i + 1..).is_some_and(is_ncname) => i,
-        _ => return Err(bad()),
+    let prefix_len = match split_ascii_qname(q.as_bytes()) {
+        QName::Split(i) => i,
+        QName::Bad => return Err(bad()),
+        QName::NotAscii => split_qname(q).ok_or_else(bad)?,
     };
     Ok(Name {
         start: start as u32,
         prefix_len: prefix_len as u32,
         end: (start + q.len()) as u32,
     })
+}
+
+/// What one pass over an ASCII QName finds.
+#[derive(Debug, PartialEq, Eq)]
+enum QName {
+    /// Two NCNames around a colon at this index, or one NCName (0).
+    Split(usize),
+    Bad,
+    /// A byte past ASCII: check it by character ([`split_qname`]).
+    NotAscii,
+}
+
+/// A QName (Namespaces in XML 1.0 §4, `Prefix ':' LocalPart` or an NCName)
+/// checked and split in one pass over its bytes with the ASCII name table.
+fn split_ascii_qname(q: &[u8]) -> QName {
+    let mut want = NAME_START;
+    let mut colon = None;
+    for (i, b) in q.iter().enumerate() {
+        let Some(class) = ASCII_NAME.get(usize::from(*b)) else {
+            return QName::NotAscii;
+        };
+        if *b == b':' {
+            if colon.is_some() || want == NAME_START {
+                return QName::Bad;
+            }
+            colon = Some(i);
+            want = NAME_START;
+        } else if class & want == 0 {
+            return QName::Bad;
+        } else {
+            want = NAME_CHAR;
+        }
+    }
+    if want == NAME_START {
+        // Empty, or ending in a colon.
+        return QName::Bad;
+    }
+    QName::Split(colon.unwrap_or(0))
+}
+
+/// The same as [`split_ascii_qname`] by character, for any name: where the
+/// prefix ends (0 when there is none), or `None` if `q` is not a QName. The
+/// first colon splits prefix and local part, found by byte (a colon is ASCII
+/// and never inside a multi-byte character).
+fn split_qname(q: &str) -> Option<usize> {
+    match q.bytes().position(|b| b == b':') {
+        None if is_ncname(q) => Some(0),
+        Some(i) if q.get(..i).is_some_and(is_ncname) && q.get(i + 1..).is_some_and(is_ncname) => {
+            Some(i)
+        }
+        _ => None,
+    }
 }
 
 fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), XmlError> {

@@ -241,6 +241,35 @@ fn children_stay_with_their_parents_in_order() {
 }
 
 #[test]
+fn the_one_pass_qname_split_agrees_with_the_split_by_character() {
+    // Every string of up to four characters over an alphabet with name
+    // starts, name characters, colons and a byte past ASCII.
+    let alphabet = ['a', 'Z', '_', '1', '-', '.', ':', ' ', '<', 'é'];
+    let mut names = vec![String::new()];
+    let mut last = names.clone();
+    for _ in 0..4 {
+        last = last
+            .iter()
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        names.extend(last.iter().cloned());
+    }
+    for q in &names {
+        let by_char = split_qname(q);
+        match split_ascii_qname(q.as_bytes()) {
+            QName::Split(i) => assert_eq!(by_char, Some(i), "{q:?}"),
+            QName::Bad => assert_eq!(by_char, None, "{q:?}"),
+            QName::NotAscii => assert!(!q.is_ascii(), "{q:?}"),
+        }
+    }
+    assert_eq!(split_ascii_qname(b"saml:Assertion"), QName::Split(4));
+    assert_eq!(split_ascii_qname(b"Assertion"), QName::Split(0));
+    for bad in ["", ":", "a:", ":a", "a:b:c", "1a", "a:1b", "a b"] {
+        assert_eq!(split_ascii_qname(bad.as_bytes()), QName::Bad, "{bad:?}");
+    }
+}
+
+#[test]
 fn the_ascii_name_table_agrees_with_the_name_classes() {
     for b in 0u8..128 {
         let c = char::from(b);
