@@ -18,9 +18,9 @@
 //!
 //! [`finish`] writes nothing itself: it returns what consuming the response
 //! takes ([`Consume`]: the replay key, the answered marker, a parked
-//! ticket), the HTTP layer adds the session's records, and one
-//! [`Consume::commit`] writes them all or, if the assertion or the request
-//! was used already, nothing.
+//! ticket), the HTTP layer adds the session's records, and one commit of
+//! that batch writes them all or, if the assertion or the request was used
+//! already, nothing ([`Consume::settle`] judges it).
 
 use crate::config::{Config, Idp};
 use crate::directory::IdpSet;
@@ -297,7 +297,7 @@ fn is_handle(handle: &str) -> bool {
 /// names, and returns what consuming it takes: the replay key (SAML
 /// Profiles §4.1.4.5) and the single answer to the request, plus the parked
 /// ticket of a [`AcsOutcome::Continue`]. Nothing is consumed until the
-/// caller's [`Consume::commit`]. A store failure fails the login.
+/// caller's commit of [`Consume::batch`]. A store failure fails the login.
 // Each argument is a distinct input of the ACS (state, trust, keys, the
 // three request fields, time).
 #[allow(clippy::too_many_arguments)]
@@ -393,7 +393,8 @@ pub async fn finish<S: Store>(
 /// What consuming a verified response writes, not written yet: the claim of
 /// the (IdP, Assertion ID) pair (SAML Profiles §4.1.4.5), the claim of the
 /// request's single answer, and whatever the flow adds ([`Self::batch`]:
-/// a parked ticket, the session). [`Self::commit`] writes it as one unit.
+/// a parked ticket, the session). The caller applies the batch as one unit
+/// and hands what it did to [`Self::settle`].
 pub struct Consume {
     batch: Batch,
     /// The index of the replay claim in `batch`.
@@ -421,14 +422,8 @@ impl Consume {
         &mut self.batch
     }
 
-    /// Writes everything as one unit ([`Store::commit`]) and judges what
-    /// it did ([`Self::settle`]).
-    pub async fn commit<S: Store>(mut self, store: &S) -> Result<(), LoginError> {
-        let done = self.batch().apply(store).await?;
-        self.settle(done)
-    }
-
-    /// What the commit of the batch did, for the login. If the assertion
+    /// What the commit of the batch ([`Store::commit`], by the caller, who
+    /// may retry it on its own conditions) did, for the login. If the assertion
     /// was consumed before, nothing was written and the login is refused as
     /// a replay; if only the request was answered before, as already
     /// answered. The replay claim comes first, so a repost of a response is
