@@ -7,6 +7,7 @@
 
 mod c14n;
 mod limits;
+mod names;
 mod parse;
 mod tree;
 
