@@ -95,6 +95,9 @@ pub(crate) async fn commit_writes_nothing_when_a_claim_is_taken<S: Store>(b: &Ba
     assert_eq!(done, Committed::Taken(0));
 }
 
+/// The conditions of one commit in a check.
+type Conditions = &'static [(&'static str, Expect<'static>)];
+
 /// A condition unmet (a required key never written, or expired): nothing is
 /// put or removed, and its index is named; with every condition met, the
 /// commit goes through. Each attempt claims a key of its own, so that this
@@ -105,7 +108,7 @@ pub(crate) async fn commit_writes_nothing_when_a_condition_is_unmet<S: Store>(b:
     store.put("conf:cmr:there", b"t", LONG).await.unwrap();
     store.put("conf:cmr:short", b"s", SHORT).await.unwrap();
     store.put("conf:cmr:keep", b"k", LONG).await.unwrap();
-    let attempt = |claim: &'static str, requires: &'static [(&'static str, Expect<'static>)]| async move {
+    let attempt = |claim: &'static str, requires: Conditions| async move {
         store
             .commit(
                 &[(claim, b"c", LONG)],
@@ -122,32 +125,38 @@ pub(crate) async fn commit_writes_nothing_when_a_condition_is_unmet<S: Store>(b:
             store.get("conf:cmr:keep").await.unwrap().is_some(),
         )
     };
-    assert_eq!(
-        attempt(
+    b.time.pass(PAST_SHORT).await;
+    let unmet: [(&str, Conditions, usize); 2] = [
+        (
             "conf:cmr:c1",
             &[
                 ("conf:cmr:there", Expect::Live),
-                ("conf:cmr:never-there", Expect::Live)
-            ]
-        )
-        .await,
-        Committed::Unmet(1)
-    );
-    assert_eq!(state().await, (false, true), "nothing put or removed");
-    b.time.pass(PAST_SHORT).await;
-    assert_eq!(
-        attempt(
+                ("conf:cmr:never-there", Expect::Live),
+            ],
+            1,
+        ),
+        // An expired entry is missing.
+        (
             "conf:cmr:c2",
             &[
                 ("conf:cmr:short", Expect::Live),
-                ("conf:cmr:there", Expect::Live)
-            ]
-        )
-        .await,
-        Committed::Unmet(0),
-        "an expired entry is missing"
-    );
-    assert_eq!(state().await, (false, true), "nothing put or removed");
+                ("conf:cmr:there", Expect::Live),
+            ],
+            0,
+        ),
+    ];
+    for (claim, requires, index) in unmet {
+        assert_eq!(
+            attempt(claim, requires).await,
+            Committed::Unmet(index),
+            "{claim}"
+        );
+        assert_eq!(
+            state().await,
+            (false, true),
+            "{claim}: nothing put or removed"
+        );
+    }
     assert_eq!(
         attempt(
             "conf:cmr:c3",
