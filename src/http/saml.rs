@@ -309,9 +309,6 @@ async fn signed_in(st: &AppState, done: sp::Finished) -> Result<HttpResponse, Ap
     let sign_in = SignIn::prepare(st, done, &mut batch).await?;
     match sign_in.session.apply(st, &mut batch).await? {
         Committed::Written => sign_in.written(st),
-        _ => Err(StoreError::Unavailable(
-            "the login's records changed while they were written; try again".into(),
-        )
-        .into()),
+        _ => Err(StoreError::Unavailable(sp::RECORDS_CHANGED.into()).into()),
     }
 }

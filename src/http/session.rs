@@ -5,6 +5,7 @@ use super::error::{AppError, JsonError};
 use super::{pages, AppState};
 use crate::identity::Identity;
 use crate::routes;
+use crate::saml::slo::Filing;
 use crate::session::{self as sessions, Session};
 use crate::store::records::{Batch, Key};
 use crate::store::{Committed, StoreError};
@@ -24,8 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A session whose records are in a login's batch, not written yet.
 pub struct Prepared {
     cookie: Cookie<'static>,
-    /// What filing the session into the Single Logout index again needs.
-    link: Option<(String, crate::saml::logout::SloLink, Key<Session>, i64)>,
+    /// Its Single Logout filing, for a SAML login with a NameID.
+    filing: Option<Filing>,
 }
 
 /// Puts a session for `identity` into `batch`, and, for a SAML login with
@@ -43,10 +44,16 @@ pub async fn prepare(
     let (started, key, s) =
         sessions::new_linked(identity, slo.clone(), st.config().session_lifetime, now)?;
     batch.put(&key, &s, started.ttl)?;
-    let link = match slo {
-        Some(l) => {
-            crate::saml::slo::file_into(&st.store, batch, &idp, &l, &key, s.expires, now).await?;
-            Some((idp, l, key, s.expires))
+    let filing = match slo {
+        Some(slo) => {
+            let filing = Filing {
+                idp,
+                slo,
+                session: key,
+                expires: s.expires,
+            };
+            filing.put_into(&st.store, batch, now).await?;
+            Some(filing)
         }
         None => None,
     };
@@ -59,38 +66,18 @@ pub async fn prepare(
             i64::try_from(started.ttl.as_secs()).unwrap_or(i64::MAX),
         ))
         .finish();
-    Ok(Prepared { cookie, link })
+    Ok(Prepared { cookie, filing })
 }
 
 impl Prepared {
     /// Applies `batch`, which holds this session's records and whatever the
-    /// login adds ([`Batch::apply`]). If a login of the same person changed
-    /// the Single Logout index since it was read, nothing was written: the
-    /// session is filed into the index as it is now and the batch applied
-    /// again, up to [`crate::saml::slo::FILING_TRIES`] times, and then once
-    /// without the filing (the login stands; only IdP-initiated logout
-    /// would miss this session).
+    /// login adds ([`Batch::apply`]); with a Single Logout filing, through
+    /// [`Filing::apply`], which files the session again if a login of the
+    /// same person changed the index meanwhile.
     pub async fn apply(&self, st: &AppState, batch: &mut Batch) -> Result<Committed, StoreError> {
-        let Some((idp, l, key, expires)) = &self.link else {
-            return batch.apply(&st.store).await;
-        };
-        for _ in 1..crate::saml::slo::FILING_TRIES {
-            match batch.apply(&st.store).await? {
-                Committed::Unmet(_) => {
-                    let now = st.now();
-                    crate::saml::slo::file_into(&st.store, batch, idp, l, key, *expires, now)
-                        .await?;
-                }
-                done => return Ok(done),
-            }
-        }
-        match batch.apply(&st.store).await? {
-            Committed::Unmet(_) => {
-                log::warn!("{}", crate::saml::slo::NOT_FILED);
-                batch.forget(&crate::saml::slo::index_key(idp, &l.name_id));
-                batch.apply(&st.store).await
-            }
-            done => Ok(done),
+        match &self.filing {
+            Some(filing) => filing.apply(&st.store, batch, st.now()).await,
+            None => batch.apply(&st.store).await,
         }
     }
 

@@ -86,7 +86,7 @@ pub enum SloError {
 }
 
 /// Where the sessions of (`idp`, NameID) are indexed.
-pub fn index_key(idp: &str, name_id: &str) -> Key<SloIndex> {
+fn index_key(idp: &str, name_id: &str) -> Key<SloIndex> {
     Key::of(&[idp, &crate::crypto::sha256_hex(name_id)])
 }
 
@@ -105,12 +105,10 @@ fn unix(t: OffsetDateTime) -> i64 {
 /// login of the same person changed the index in between each time. Each
 /// round of a contest lets at least one contender through, so this many
 /// logins of one person at the same moment are all filed.
-pub const FILING_TRIES: usize = 8;
+const FILING_TRIES: usize = 8;
 
-/// Files a new session under its IdP and NameID: the index is read, changed
-/// and written back only if it is still as read (a compare-and-set), and
-/// read again otherwise, so two logins of one person at once both stay
-/// findable.
+/// Files a new session under its IdP and NameID in a commit of its own
+/// ([`Filing`]).
 pub async fn link<S: Store>(
     store: &S,
     idp: &str,
@@ -119,41 +117,76 @@ pub async fn link<S: Store>(
     expires: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    for _ in 0..FILING_TRIES {
-        let mut batch = Batch::new();
-        file_into(store, &mut batch, idp, slo, session, expires, now).await?;
-        if batch.apply(store).await? == Committed::Written {
-            return Ok(());
-        }
-    }
-    log::warn!("{NOT_FILED}");
-    Ok(())
+    let filing = Filing {
+        idp: idp.to_owned(),
+        slo: slo.clone(),
+        session: session.clone(),
+        expires,
+    };
+    let mut batch = Batch::new();
+    filing.put_into(store, &mut batch, now).await?;
+    filing.apply(store, &mut batch, now).await.map(|_| ())
 }
 
-/// The warning when every try of a filing met a changed index.
-pub const NOT_FILED: &str =
-    "slo: a session could not be indexed for IdP-initiated logout (the index kept changing)";
+/// A new session to file under its IdP and NameID, as part of a commit:
+/// the index is read, changed and written back only if it is still as read
+/// (a compare-and-set), and read again otherwise, so logins of one person
+/// at the same moment all stay findable.
+pub struct Filing {
+    pub idp: String,
+    pub slo: SloLink,
+    pub session: Key<Session>,
+    /// When the session ends (unix seconds).
+    pub expires: i64,
+}
 
-/// Puts the filing of a new session into `batch`, for a login that writes
-/// its records in one commit: the index of (`idp`, NameID) as read now with
-/// the session added, and the condition that the index is unchanged when
-/// the batch is applied. If that condition is unmet, call this again (it
-/// replaces both) and apply again; [`Batch::forget`] gives up the filing.
-/// Returns the index's key.
-pub async fn file_into<S: Store>(
-    store: &S,
-    batch: &mut Batch,
-    idp: &str,
-    slo: &SloLink,
-    session: &Key<Session>,
-    expires: i64,
-    now: i64,
-) -> Result<Key<SloIndex>, StoreError> {
-    let me = indexed(slo, session, expires);
-    let (k, ix, ttl, seen) = with_session(store, idp, slo, &me, now).await?;
-    batch.put(&k, &ix, ttl)?;
-    batch.unchanged(&k, seen);
-    Ok(k)
+impl Filing {
+    /// Puts the filing into `batch`: the index of (`idp`, NameID) as read
+    /// now with the session added, and the condition that the index is
+    /// unchanged when the batch is applied. Again, it replaces both.
+    pub async fn put_into<S: Store>(
+        &self,
+        store: &S,
+        batch: &mut Batch,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let me = indexed(&self.slo, &self.session, self.expires);
+        let (k, ix, ttl, seen) = with_session(store, &self.idp, &self.slo, &me, now).await?;
+        batch.put(&k, &ix, ttl)?;
+        batch.unchanged(&k, seen);
+        Ok(())
+    }
+
+    /// Applies `batch`, which holds this filing ([`Self::put_into`]). If a
+    /// login of the same person changed the index since it was read,
+    /// nothing was written: the filing is made again from the index as it
+    /// is now and the batch applied again, up to [`FILING_TRIES`] times in
+    /// all; then once without the filing (what else the batch holds stands;
+    /// only IdP-initiated logout would miss this session), with a warning.
+    pub async fn apply<S: Store>(
+        &self,
+        store: &S,
+        batch: &mut Batch,
+        now: i64,
+    ) -> Result<Committed, StoreError> {
+        let mut tries = 1;
+        loop {
+            match batch.apply(store).await? {
+                Committed::Unmet(_) if tries < FILING_TRIES => {
+                    self.put_into(store, batch, now).await?;
+                    tries += 1;
+                }
+                Committed::Unmet(_) => {
+                    log::warn!(
+                        "slo: a session could not be indexed for IdP-initiated logout (the index kept changing)"
+                    );
+                    batch.forget(&index_key(&self.idp, &self.slo.name_id));
+                    return batch.apply(store).await;
+                }
+                done => return Ok(done),
+            }
+        }
+    }
 }
 
 /// The index entry of one session.

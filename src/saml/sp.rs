@@ -390,6 +390,10 @@ pub async fn finish<S: Store>(
     Ok((AcsOutcome::Continue { ticket }, consume))
 }
 
+/// Why a login whose commit still found one of its conditions unmet (after
+/// the caller's retries) is refused: nothing was written.
+pub const RECORDS_CHANGED: &str = "the login's records changed while they were written; try again";
+
 /// What consuming a verified response writes, not written yet: the claim of
 /// the (IdP, Assertion ID) pair (SAML Profiles §4.1.4.5), the claim of the
 /// request's single answer, and whatever the flow adds ([`Self::batch`]:
@@ -443,10 +447,9 @@ impl Consume {
             )),
             // Conditions are the caller's (the Single Logout index), and
             // its commit retries on them; one still unmet here wrote nothing.
-            Committed::Unmet(_) => Err(crate::store::StoreError::Unavailable(
-                "the login's records changed while it was written; try again".into(),
-            )
-            .into()),
+            Committed::Unmet(_) => {
+                Err(crate::store::StoreError::Unavailable(RECORDS_CHANGED.into()).into())
+            }
         }
     }
 }
