@@ -5,11 +5,22 @@
 //! - one table, `entries`: key `&str` → value `&[u8]`, where the value is the
 //!   expiry as 8 bytes big-endian unix milliseconds followed by the payload;
 //! - expiry is judged with the injected [`Clock`], so tests can pin time;
-//! - every commit is durable (redb's default `Immediate` durability), so a
-//!   replay-cache entry survives a crash or restart, except
-//!   [`Store::put_transient`]'s: that one is written with redb's `None`
-//!   durability (no sync of its own) and made durable by the next durable
-//!   commit, or when the store closes cleanly (redb syncs on close);
+//! - every write is durable before it is answered, so a replay-cache entry
+//!   survives a crash or restart, except [`Store::put_transient`]'s: that
+//!   one is written with redb's `None` durability (no sync of its own) and
+//!   made durable by the next durable commit, or when the store closes
+//!   cleanly (redb syncs on close);
+//! - durable writes share syncs (group commit, `Inner::commit`): a write
+//!   that finds no sync in progress commits with redb's `Immediate`
+//!   durability, which also persists every earlier commit; a write that
+//!   finds one in progress commits with `None` durability and waits, and the
+//!   first of the waiters then makes one durable commit for all of them.
+//!   Such a write is visible to other requests before its sync. That is safe
+//!   here because nothing is answered before it is durable: a request that
+//!   saw the write either only refused (a claim already taken, a code
+//!   already spent) or wrote something itself, and its own sync persists
+//!   the earlier write with it. A crash before the sync loses only writes
+//!   nobody was told about;
 //! - redb takes an exclusive lock on the file, so a second process (or a
 //!   second [`EmbeddedStore::open`] in this one) gets a clear error instead of
 //!   sharing it;
@@ -29,7 +40,7 @@ use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
@@ -63,6 +74,12 @@ struct Inner {
     path: PathBuf,
     /// Durable write transactions committed (each one durable sync).
     commits: AtomicU64,
+    /// Writes committed without a sync of their own while another write
+    /// was syncing, numbered from 1 as each commit returns.
+    unsynced: AtomicU64,
+    /// Held while a write syncs; holds the highest `unsynced` number known
+    /// to be durable.
+    synced: Mutex<u64>,
 }
 
 impl EmbeddedStore {
@@ -126,6 +143,8 @@ impl EmbeddedStore {
                 clock,
                 path: path.to_path_buf(),
                 commits: AtomicU64::new(0),
+                unsynced: AtomicU64::new(0),
+                synced: Mutex::new(0),
             }),
         })
     }
@@ -166,8 +185,9 @@ impl EmbeddedStore {
         Ok(out)
     }
 
-    /// How many write transactions this store has committed since it was
-    /// opened: each is one durable sync. For tests and benchmarks.
+    /// How many durable syncs this store has made since it was opened:
+    /// one per write, or fewer when concurrent writes share one (group
+    /// commit). For tests and benchmarks.
     pub fn commits(&self) -> u64 {
         self.inner.commits.load(Ordering::Relaxed)
     }
@@ -260,10 +280,47 @@ impl Inner {
         u64::try_from(ms).unwrap_or(0)
     }
 
-    /// Commits `txn` durably and counts it.
-    fn commit(&self, txn: redb::WriteTransaction) -> Result<(), StoreError> {
+    /// Commits `txn` and returns once it is durable, sharing the sync with
+    /// concurrent writers (group commit).
+    ///
+    /// Lock order: `synced` is only waited for by a thread that holds no
+    /// write transaction; a thread holding one only tries it. So the sync's
+    /// own write transaction never waits for a thread that waits for it.
+    fn commit(&self, mut txn: redb::WriteTransaction) -> Result<(), StoreError> {
+        let mut synced = match self.synced.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                // Another write is syncing: join the next group.
+                txn.set_durability(redb::Durability::None);
+                txn.commit().map_err(db_err)?;
+                let mine = self.unsynced.fetch_add(1, Ordering::SeqCst) + 1;
+                return self.sync_through(mine);
+            }
+        };
+        // Every number taken so far belongs to a commit that returned
+        // before this transaction began (it holds the write lock), so this
+        // durable commit persists them too.
+        let covered = self.unsynced.load(Ordering::SeqCst);
         txn.commit().map_err(db_err)?;
         self.commits.fetch_add(1, Ordering::Relaxed);
+        *synced = (*synced).max(covered);
+        Ok(())
+    }
+
+    /// Waits until the write numbered `mine` is durable: done already by
+    /// another waiter's sync, or by an empty durable commit made here,
+    /// which persists every commit before it.
+    fn sync_through(&self, mine: u64) -> Result<(), StoreError> {
+        let mut synced = self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        if *synced >= mine {
+            return Ok(());
+        }
+        let covered = self.unsynced.load(Ordering::SeqCst);
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        *synced = (*synced).max(covered);
         Ok(())
     }
 
@@ -623,5 +680,49 @@ mod tests {
         ] {
             assert_eq!(s.get(k).await.unwrap().as_deref(), Some(&v[..]), "{k}");
         }
+    }
+
+    /// Group commit: writes that arrive while another write syncs commit
+    /// without a sync of their own, are answered only once one sync has
+    /// made them all durable, and share that one sync.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // The lock held across the waits stands for a sync in progress; the
+    // writers wait for it on blocking threads, not on this task.
+    #[allow(clippy::await_holding_lock)]
+    async fn writes_during_a_sync_share_the_next_one_and_wait_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedStore::open(
+            &dir.path().join("s.redb"),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .unwrap();
+        let ttl = Duration::from_secs(3600);
+        // As if a write were syncing now.
+        let syncing = s.inner.synced.lock().unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move { s.put(&format!("session:{i}"), b"1", ttl).await })
+            })
+            .collect();
+        let waited = std::time::Instant::now();
+        while s.inner.unsynced.load(Ordering::SeqCst) < 4 {
+            assert!(waited.elapsed() < Duration::from_secs(30), "writers stuck");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(s.get("session:3").await.unwrap().is_some(), "committed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            writers.iter().all(|w| !w.is_finished()),
+            "a write was answered before it was durable"
+        );
+        assert_eq!(s.commits(), 0);
+        drop(syncing);
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(s.commits(), 1, "one sync for the four writes");
+        s.put("session:4", b"1", ttl).await.unwrap();
+        assert_eq!(s.commits(), 2, "a write alone syncs itself");
     }
 }

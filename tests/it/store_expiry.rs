@@ -98,27 +98,44 @@ async fn expired_logins_are_swept_and_their_space_reused() {
 /// The store file the writer process appends logins to.
 const WRITER_ENV: &str = "SAMLHUB_TEST_WRITER_STORE";
 
+/// Login streams the writer process runs at once, so that most of its
+/// writes share their sync with another (group commit).
+const WRITER_STREAMS: u64 = 4;
+
 /// The writer process of [`kill_9_mid_stream_leaves_whole_records`]: logs
-/// in without end, printing each committed session key.
+/// in without end on [`WRITER_STREAMS`] streams at once, printing each
+/// session key once its login's commit has returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the writer process of kill_9_mid_stream_leaves_whole_records"]
 async fn writer_child() {
     use std::io::Write;
     let path = std::env::var_os(WRITER_ENV).expect("run by kill_9_mid_stream_leaves_whole_records");
     let store = EmbeddedStore::open(path.as_ref(), Arc::new(samlhub::clock::SystemClock)).unwrap();
-    let mut out = std::io::stdout();
-    for n in 0.. {
-        let now = samlhub::clock::SystemClock.now().unix_timestamp();
-        let key = login_load::login(&store, n, LIFETIME, now).await.unwrap();
-        writeln!(out, "committed {}", key.as_str()).unwrap();
-        out.flush().unwrap();
+    let streams: Vec<_> = (0..WRITER_STREAMS)
+        .map(|stream| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let n = i * WRITER_STREAMS + stream;
+                    let now = samlhub::clock::SystemClock.now().unix_timestamp();
+                    let key = login_load::login(&store, n, LIFETIME, now).await.unwrap();
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "committed {}", key.as_str()).unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for s in streams {
+        s.await.unwrap();
     }
 }
 
-/// Issue 11, "Faults": a process writing a stream of logins is killed with
+/// Issue 11, "Faults": a process writing streams of logins is killed with
 /// SIGKILL at a different point each round; the file then opens cleanly,
 /// every entry decodes as the record its key names, and every login the
-/// writer reported committed is there.
+/// writer reported committed is there, including those whose commit shared
+/// another's sync.
 #[test]
 fn kill_9_mid_stream_leaves_whole_records() {
     use samlhub::saml::slo::SloIndex;
