@@ -4,8 +4,8 @@
 //! [`redeem`] is what HA's `command_line` hook calls: it checks the code and
 //! returns the signed, short-lived token the hook verifies.
 //!
-//! A code's entry is removed only by the redeem that wins it (`take`) or by
-//! its expiry. Wrong codes never touch it; they spend the code's numbered
+//! A code's entry is removed only by the redeem that wins it (one commit
+//! that finds the entry as it read it, and removes it) or by its expiry. Wrong codes never touch it; they spend the code's numbered
 //! tries (see [`super::attempts`]), so a wrong code racing a right one can
 //! never refuse the right one, and nobody can void a code faster than the
 //! backoff between tries allows.
@@ -15,8 +15,8 @@ use super::code;
 use super::policy::{self, HaLogin, Policy, PolicyError};
 use super::token::{self, Claims, Group};
 use crate::identity::{Identity, UnstableSubject};
-use crate::store::records::{self, HaOwner, Key, Kind};
-use crate::store::{Store, StoreError};
+use crate::store::records::{self, Batch, HaCodeUsed, HaOwner, Key, Kind, Record};
+use crate::store::{Committed, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -219,11 +219,14 @@ pub async fn redeem<S: Store>(
     let key = code_key(inst.id, &username);
     let unavailable = RedeemError::Unavailable;
     let refused = |why: String| RedeemError::Refused(format!("instance '{}': {why}", inst.id));
-    let Some(entry) = records::get(store, &key).await.map_err(unavailable)? else {
+    // Read as stored: the win below removes the entry only while it still
+    // holds exactly these bytes.
+    let Some(raw) = store.get(key.as_str()).await.map_err(unavailable)? else {
         return Err(refused(format!(
             "no live code for '{username}' (never issued, used or expired)"
         )));
     };
+    let entry = CodeEntry::decode(&raw).map_err(unavailable)?;
     if now >= entry.expires {
         return Err(refused(format!("code for '{username}' expired")));
     }
@@ -270,21 +273,30 @@ pub async fn redeem<S: Store>(
             attempts::MAX_TRIES
         )));
     }
-    // Right code: of all redeemers, the one whose take finds it wins.
-    let entry = match records::take(store, &key).await.map_err(unavailable)? {
-        Some(won) if hash_eq(&typed, &won.hash) => won,
-        Some(newer) => {
-            // A new code was issued meanwhile; it is not ours to use up.
-            let ttl = records::ttl_until(newer.expires, now);
-            records::put_if_absent(store, &key, &newer, ttl)
-                .await
-                .map_err(unavailable)?;
-            return Err(refused(format!(
-                "code for '{username}' was replaced by a newer one"
-            )));
+    // Right code: of all redeemers, the one whose commit finds the entry
+    // unchanged wins, and removes it in the same step; a newer code issued
+    // meanwhile stays where it is. The used-marker keeps the win to one
+    // redeemer where the check and the removal are separate steps (Redis
+    // Cluster, `store::commit_in_order`).
+    let used = Key::<HaCodeUsed>::of(&[inst.id, &username, &entry.hash]);
+    let mut win = Batch::new();
+    win.claim(&used, &HaCodeUsed, records::ttl_until(entry.expires, now))
+        .map_err(unavailable)?;
+    win.unchanged(&key, Some(raw));
+    win.remove(&key);
+    match win.apply(store).await.map_err(unavailable)? {
+        Committed::Written => {}
+        Committed::Unmet(_) => {
+            let now_there = records::get(store, &key).await.map_err(unavailable)?;
+            if now_there.is_some_and(|newer| !hash_eq(&typed, &newer.hash)) {
+                return Err(refused(format!(
+                    "code for '{username}' was replaced by a newer one"
+                )));
+            }
+            return Err(refused(format!("code for '{username}' already used")));
         }
-        None => return Err(refused(format!("code for '{username}' already used"))),
-    };
+        Committed::Taken(_) => return Err(refused(format!("code for '{username}' already used"))),
+    }
     let jti = crate::crypto::random_token(12).map_err(|e| RedeemError::Internal(e.to_string()))?;
     let claims = Claims {
         iss: issuer.to_owned(),
@@ -535,6 +547,83 @@ mod tests {
                 assert_eq!(right, got.is_ok(), "round {round}: {got:?}");
             }
         }
+    }
+
+    /// The embedded store, with a newer code written under the code's key
+    /// just before the next commit, as if it were issued while a redeem of
+    /// the older one was between its read and its commit.
+    struct IssuedMeanwhile {
+        inner: Arc<EmbeddedStore>,
+        newer: std::sync::Mutex<Option<(String, Vec<u8>)>>,
+    }
+
+    impl Store for IssuedMeanwhile {
+        async fn put_if_absent(&self, k: &str, v: &[u8], t: Duration) -> Result<bool, StoreError> {
+            self.inner.put_if_absent(k, v, t).await
+        }
+        async fn put(&self, k: &str, v: &[u8], t: Duration) -> Result<(), StoreError> {
+            self.inner.put(k, v, t).await
+        }
+        async fn put_transient(&self, k: &str, v: &[u8], t: Duration) -> Result<(), StoreError> {
+            self.inner.put_transient(k, v, t).await
+        }
+        async fn put_many(&self, e: &[(&str, &[u8], Duration)]) -> Result<(), StoreError> {
+            self.inner.put_many(e).await
+        }
+        async fn commit(
+            &self,
+            claims: &[(&str, &[u8], Duration)],
+            requires: &[(&str, crate::store::Expect<'_>)],
+            puts: &[(&str, &[u8], Duration)],
+            deletes: &[&str],
+        ) -> Result<Committed, StoreError> {
+            let newer = self.newer.lock().unwrap().take();
+            if let Some((k, v)) = newer {
+                self.inner.put(&k, &v, Duration::from_secs(900)).await?;
+            }
+            self.inner.commit(claims, requires, puts, deletes).await
+        }
+        async fn get(&self, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(k).await
+        }
+        async fn take(&self, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.take(k).await
+        }
+        async fn delete(&self, k: &str) -> Result<(), StoreError> {
+            self.inner.delete(k).await
+        }
+        async fn keys_with_prefix(&self, p: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.keys_with_prefix(p).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_issued_while_the_old_one_is_redeemed_is_left_in_place() {
+        let r = rig();
+        let key = code_key("home", "alice");
+        let old = r.issue().await.code;
+        let old_raw = r.store.get(key.as_str()).await.unwrap().unwrap();
+        let newer = r.issue().await.code;
+        let newer_raw = r.store.get(key.as_str()).await.unwrap().unwrap();
+        r.store
+            .put(key.as_str(), &old_raw, Duration::from_secs(900))
+            .await
+            .unwrap();
+        let hooked = IssuedMeanwhile {
+            inner: Arc::clone(&r.store),
+            newer: std::sync::Mutex::new(Some((key.as_str().to_owned(), newer_raw.clone()))),
+        };
+        let got = redeem(&hooked, &r.inst(), "https://hub", "alice", &old, r.now()).await;
+        assert!(
+            matches!(&got, Err(e) if e.to_string().contains("replaced by a newer one")),
+            "{got:?}"
+        );
+        assert_eq!(
+            r.store.get(key.as_str()).await.unwrap(),
+            Some(newer_raw),
+            "the newer code was never removed"
+        );
+        r.redeem(&newer).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

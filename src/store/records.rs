@@ -18,6 +18,7 @@
 //! | [`Kind::OidcRefreshUsed`] | `oidc_rt_used:<sha256(token)>` | family id | as the refresh token |
 //! | [`Kind::OidcFamily`] | `oidc_family:<family id>` | marker | as the refresh token |
 //! | [`Kind::HaCode`] | `hacode:<instance>:<username>` | JSON | the code lifetime |
+//! | [`Kind::HaCodeUsed`] | `hacode_used:<instance>:<username>:<sha256(code)>` | marker | the code lifetime |
 //! | [`Kind::HaUser`] | `hauser:<instance>:<username>` | subject | 100 years |
 //! | [`Kind::HaBackoff`] | `haback:<instance>:<username>` (summary), `haback:<instance>:<username>:<code id>:<n>` (try n) | JSON | a day; a try as long as its code |
 //! | [`Kind::SloPending`] | `slo_pending:<sha256(LogoutRequest ID)>` | JSON | 10 min (the logout round trip) |
@@ -66,6 +67,7 @@ pub enum Kind {
     OidcRefreshUsed,
     OidcFamily,
     HaCode,
+    HaCodeUsed,
     HaUser,
     HaBackoff,
     SloPending,
@@ -92,6 +94,7 @@ impl Kind {
             Self::OidcRefreshUsed => "oidc_rt_used",
             Self::OidcFamily => "oidc_family",
             Self::HaCode => "hacode",
+            Self::HaCodeUsed => "hacode_used",
             Self::HaUser => "hauser",
             Self::HaBackoff => "haback",
             Self::SloPending => "slo_pending",
@@ -194,6 +197,11 @@ marker!(
     /// A browser redeemed the setup token and may open `/setup`.
     SetupGrant,
     Kind::SetupGrant
+);
+marker!(
+    /// A Home Assistant login code has been redeemed.
+    HaCodeUsed,
+    Kind::HaCodeUsed
 );
 marker!(
     /// A refresh-token family is alive (RFC 9700 §4.14.2).
