@@ -11,10 +11,13 @@
 //!   made durable by the next durable commit, or when the store closes
 //!   cleanly (redb syncs on close);
 //! - durable writes share syncs (group commit, `Inner::commit`): a write
-//!   that finds no sync in progress commits with redb's `Immediate`
-//!   durability, which also persists every earlier commit; a write that
-//!   finds one in progress commits with `None` durability and waits, and the
-//!   first of the waiters then makes one durable commit for all of them.
+//!   alone, with no sync in progress, commits with redb's `Immediate`
+//!   durability, which also persists every earlier commit; any other write
+//!   commits with `None` durability and waits, and the first of the
+//!   waiters, once the writers queued for the write lock have committed
+//!   (or after 1 ms), makes one durable commit for all of them. redb syncs
+//!   inside the write lock, so without that wait a sync would cover only
+//!   the writer that made it.
 //!   Such a write is visible to other requests before its sync. That is safe
 //!   here because nothing is answered before it is durable: a request that
 //!   saw the write either only refused (a claim already taken, a code
@@ -39,7 +42,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
@@ -56,6 +59,10 @@ pub const IN_USE: &str = "is in use by another samlhub process";
 /// hub's RSS grow with every page it had read (BENCHMARKS.md, "Embedded
 /// store growth").
 pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long a sync waits for writers queued for the write lock to commit,
+/// so that it covers them too (group commit).
+const GATHER: Duration = Duration::from_millis(1);
 
 /// Most expired entries one sweep transaction removes.
 const SWEEP_BATCH: usize = 512;
@@ -74,8 +81,11 @@ struct Inner {
     path: PathBuf,
     /// Durable write transactions committed (each one durable sync).
     commits: AtomicU64,
-    /// Writes committed without a sync of their own while another write
-    /// was syncing, numbered from 1 as each commit returns.
+    /// Durable writers from before they wait for redb's write lock until
+    /// their commit returns ([`Queued`]).
+    writers: AtomicUsize,
+    /// Writes committed without a sync of their own, numbered from 1 as
+    /// each commit returns.
     unsynced: AtomicU64,
     /// Held while a write syncs; holds the highest `unsynced` number known
     /// to be durable.
@@ -143,6 +153,7 @@ impl EmbeddedStore {
                 clock,
                 path: path.to_path_buf(),
                 commits: AtomicU64::new(0),
+                writers: AtomicUsize::new(0),
                 unsynced: AtomicU64::new(0),
                 synced: Mutex::new(0),
             }),
@@ -238,7 +249,14 @@ impl EmbeddedStore {
         let key = key.to_owned();
         let value = value.to_vec();
         self.run(move |inner, now| {
-            let mut txn = inner.db.begin_write().map_err(db_err)?;
+            // A transient write is not counted as a durable writer: it
+            // needs no sync, and waits for nobody's.
+            let (mut txn, queued) = if durable {
+                let (txn, queued) = inner.begin_write()?;
+                (txn, Some(queued))
+            } else {
+                (inner.db.begin_write().map_err(db_err)?, None)
+            };
             if !durable {
                 txn.set_durability(redb::Durability::None);
             }
@@ -249,10 +267,9 @@ impl EmbeddedStore {
                     .insert(key.as_str(), entry.as_slice())
                     .map_err(db_err)?;
             }
-            if durable {
-                inner.commit(txn)
-            } else {
-                txn.commit().map_err(db_err)
+            match queued {
+                Some(queued) => inner.commit(txn, queued),
+                None => txn.commit().map_err(db_err),
             }
         })
         .await
@@ -280,32 +297,52 @@ impl Inner {
         u64::try_from(ms).unwrap_or(0)
     }
 
-    /// Commits `txn` and returns once it is durable, sharing the sync with
-    /// concurrent writers (group commit).
+    /// Opens the write transaction of a durable write, counted in
+    /// `writers` from before it waits for the write lock.
+    fn begin_write(&self) -> Result<(redb::WriteTransaction, Queued<'_>), StoreError> {
+        self.writers.fetch_add(1, Ordering::SeqCst);
+        let queued = Queued(&self.writers);
+        let txn = self.db.begin_write().map_err(db_err)?;
+        Ok((txn, queued))
+    }
+
+    /// Commits `txn` and returns once it is durable (group commit).
+    ///
+    /// A writer alone, with no sync in progress, commits durably: that one
+    /// sync also persists every commit before it. Otherwise it commits
+    /// without a sync and waits in [`Self::sync_through`], where the first
+    /// waiter's sync covers every writer that committed meanwhile.
     ///
     /// Lock order: `synced` is only waited for by a thread that holds no
     /// write transaction; a thread holding one only tries it. So the sync's
     /// own write transaction never waits for a thread that waits for it.
-    fn commit(&self, mut txn: redb::WriteTransaction) -> Result<(), StoreError> {
-        let mut synced = match self.synced.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                // Another write is syncing: join the next group.
-                txn.set_durability(redb::Durability::None);
+    fn commit(
+        &self,
+        mut txn: redb::WriteTransaction,
+        queued: Queued<'_>,
+    ) -> Result<(), StoreError> {
+        if self.writers.load(Ordering::SeqCst) <= 1 {
+            let free = match self.synced.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut synced) = free {
+                // Every number taken so far belongs to a commit that
+                // returned before this transaction began (it holds the
+                // write lock), so this durable commit persists them too.
+                let covered = self.unsynced.load(Ordering::SeqCst);
                 txn.commit().map_err(db_err)?;
-                let mine = self.unsynced.fetch_add(1, Ordering::SeqCst) + 1;
-                return self.sync_through(mine);
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                *synced = (*synced).max(covered);
+                return Ok(());
             }
-        };
-        // Every number taken so far belongs to a commit that returned
-        // before this transaction began (it holds the write lock), so this
-        // durable commit persists them too.
-        let covered = self.unsynced.load(Ordering::SeqCst);
+        }
+        txn.set_durability(redb::Durability::None);
         txn.commit().map_err(db_err)?;
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        *synced = (*synced).max(covered);
-        Ok(())
+        let mine = self.unsynced.fetch_add(1, Ordering::SeqCst) + 1;
+        drop(queued);
+        self.sync_through(mine)
     }
 
     /// Waits until the write numbered `mine` is durable: done already by
@@ -316,8 +353,18 @@ impl Inner {
         if *synced >= mine {
             return Ok(());
         }
-        let covered = self.unsynced.load(Ordering::SeqCst);
+        // Writers already queued for the write lock would otherwise wait a
+        // whole sync for the next one: a thread that has just released the
+        // lock is running and takes it again before they wake. Let them
+        // commit first, for at most `GATHER` (polled, not spun: on two
+        // cores a spin would take the CPU they need).
+        let gather_until = std::time::Instant::now() + GATHER;
+        while self.writers.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < gather_until {
+            std::thread::sleep(Duration::from_micros(20));
+        }
         let txn = self.db.begin_write().map_err(db_err)?;
+        // Read with the write lock held, as in `commit`.
+        let covered = self.unsynced.load(Ordering::SeqCst);
         txn.commit().map_err(db_err)?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         *synced = (*synced).max(covered);
@@ -354,7 +401,7 @@ impl Inner {
         now: u64,
         after: Option<&str>,
     ) -> Result<(usize, Option<String>), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let (txn, queued) = self.begin_write()?;
         let mut expired: Vec<String> = Vec::new();
         let mut last = None;
         {
@@ -384,9 +431,19 @@ impl Inner {
         if expired.is_empty() {
             txn.abort().map_err(db_err)?;
         } else {
-            self.commit(txn)?;
+            self.commit(txn, queued)?;
         }
         Ok((expired.len(), last))
+    }
+}
+
+/// A durable writer counted in `Inner::writers`; uncounted when dropped
+/// (after its commit, or on an early return that aborts it).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -428,7 +485,7 @@ impl Store for EmbeddedStore {
         let key = key.to_owned();
         let value = value.to_vec();
         self.run(move |inner, now| {
-            let txn = inner.db.begin_write().map_err(db_err)?;
+            let (txn, queued) = inner.begin_write()?;
             {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
                 let is_live = match table.get(key.as_str()).map_err(db_err)? {
@@ -443,7 +500,7 @@ impl Store for EmbeddedStore {
                     .insert(key.as_str(), entry.as_slice())
                     .map_err(db_err)?;
             }
-            inner.commit(txn)?;
+            inner.commit(txn, queued)?;
             Ok(true)
         })
         .await
@@ -468,7 +525,7 @@ impl Store for EmbeddedStore {
             .map(|(k, v, t)| ((*k).to_owned(), v.to_vec(), *t))
             .collect();
         self.run(move |inner, now| {
-            let txn = inner.db.begin_write().map_err(db_err)?;
+            let (txn, queued) = inner.begin_write()?;
             {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
                 for (key, value, ttl) in &owned {
@@ -478,7 +535,7 @@ impl Store for EmbeddedStore {
                         .map_err(db_err)?;
                 }
             }
-            inner.commit(txn)
+            inner.commit(txn, queued)
         })
         .await
     }
@@ -506,7 +563,7 @@ impl Store for EmbeddedStore {
             .collect();
         let deletes: Vec<String> = deletes.iter().map(|k| (*k).to_owned()).collect();
         self.run(move |inner, now| {
-            let txn = inner.db.begin_write().map_err(db_err)?;
+            let (txn, queued) = inner.begin_write()?;
             {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
                 let found = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
@@ -536,7 +593,7 @@ impl Store for EmbeddedStore {
                     table.remove(key.as_str()).map_err(db_err)?;
                 }
             }
-            inner.commit(txn)?;
+            inner.commit(txn, queued)?;
             Ok(Committed::Written)
         })
         .await
@@ -558,7 +615,7 @@ impl Store for EmbeddedStore {
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let key = key.to_owned();
         self.run(move |inner, now| {
-            let txn = inner.db.begin_write().map_err(db_err)?;
+            let (txn, queued) = inner.begin_write()?;
             let found = {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
                 let removed = table.remove(key.as_str()).map_err(db_err)?;
@@ -570,7 +627,7 @@ impl Store for EmbeddedStore {
             match found {
                 // Removed something (live or expired): make it stick.
                 Some(payload) => {
-                    inner.commit(txn)?;
+                    inner.commit(txn, queued)?;
                     Ok(payload)
                 }
                 None => {
@@ -585,14 +642,14 @@ impl Store for EmbeddedStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.run(move |inner, _now| {
-            let txn = inner.db.begin_write().map_err(db_err)?;
+            let (txn, queued) = inner.begin_write()?;
             let removed = {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
                 let removed = table.remove(key.as_str()).map_err(db_err)?.is_some();
                 removed
             };
             if removed {
-                inner.commit(txn)
+                inner.commit(txn, queued)
             } else {
                 txn.abort().map_err(db_err)
             }
@@ -724,5 +781,12 @@ mod tests {
         assert_eq!(s.commits(), 1, "one sync for the four writes");
         s.put("session:4", b"1", ttl).await.unwrap();
         assert_eq!(s.commits(), 2, "a write alone syncs itself");
+        // Writes that end without a commit are no longer counted either.
+        assert!(!s.put_if_absent("session:4", b"2", ttl).await.unwrap());
+        assert!(s.take("session:none").await.unwrap().is_none());
+        s.delete("session:none").await.unwrap();
+        assert_eq!(s.inner.writers.load(Ordering::SeqCst), 0);
+        s.put("session:5", b"1", ttl).await.unwrap();
+        assert_eq!(s.commits(), 3, "still alone");
     }
 }
