@@ -5,10 +5,11 @@
 //! returns the signed, short-lived token the hook verifies.
 //!
 //! A code's entry is removed only by the redeem that wins it (one commit
-//! that finds the entry as it read it, and removes it) or by its expiry. Wrong codes never touch it; they spend the code's numbered
-//! tries (see [`super::attempts`]), so a wrong code racing a right one can
-//! never refuse the right one, and nobody can void a code faster than the
-//! backoff between tries allows.
+//! that finds the entry as it read it, and removes it) or by its expiry.
+//! Wrong codes never touch it; they spend the code's numbered tries (see
+//! [`super::attempts`]), so a wrong code racing a right one can never
+//! refuse the right one, and nobody can void a code faster than the backoff
+//! between tries allows.
 
 use super::attempts::{self, Claim, Previous};
 use super::code;
