@@ -58,6 +58,13 @@ pub fn parse_owned(mut input: Vec<u8>, limits: &Limits) -> Result<Document, XmlE
     Ok(doc)
 }
 
+/// Most namespace URIs searched one by one; past this, by a hash map. A
+/// SAML message has about six.
+const LINEAR_NAMESPACES: usize = 16;
+
+/// Most entries a table is reserved for ahead of parsing.
+const RESERVE_CAP: usize = 1 << 15;
+
 /// The UTF-8 byte order mark, dropped before parsing.
 pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -84,8 +91,9 @@ struct Parser<'l> {
     kids: Vec<(u32, Child)>,
     ids: HashMap<String, ElemId>,
     namespaces: Vec<String>,
-    /// URI → index in `namespaces`. A linear search there made a message
-    /// with thousands of distinct namespace URIs cost quadratic time.
+    /// URI → index in `namespaces`, built once there are more than
+    /// [`LINEAR_NAMESPACES`]: a linear search alone made a message with
+    /// thousands of distinct namespace URIs cost quadratic time.
     ns_index: HashMap<String, NsId>,
     stack: Vec<ElemId>,
     /// The attributes of the element being opened, before resolution.
@@ -115,7 +123,7 @@ impl<'l> Parser<'l> {
             kids: Vec::new(),
             ids: HashMap::new(),
             namespaces: vec![String::new(), ns::XML.to_owned()],
-            ns_index: HashMap::from([(String::new(), 0), (ns::XML.to_owned(), 1)]),
+            ns_index: HashMap::new(),
             stack: Vec::new(),
             attr_scratch: Vec::new(),
             qname_scratch: Vec::new(),
@@ -128,6 +136,15 @@ impl<'l> Parser<'l> {
 impl Parser<'_> {
     /// The tree of `text`; the caller attaches the source.
     fn run(mut self, text: &str) -> Result<Document, XmlError> {
+        // Sized from the input so the tables seldom grow: a SAML message
+        // has about one element per 100 bytes, an attribute per 60 and a
+        // child per 50. Capped, so a large document reserves no more than
+        // a few megabytes ahead of what it has.
+        let guess = |per: usize| (text.len() / per + 8).min(RESERVE_CAP);
+        self.elements
+            .reserve(guess(100).min(self.limits.max_elements));
+        self.attributes.reserve(guess(60));
+        self.kids.reserve(guess(50));
         let mut reader = Reader::from_str(text);
         {
             let cfg = reader.config_mut();
@@ -429,12 +446,28 @@ impl Parser<'_> {
     }
 
     fn intern(&mut self, uri: &str) -> NsId {
-        if let Some(id) = self.ns_index.get(uri) {
-            return *id;
+        let found = if self.namespaces.len() <= LINEAR_NAMESPACES {
+            self.namespaces
+                .iter()
+                .position(|n| n == uri)
+                .map(|i| i as NsId)
+        } else {
+            if self.ns_index.is_empty() {
+                self.ns_index = (0..)
+                    .zip(&self.namespaces)
+                    .map(|(i, n)| (n.clone(), i))
+                    .collect();
+            }
+            self.ns_index.get(uri).copied()
+        };
+        if let Some(id) = found {
+            return id;
         }
         let id = self.namespaces.len() as NsId;
         self.namespaces.push(uri.to_owned());
-        self.ns_index.insert(uri.to_owned(), id);
+        if !self.ns_index.is_empty() {
+            self.ns_index.insert(uri.to_owned(), id);
+        }
         id
     }
 

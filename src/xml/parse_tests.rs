@@ -239,3 +239,31 @@ fn children_stay_with_their_parents_in_order() {
     assert_eq!(d.text(a), "xwvu");
     assert_eq!(d.el(c).parent, Some(b));
 }
+
+/// Namespace URIs are interned by a linear search up to
+/// `LINEAR_NAMESPACES`, then through a map built at that point: either way
+/// one URI has one id, which the expanded-name duplicate check relies on.
+#[test]
+fn one_uri_one_namespace_past_the_linear_search() {
+    let declared: String = (0..40)
+        .map(|i| format!("<e{i} xmlns='urn:n{i}'/>"))
+        .collect();
+    for (a, b, twice) in [("urn:n3", "urn:n3", true), ("urn:n3", "urn:n39", false)] {
+        for (at, uri) in [(0, "urn:n0"), (39, "urn:n39")] {
+            let src = format!(
+                "<r>{declared}<x xmlns:a='{a}' xmlns:b='{b}' a:k='1' b:k='2'/><e{at} xmlns='{uri}'/></r>"
+            );
+            match p(&src) {
+                Ok(d) => {
+                    assert!(!twice, "{a} {b}: the same expanded name twice");
+                    let last = d.children(d.root()).last().unwrap();
+                    assert!(d.is(last, uri, &format!("e{at}")));
+                }
+                Err(e) => assert!(
+                    twice && matches!(e, XmlError::DuplicateAttribute(_)),
+                    "{a} {b}: {e:?}"
+                ),
+            }
+        }
+    }
+}
