@@ -314,6 +314,9 @@ fn addon_config_follows_the_supervisor_rules() {
 
 #[test]
 fn addon_image_builds_on_a_local_base_and_starts_the_hub() {
+    // Containers add network interfaces, which abort page loads in a
+    // browser test running at the same time.
+    let _net = crate::peers::netlock::exclusive();
     let base = match docker::ready() {
         Ok(b) => b,
         Err(why) => {

@@ -58,6 +58,9 @@ pub fn hub_image() -> Result<&'static str, String> {
 
 #[test]
 fn the_image_serves_a_saml_login_with_redis() {
+    // Containers add network interfaces, which abort page loads in a
+    // browser test running at the same time.
+    let _net = crate::peers::netlock::exclusive();
     let image = match hub_image() {
         Ok(i) => i,
         Err(why) => {

@@ -142,6 +142,9 @@ pub struct Chromium {
     agent: ureq::Agent,
     profile: tempfile::TempDir,
     version: String,
+    /// Keeps container tests from changing the network under this browser
+    /// (dropped after the browser quits).
+    _net: super::netlock::NetLock,
 }
 
 /// Installs `chromium` and `chromium-driver` when `chromedriver` is missing
@@ -206,6 +209,7 @@ impl Chromium {
     pub fn try_start(opts: &ChromiumOptions) -> Result<Chromium, String> {
         ensure_installed()?;
         let binary = chromium_binary().ok_or("no chromium binary")?;
+        let net = super::netlock::shared();
         let profile = tempfile::Builder::new()
             .prefix("samlhub-chromium-")
             .tempdir()
@@ -233,6 +237,7 @@ impl Chromium {
             agent,
             profile,
             version: String::new(),
+            _net: net,
         };
         me.wait_for_driver()?;
 

@@ -10,6 +10,7 @@
 pub mod apache_oidc;
 pub mod chromium;
 pub mod homeassistant;
+pub mod netlock;
 pub mod samlhub;
 pub mod simplesamlphp;
 pub mod xmlsec;
