@@ -16,7 +16,7 @@ use super::code;
 use super::policy::{self, HaLogin, Policy, PolicyError};
 use super::token::{self, Claims, Group};
 use crate::identity::{Identity, UnstableSubject};
-use crate::store::records::{self, Batch, HaCodeUsed, HaOwner, Key, Kind, Record};
+use crate::store::records::{self, Batch, HaCodeUsed, HaOwner, Key, Kind};
 use crate::store::{Committed, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -222,12 +222,14 @@ pub async fn redeem<S: Store>(
     let refused = |why: String| RedeemError::Refused(format!("instance '{}': {why}", inst.id));
     // Read as stored: the win below removes the entry only while it still
     // holds exactly these bytes.
-    let Some(raw) = store.get(key.as_str()).await.map_err(unavailable)? else {
+    let Some((entry, raw)) = records::get_as_stored(store, &key)
+        .await
+        .map_err(unavailable)?
+    else {
         return Err(refused(format!(
             "no live code for '{username}' (never issued, used or expired)"
         )));
     };
-    let entry = CodeEntry::decode(&raw).map_err(unavailable)?;
     if now >= entry.expires {
         return Err(refused(format!("code for '{username}' expired")));
     }

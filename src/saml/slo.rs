@@ -27,7 +27,7 @@ use super::logout::{
 use crate::config::{Config, Idp};
 use crate::directory::IdpSet;
 use crate::session::Session;
-use crate::store::records::{self, Batch, Key, Kind, Record, SloReplay};
+use crate::store::records::{self, Batch, Key, Kind, SloReplay};
 use crate::store::{Committed, Store, StoreError};
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
@@ -210,10 +210,9 @@ async fn with_session<S: Store>(
     now: i64,
 ) -> Result<(Key<SloIndex>, SloIndex, Duration, Option<Vec<u8>>), StoreError> {
     let k = index_key(idp, &slo.name_id);
-    let seen = store.get(k.as_str()).await?;
-    let mut ix = match &seen {
-        Some(raw) => SloIndex::decode(raw)?,
-        None => SloIndex::default(),
+    let (mut ix, seen) = match records::get_as_stored(store, &k).await? {
+        Some((ix, raw)) => (ix, Some(raw)),
+        None => (SloIndex::default(), None),
     };
     ix.sessions
         .retain(|e| e.expires > now && e.session != me.session);

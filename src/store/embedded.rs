@@ -251,15 +251,14 @@ impl EmbeddedStore {
         self.run(move |inner, now| {
             // A transient write is not counted as a durable writer: it
             // needs no sync, and waits for nobody's.
-            let (mut txn, queued) = if durable {
+            let (txn, queued) = if durable {
                 let (txn, queued) = inner.begin_write()?;
                 (txn, Some(queued))
             } else {
-                (inner.db.begin_write().map_err(db_err)?, None)
-            };
-            if !durable {
+                let mut txn = inner.db.begin_write().map_err(db_err)?;
                 txn.set_durability(redb::Durability::None);
-            }
+                (txn, None)
+            };
             {
                 let mut table = txn.open_table(ENTRIES).map_err(db_err)?;
                 let entry = encode(expiry_ms(now, ttl), &value);

@@ -277,6 +277,18 @@ pub async fn get<S: Store, R: Record>(s: &S, k: &Key<R>) -> Result<Option<R>, St
     s.get(k.as_str()).await?.map(|b| R::decode(&b)).transpose()
 }
 
+/// Reads a live record with the bytes it was decoded from, for a later
+/// [`Batch::unchanged`] on its key.
+pub async fn get_as_stored<S: Store, R: Record>(
+    s: &S,
+    k: &Key<R>,
+) -> Result<Option<(R, Vec<u8>)>, StoreError> {
+    match s.get(k.as_str()).await? {
+        Some(raw) => Ok(Some((R::decode(&raw)?, raw))),
+        None => Ok(None),
+    }
+}
+
 /// Reads and removes a live record in one atomic step.
 pub async fn take<S: Store, R: Record>(s: &S, k: &Key<R>) -> Result<Option<R>, StoreError> {
     s.take(k.as_str()).await?.map(|b| R::decode(&b)).transpose()
