@@ -74,17 +74,19 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The value of one hex digit (either case).
+pub fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// The bytes of a hex string (either case); `None` unless every character
 /// is a hex digit and there is an even number of them.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
     let b = s.as_bytes();
     if b.len() % 2 != 0 {
         return None;

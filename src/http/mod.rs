@@ -11,6 +11,7 @@
 mod chooser;
 mod deadline;
 pub mod error;
+mod form;
 mod ha;
 mod headers;
 pub mod lifecycle;
@@ -151,7 +152,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let form_limit = crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192;
+    let form_limit = form::message_limit();
     let metrics = state.config().ops.metrics;
     App::new()
         .app_data(state)

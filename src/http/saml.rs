@@ -8,14 +8,14 @@
 //! `/saml/continue`.
 
 use super::error::AppError;
-use super::{pages, session, AppState};
+use super::{form, pages, session, AppState};
 use crate::audit::{Event, Kind};
 use crate::routes;
 use crate::saml::sp;
 use crate::store::records::Batch;
 use crate::store::{Committed, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -141,12 +141,25 @@ async fn login(
     })
 }
 
-#[derive(Deserialize)]
-struct AcsForm {
-    #[serde(rename = "SAMLResponse")]
-    saml_response: Option<String>,
-    #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
+/// The ACS form's two fields (SAML Bindings §3.5.4), read from the body's
+/// bytes by `form::fields`.
+async fn acs_form(req: &HttpRequest, body: web::Payload) -> Result<[Option<String>; 2], AppError> {
+    if !req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(AppError::BadRequest(
+            "form: the body is not application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let limit = form::message_limit();
+    let body = body
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| AppError::BadRequest(format!("form: the body is over {limit} bytes")))?
+        .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
+    form::fields(&body, ["SAMLResponse", "RelayState"])
+        .map_err(|e| AppError::BadRequest(format!("form: {e}")))
 }
 
 /// The ACS: the response is verified by `sp::finish`, the session's records
@@ -155,15 +168,16 @@ struct AcsForm {
 async fn acs(
     st: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<AcsForm>,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    let [saml_response, relay_state] = acs_form(&req, body).await?;
     let (outcome, mut consume) = match sp::finish(
         &st.store,
         &st.config(),
         &st.idp_snapshot(),
         &st.keys.decryption,
-        form.relay_state.as_deref(),
-        form.saml_response.as_deref(),
+        relay_state.as_deref(),
+        saml_response.as_deref(),
         login_secret(&st, &req).as_deref(),
         st.clock.now(),
     )

@@ -17,12 +17,17 @@ pub mod unsolicited;
 /// Decodes base64 that may be broken across lines, as XML Signature values,
 /// certificates in metadata and the POST binding's SAMLResponse are.
 /// Text without whitespace (the usual POSTed SAMLResponse) is decoded as
-/// it is, with no compacted copy made first.
+/// it is, with no compacted copy made first and no search for whitespace.
 pub(crate) fn b64_decode_lenient(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
+    // Whitespace is not base64: text with some fails here, and only then
+    // is it looked through.
+    if let Ok(bytes) = b64.decode(text) {
+        return Some(bytes);
+    }
     if !text.bytes().any(|b| b.is_ascii_whitespace()) {
-        return b64.decode(text).ok();
+        return None;
     }
     let mut compact = Vec::with_capacity(text.len());
     compact.extend(text.bytes().filter(|b| !b.is_ascii_whitespace()));
