@@ -177,3 +177,40 @@ async fn session_ends_at_the_idps_session_not_on_or_after() {
     hub.advance(1);
     assert_eq!(b.get("/session?format=json").await.status, 401);
 }
+
+/// The ACS reads its form from the body's bytes: a charset parameter on
+/// the media type, and base64 broken across lines (the CR LF
+/// percent-encoded, as a browser posts a field that holds them), sign in;
+/// a body of another media type is a 400 that leaves the login pending.
+#[actix_web::test]
+async fn acs_form_with_a_charset_and_line_broken_base64() {
+    let hub = Hub::start().await;
+    let mut b = hub.browser();
+    let (relay, id) = hub.begin_login(&mut b, IDP).await;
+    let encoded = hub.response(hub.idp_by_id(IDP), &id, |_| {});
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let body = super::form(&[
+        ("SAMLResponse", lines.join("\r\n").as_str()),
+        ("RelayState", relay.as_str()),
+    ]);
+    assert!(body.contains("%0D%0A") && body.contains("%2B"), "{body}");
+
+    let p = b
+        .post_raw("/saml/acs", "text/plain", body.clone().into_bytes(), &[])
+        .await;
+    assert_eq!(p.status, 400, "{}", p.head());
+    let p = b
+        .post_raw(
+            "/saml/acs",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            body.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.head());
+    assert_eq!(p.location.as_deref(), Some("http://127.0.0.1:1/session"));
+}
