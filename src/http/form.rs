@@ -1,6 +1,6 @@
 //! `application/x-www-form-urlencoded` bodies read straight from their
-//! bytes, for the POST that carries a whole SAML message (the ACS, SAML
-//! Bindings §3.5.4): a field of 7 KB or more is percent-decoded in runs
+//! bytes, for the POSTs that carry a whole SAML message (the ACS and Single
+//! Logout, SAML Bindings §3.5.4): a field of 7 KB or more is percent-decoded in runs
 //! between escapes into one buffer, where a general form parser decodes
 //! every byte through an iterator and makes a lossy UTF-8 copy.
 //!
@@ -11,13 +11,41 @@
 //! a field named twice is refused, and a value that is not UTF-8 is refused
 //! rather than repaired. Fields not asked for are skipped.
 
+use super::error::AppError;
 use crate::crypto::nibble;
+use actix_web::{web, HttpMessage, HttpRequest};
 use thiserror::Error;
 
 /// The largest body of a form that carries a SAML message: the largest
 /// encoded message, and room for the other fields and the names.
 pub fn message_limit() -> usize {
     crate::xml::Limits::MESSAGE.max_encoded_bytes() + 8192
+}
+
+/// The fields `names` of a POSTed form that carries a SAML message (the
+/// HTTP-POST binding, SAML Bindings §3.5.4), in the same order. Refused
+/// with a 400: another media type, a body over [`message_limit`], a field
+/// given twice, a value that is not UTF-8.
+pub async fn read<const N: usize>(
+    req: &HttpRequest,
+    body: web::Payload,
+    names: [&'static str; N],
+) -> Result<[Option<String>; N], AppError> {
+    if !req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(AppError::BadRequest(
+            "form: the body is not application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let limit = message_limit();
+    let body = body
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| AppError::BadRequest(format!("form: the body is over {limit} bytes")))?
+        .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
+    fields(&body, names).map_err(|e| AppError::BadRequest(format!("form: {e}")))
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]

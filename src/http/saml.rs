@@ -15,7 +15,7 @@ use crate::saml::sp;
 use crate::store::records::Batch;
 use crate::store::{Committed, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -141,27 +141,6 @@ async fn login(
     })
 }
 
-/// The ACS form's two fields (SAML Bindings §3.5.4), read from the body's
-/// bytes by `form::fields`.
-async fn acs_form(req: &HttpRequest, body: web::Payload) -> Result<[Option<String>; 2], AppError> {
-    if !req
-        .content_type()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
-        return Err(AppError::BadRequest(
-            "form: the body is not application/x-www-form-urlencoded".into(),
-        ));
-    }
-    let limit = form::message_limit();
-    let body = body
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| AppError::BadRequest(format!("form: the body is over {limit} bytes")))?
-        .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
-    form::fields(&body, ["SAMLResponse", "RelayState"])
-        .map_err(|e| AppError::BadRequest(format!("form: {e}")))
-}
-
 /// The ACS: the response is verified by `sp::finish`, the session's records
 /// join what consuming it writes, and one commit writes them all (a replay
 /// or an already answered request writes nothing).
@@ -170,7 +149,8 @@ async fn acs(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let [saml_response, relay_state] = acs_form(&req, body).await?;
+    let [saml_response, relay_state] =
+        form::read(&req, body, ["SAMLResponse", "RelayState"]).await?;
     let (outcome, mut consume) = match sp::finish(
         &st.store,
         &st.config(),

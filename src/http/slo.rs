@@ -4,7 +4,7 @@
 //! LogoutRequest or its LogoutResponse to ours. The flow is `saml::slo`.
 
 use super::error::AppError;
-use super::{pages, session, AppState};
+use super::{form, pages, session, AppState};
 use crate::routes;
 use crate::saml::binding::{self, MessageKind};
 use crate::saml::logout::{Arrived, Outgoing};
@@ -121,28 +121,20 @@ async fn slo_redirect(st: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
     }
 }
 
-#[derive(Deserialize)]
-struct SloForm {
-    #[serde(rename = "SAMLRequest")]
-    request: Option<String>,
-    #[serde(rename = "SAMLResponse")]
-    response: Option<String>,
-    #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
-}
-
 /// HTTP-POST binding (SAML Bindings §3.5.4): the message carries an
 /// enveloped signature.
 async fn slo_post(
     st: web::Data<AppState>,
-    f: web::Form<SloForm>,
+    req: HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let f = f.into_inner();
+    let [request, response, relay_state] =
+        form::read(&req, body, ["SAMLRequest", "SAMLResponse", "RelayState"]).await?;
     let bad = |why: &str| AppError::BadRequest(format!("{why} (SAML Bindings §3.5.4)"));
-    match (f.request, f.response) {
+    match (request, response) {
         (Some(r), None) => {
             let arrived = Arrived::post(&r).map_err(slo::SloError::from)?;
-            from_idp(&st, arrived, f.relay_state.as_deref()).await
+            from_idp(&st, arrived, relay_state.as_deref()).await
         }
         (None, Some(r)) => answered(&st, Arrived::post(&r).map_err(slo::SloError::from)?).await,
         (Some(_), Some(_)) => Err(bad("both SAMLRequest and SAMLResponse")),
