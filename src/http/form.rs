@@ -1,14 +1,14 @@
 //! `application/x-www-form-urlencoded` bodies read straight from their
-//! bytes, for the POSTs that carry a whole SAML message (the ACS and Single
-//! Logout, SAML Bindings §3.5.4): a field of 7 KB or more is percent-decoded in runs
-//! between escapes into one buffer, where a general form parser decodes
-//! every byte through an iterator and makes a lossy UTF-8 copy.
+//! bytes, for the POSTs that carry a whole SAML message (the ACS and
+//! Single Logout, SAML Bindings §3.5.4). A field of 7 KB or more is
+//! percent-decoded into one buffer, in runs between escapes, rather than
+//! byte by byte through an iterator with a lossy UTF-8 copy after.
 //!
 //! The rules are the URL Standard's (§5.1, "application/x-www-form-urlencoded
 //! parsing"): fields split at `&`, the name at the first `=`, `+` is a
 //! space, `%` and two hex digits is that byte, and any other `%` is kept as
-//! it is. Stricter than that standard, as the extractor this replaces was:
-//! a field named twice is refused, and a value that is not UTF-8 is refused
+//! it is. Stricter than that standard: a field named twice is refused
+//! (HTTP parameter pollution), and a value that is not UTF-8 is refused
 //! rather than repaired. Fields not asked for are skipped.
 
 use super::error::AppError;
