@@ -16,6 +16,9 @@
 //! `LOAD_CONCURRENCY`, default 8), RSS sampled every second, and the hub's
 //! RSS again after three quiet seconds; exits non-zero on any unexpected
 //! answer.
+//!
+//! `LOAD_HUB_BIN=PATH` runs another hub binary (another build, to compare;
+//! `benches/login_instructions.sh` uses it to run the hub under callgrind).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,6 +29,12 @@
 use samlhub::testing::load::{self, Budget, Mix, Options, Report, Rig, StoreKind};
 
 const BIN: &str = env!("CARGO_BIN_EXE_samlhub");
+
+/// The hub to run: `LOAD_HUB_BIN` (another build, or a wrapper that runs
+/// it under a profiler), else this build's.
+fn hub_bin() -> String {
+    std::env::var("LOAD_HUB_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
 
 fn env_list<T>(name: &str, default: &str, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
     let v = std::env::var(name).unwrap_or_else(|_| default.to_owned());
@@ -55,7 +64,7 @@ fn fail_on_unexpected(r: &Report) {
 }
 
 fn soak(seconds: f64, concurrency: usize, store: StoreKind) {
-    let rig = Rig::start(BIN, store);
+    let rig = Rig::start(&hub_bin(), store);
     let opts = Options {
         concurrency,
         budget: Budget::Seconds(seconds),
@@ -152,7 +161,7 @@ fn main() {
     let mut len = 0;
     for &store in &stores {
         for &c in &concurrency {
-            let rig = Rig::start(BIN, store);
+            let rig = Rig::start(&hub_bin(), store);
             let opts = Options {
                 concurrency: c,
                 budget,

@@ -113,7 +113,9 @@ impl Samlhub {
             .stderr(log);
         let mut pg = ProcessGroup::spawn("samlhub", cmd);
         let url = format!("{}/healthz", self.base_url());
-        if let Err(e) = wait_for_http(&url, Duration::from_secs(20)) {
+        // Generous: a hub run under valgrind (benches/login_instructions.sh)
+        // takes tens of seconds to answer its first request.
+        if let Err(e) = wait_for_http(&url, Duration::from_secs(60)) {
             let status = pg.try_exit_status();
             panic!(
                 "samlhub did not start ({e}, exit {status:?}); log:\n{}",
