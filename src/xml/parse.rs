@@ -325,11 +325,11 @@ impl Parser<'_> {
                 return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
             }
             let an = name_at(text, a.key.as_ref())?;
-            let q = slice(text, an.start, an.end);
+            let q = bytes_of(text, an.start, an.end);
             if self
                 .qname_scratch
                 .iter()
-                .any(|n| slice(text, n.start, n.end) == q)
+                .any(|n| bytes_of(text, n.start, n.end) == q)
             {
                 return Err(XmlError::DuplicateAttribute(
                     slice(text, name.start, name.end).to_owned(),
@@ -406,7 +406,7 @@ impl Parser<'_> {
                 .get(attrs_start..)
                 .unwrap_or_default()
                 .iter()
-                .any(|x| x.ns == ans && local_of(text, x.name) == al)
+                .any(|x| x.ns == ans && local_bytes(text, x.name) == al.as_bytes())
             {
                 return Err(XmlError::DuplicateAttribute(format!(
                     "{{{}}}{al}",
@@ -491,7 +491,7 @@ impl Parser<'_> {
                 .ns_decls
                 .of(&self.ns_decls)
                 .iter()
-                .find(|(p, _)| slice(text, p.start, p.end) == prefix)
+                .find(|(p, _)| bytes_of(text, p.start, p.end) == prefix.as_bytes())
             {
                 return Some(*u);
             }
@@ -562,17 +562,32 @@ fn slice(text: &str, from: u32, to: u32) -> &str {
     text.get(from as usize..to as usize).unwrap_or("")
 }
 
+/// [`slice`] as bytes, for comparisons: no check that the ends fall on
+/// character boundaries (the parser made them, at ASCII bytes).
+fn bytes_of(text: &str, from: u32, to: u32) -> &[u8] {
+    text.as_bytes()
+        .get(from as usize..to as usize)
+        .unwrap_or_default()
+}
+
+fn local_bytes(text: &str, n: Name) -> &[u8] {
+    bytes_of(text, local_start(n), n.end)
+}
+
+fn local_start(n: Name) -> u32 {
+    if n.prefix_len > 0 {
+        n.start + n.prefix_len + 1
+    } else {
+        n.start
+    }
+}
+
 fn prefix_of(text: &str, n: Name) -> &str {
     slice(text, n.start, n.start + n.prefix_len)
 }
 
 fn local_of(text: &str, n: Name) -> &str {
-    let skip = if n.prefix_len > 0 {
-        n.prefix_len + 1
-    } else {
-        0
-    };
-    slice(text, n.start + skip, n.end)
+    slice(text, local_start(n), n.end)
 }
 
 /// The text of `bytes`. quick-xml's events borrow from the input, so the
@@ -650,8 +665,23 @@ fn check_char(c: char) -> Result<(), XmlError> {
 /// Whether character data is its own normal form with no character to
 /// check: printable ASCII, tab and LF only (no CR for §2.11 to fold).
 fn text_is_normal(raw: &str) -> bool {
-    raw.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    all_bytes(raw, |b| {
+        (0x20..0x7f).contains(&b) | (b == b'\n') | (b == b'\t')
+    })
+}
+
+/// Whether `ok` holds for every byte of `s`. Tested a block at a time
+/// without an early exit inside the block, a form the compiler turns into
+/// vector compares; the per-byte `all` it replaces branched on every byte.
+#[inline]
+fn all_bytes(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+    let mut blocks = s.as_bytes().chunks_exact(32);
+    for block in &mut blocks {
+        if !block.iter().fold(true, |acc, b| acc & ok(*b)) {
+            return false;
+        }
+    }
+    blocks.remainder().iter().all(|b| ok(*b))
 }
 
 /// Appends character data with line ends normalised (§2.11).
@@ -708,10 +738,9 @@ fn resolve_ref(name: &str) -> Result<char, XmlError> {
 fn normalize_attr(raw: &str) -> Result<Option<String>, XmlError> {
     // Fast path: printable ASCII without references or `<` is its own
     // normal form and needs no character check.
-    if raw
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<')
-    {
+    if all_bytes(raw, |b| {
+        (0x20..0x7f).contains(&b) & (b != b'&') & (b != b'<')
+    }) {
         return Ok(None);
     }
     let mut out = String::with_capacity(raw.len());

@@ -267,3 +267,33 @@ fn one_uri_one_namespace_past_the_linear_search() {
         }
     }
 }
+
+/// The block-wise byte tests give the per-byte answer wherever the one
+/// byte that fails sits: in a block, at a block's edge, or in the tail.
+#[test]
+fn blockwise_byte_checks_find_a_bad_byte_anywhere() {
+    let per_byte_text = |s: &str| {
+        s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    };
+    let per_byte_attr = |s: &str| {
+        s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<')
+    };
+    for len in 0..100 {
+        let plain = "a".repeat(len);
+        assert!(text_is_normal(&plain) && normalize_attr(&plain) == Ok(None));
+        for at in 0..len {
+            for odd in ['\r', '\n', '\t', '&', '<', '\u{7f}', '\u{1}', '\u{e9}'] {
+                let mut s = "a".repeat(at);
+                s.push(odd);
+                s.push_str(&"a".repeat(len - at - 1));
+                assert_eq!(text_is_normal(&s), per_byte_text(&s), "{len} {at} {odd:?}");
+                let fast = all_bytes(&s, |b| {
+                    (0x20..0x7f).contains(&b) & (b != b'&') & (b != b'<')
+                });
+                assert_eq!(fast, per_byte_attr(&s), "{len} {at} {odd:?}");
+            }
+        }
+    }
+}

@@ -265,7 +265,19 @@ impl Document {
 
     /// Whether `id` is `{ns}local`.
     pub fn is(&self, id: ElemId, ns: &str, local: &str) -> bool {
-        self.local(id) == local && self.ns(id) == ns
+        // By bytes: the name's ends are where the parser put them, and a
+        // string comparison would check them for character boundaries.
+        let n = self.el(id).name;
+        let skip = if n.prefix_len > 0 {
+            n.prefix_len + 1
+        } else {
+            0
+        };
+        let name = self
+            .source
+            .as_bytes()
+            .get((n.start + skip) as usize..n.end as usize);
+        name == Some(local.as_bytes()) && self.ns(id) == ns
     }
 
     /// Child elements in order.
