@@ -78,6 +78,8 @@ pub struct EmbeddedStore {
 struct Inner {
     db: Database,
     clock: Arc<dyn Clock>,
+    /// For [`EmbeddedStore::file_len`].
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     path: PathBuf,
     /// Durable write transactions committed (each one durable sync).
     commits: AtomicU64,
