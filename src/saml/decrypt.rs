@@ -419,7 +419,7 @@ pub fn splice(
         .ok_or(Failed)?;
     let (head, tail) = body.split_at_checked(1 + name_len).ok_or(Failed)?;
 
-    let declared = root_declared_prefixes(body).ok_or(Failed)?;
+    let declared = crate::xml::declared_prefixes(body).ok_or(Failed)?;
     let mut carried = String::new();
     for (prefix, uri) in doc.ns_decls_of(encrypted) {
         let prefix = doc.name_local(*prefix);
@@ -446,27 +446,6 @@ pub fn splice(
     let end = out.len();
     out.push_str(after);
     Ok((out, span.start..end))
-}
-
-/// The prefixes ("" = default) declared on the start tag `body` begins with.
-fn root_declared_prefixes(body: &str) -> Option<Vec<String>> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(body);
-    let start = match reader.read_event().ok()? {
-        Event::Start(s) | Event::Empty(s) => s,
-        _ => return None,
-    };
-    let mut out = Vec::new();
-    for a in start.attributes().with_checks(false) {
-        let a = a.ok()?;
-        let key = std::str::from_utf8(a.key.as_ref()).ok()?;
-        if key == "xmlns" {
-            out.push(String::new());
-        } else if let Some(p) = key.strip_prefix("xmlns:") {
-            out.push(p.to_owned());
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -6,12 +6,14 @@
 //! and count caps come from [`Limits`].
 
 mod c14n;
+mod lex;
 mod limits;
 mod names;
 mod parse;
 mod tree;
 
 pub use c14n::{exc_c14n, exc_c14n_bounded, exc_c14n_into, OverBudget, Sink};
+pub(crate) use lex::declared_prefixes;
 pub use limits::Limits;
 pub(crate) use parse::BOM;
 pub use parse::{parse, parse_owned, parse_with, IdSyntax};

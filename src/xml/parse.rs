@@ -1,4 +1,4 @@
-//! The strict parser: quick-xml tokenises; this module enforces the rules.
+//! The strict parser: `xml::lex` tokenises; this module enforces the rules.
 //!
 //! XML 1.0 (Fifth Edition) and Namespaces in XML 1.0 are applied with these
 //! refusals: DOCTYPE (so no DTD and no entity declarations), processing
@@ -8,13 +8,12 @@
 //! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
 //! attribute values normalised as for CDATA attributes (§3.3.3).
 
+use super::lex::{Lexer, RawAttr, Token};
 use super::names::{is_ncname, split_ascii_qname, split_qname, QName};
 use super::tree::{
     Attribute, Child, Document, ElemId, Element, Name, NsId, Run, Span, Text, Value,
 };
 use super::{ns, Limits, XmlError};
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
 use std::collections::HashMap;
 
 /// What an `ID` attribute's value must be. Uniqueness is required either way.
@@ -145,60 +144,56 @@ impl Parser<'_> {
             .reserve(guess(100).min(self.limits.max_elements));
         self.attributes.reserve(guess(60));
         self.kids.reserve(guess(50));
-        let mut reader = Reader::from_str(text);
-        {
-            let cfg = reader.config_mut();
-            cfg.check_end_names = true;
-            cfg.check_comments = true;
-            cfg.expand_empty_elements = false;
-            cfg.trim_text(false);
-        }
+        let mut lexer = Lexer::new(text, self.limits.max_attributes);
         loop {
-            let before = reader.buffer_position() as usize;
-            let ev = reader
-                .read_event()
-                .map_err(|e| malformed(reader.error_position(), e))?;
-            let after = reader.buffer_position() as usize;
+            let before = lexer.pos();
+            let token = lexer.next()?;
+            let after = lexer.pos();
             let first = !self.seen_any;
             self.seen_any = true;
-            match ev {
-                Event::Decl(d) => {
+            match token {
+                Token::Decl { encoding } => {
                     if !first {
                         return Err(malformed(before as u64, "XML declaration not at the start"));
                     }
-                    if let Some(enc) = d.encoding() {
-                        let enc = enc.map_err(|e| malformed(before as u64, e))?;
-                        let enc = String::from_utf8_lossy(&enc).to_string();
+                    if let Some(enc) = encoding {
                         if !enc.eq_ignore_ascii_case("utf-8") {
-                            return Err(XmlError::Encoding(enc));
+                            return Err(XmlError::Encoding(enc.to_owned()));
                         }
                     }
                 }
-                Event::DocType(_) => return Err(XmlError::Doctype),
-                Event::PI(_) => return Err(XmlError::ProcessingInstruction),
-                Event::Start(s) => {
-                    let id = self.open(text, &s, before, after)?;
-                    self.stack.push(id);
-                }
-                Event::Empty(s) => {
-                    let id = self.open(text, &s, before, after)?;
-                    if let Some(e) = self.elements.get_mut(id.0 as usize) {
-                        e.span.end = after;
+                Token::DocType => return Err(XmlError::Doctype),
+                Token::Pi => return Err(XmlError::ProcessingInstruction),
+                Token::Start { name, empty } => {
+                    let id = self.open(text, name, lexer.attrs(), before, after)?;
+                    if empty {
+                        if let Some(e) = self.elements.get_mut(id.0 as usize) {
+                            e.span.end = after;
+                        }
+                        self.close_if_root();
+                    } else {
+                        self.stack.push(id);
                     }
-                    self.close_if_root();
                 }
-                Event::End(_) => {
+                Token::End { name } => {
                     let id = self
                         .stack
                         .pop()
                         .ok_or_else(|| malformed(before as u64, "unexpected end tag"))?;
-                    if let Some(e) = self.elements.get_mut(id.0 as usize) {
-                        e.span.end = after;
+                    let Some(e) = self.elements.get_mut(id.0 as usize) else {
+                        return Err(malformed(before as u64, "unexpected end tag"));
+                    };
+                    // §3 WFC: Element Type Match.
+                    if bytes_of(text, e.name.start, e.name.end) != name.as_bytes() {
+                        return Err(malformed(
+                            before as u64,
+                            "end tag does not match the start tag",
+                        ));
                     }
+                    e.span.end = after;
                     self.close_if_root();
                 }
-                Event::Text(t) => {
-                    let raw = within(text, &t)?;
+                Token::Text(raw) => {
                     if self.stack.is_empty() {
                         if !raw.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
                             return Err(if self.root_done {
@@ -220,28 +215,26 @@ impl Parser<'_> {
                     };
                     self.append_text(text, value);
                 }
-                Event::CData(t) => {
+                Token::CData(raw) => {
                     if self.stack.is_empty() {
                         return Err(malformed(before as u64, "CDATA outside the root element"));
                     }
-                    let raw = std::str::from_utf8(&t).map_err(|_| XmlError::InvalidUtf8)?;
                     let mut s = String::with_capacity(raw.len());
                     push_text(&mut s, raw)?;
                     self.append_text(text, Value::Owned(s));
                 }
-                Event::GeneralRef(r) => {
+                Token::Ref(name) => {
                     if self.stack.is_empty() {
                         return Err(malformed(
                             before as u64,
                             "reference outside the root element",
                         ));
                     }
-                    let name = std::str::from_utf8(&r).map_err(|_| XmlError::InvalidUtf8)?;
                     let c = resolve_ref(name)?;
                     self.append_text(text, Value::Owned(c.to_string()));
                 }
-                Event::Comment(_) => {}
-                Event::Eof => break,
+                Token::Comment => {}
+                Token::Eof => break,
             }
         }
         if !self.stack.is_empty() {
@@ -296,7 +289,8 @@ impl Parser<'_> {
     fn open(
         &mut self,
         text: &str,
-        s: &BytesStart<'_>,
+        (name_start, name_end): (usize, usize),
+        raw: &[RawAttr],
         before: usize,
         after: usize,
     ) -> Result<ElemId, XmlError> {
@@ -309,7 +303,7 @@ impl Parser<'_> {
         if self.elements.len() >= self.limits.max_elements {
             return Err(XmlError::TooManyElements(self.limits.max_elements));
         }
-        let name = name_at(text, s.name().as_ref())?;
+        let name = name_at(text, name_start, name_end)?;
 
         // Namespace declarations first: they scope this element's own names.
         let decls_start = self.ns_decls.len();
@@ -317,14 +311,9 @@ impl Parser<'_> {
         let mut raw_attrs = std::mem::take(&mut self.attr_scratch);
         raw_attrs.clear();
         self.qname_scratch.clear();
-        // The duplicate check by qualified name (XML 1.0 §3.1, WFC: Unique
-        // Att Spec) is ours: quick-xml's allocates for every element.
-        for a in s.attributes().with_checks(false) {
-            let a = a.map_err(|e| malformed(before as u64, e))?;
-            if self.qname_scratch.len() >= self.limits.max_attributes {
-                return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
-            }
-            let an = name_at(text, a.key.as_ref())?;
+        // XML 1.0 §3.1, WFC: Unique Att Spec, by qualified name.
+        for a in raw {
+            let an = name_at(text, a.name.0, a.name.1)?;
             let q = bytes_of(text, an.start, an.end);
             if self
                 .qname_scratch
@@ -336,7 +325,7 @@ impl Parser<'_> {
                 ));
             }
             self.qname_scratch.push(an);
-            let raw = within(text, &a.value)?;
+            let raw = text.get(a.value.0..a.value.1).unwrap_or_default();
             let normalized = normalize_attr(raw)?;
             let value = normalized.as_deref().unwrap_or(raw);
             let (ap, al) = (prefix_of(text, an), local_of(text, an));
@@ -590,28 +579,13 @@ fn local_of(text: &str, n: Name) -> &str {
     slice(text, local_start(n), n.end)
 }
 
-/// The text of `bytes`. quick-xml's events borrow from the input, so the
-/// slice is found in `text` by position and its UTF-8, already checked, is
-/// not checked again; anything else is checked as usual.
-fn within<'a>(text: &'a str, bytes: &'a [u8]) -> Result<&'a str, XmlError> {
-    let start = (bytes.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-    match text.get(start..start.saturating_add(bytes.len())) {
-        Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
-        _ => std::str::from_utf8(bytes).map_err(|_| XmlError::InvalidUtf8),
-    }
-}
-
-/// Locates a name quick-xml handed us inside `text` (its events borrow from
-/// the input) and checks that it is a QName.
-fn name_at(text: &str, bytes: &[u8]) -> Result<Name, XmlError> {
-    let base = text.as_ptr() as usize;
-    let at = bytes.as_ptr() as usize;
-    let bad = || XmlError::BadName(String::from_utf8_lossy(bytes).chars().take(64).collect());
-    if at < base || at + bytes.len() > base + text.len() {
-        return Err(bad());
-    }
-    let start = at - base;
-    let q = text.get(start..start + bytes.len()).ok_or_else(bad)?;
+/// The name at `start..end` of `text`, checked to be a QName.
+fn name_at(text: &str, start: usize, end: usize) -> Result<Name, XmlError> {
+    let bad = || {
+        let shown = text.as_bytes().get(start..end).unwrap_or_default();
+        XmlError::BadName(String::from_utf8_lossy(shown).chars().take(64).collect())
+    };
+    let q = text.get(start..end).ok_or_else(bad)?;
     let prefix_len = match split_ascii_qname(q.as_bytes()) {
         QName::Split(i) => i,
         QName::Bad => return Err(bad()),
@@ -620,7 +594,7 @@ fn name_at(text: &str, bytes: &[u8]) -> Result<Name, XmlError> {
     Ok(Name {
         start: start as u32,
         prefix_len: prefix_len as u32,
-        end: (start + q.len()) as u32,
+        end: end as u32,
     })
 }
 
