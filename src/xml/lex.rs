@@ -11,6 +11,7 @@
 //! (`xml::parse`), which refuses DOCTYPE and processing instructions
 //! outright, so their content is never read here.
 
+use super::names::{scan_qname, QName};
 use super::XmlError;
 
 /// One token. Slices borrow from the document; a start tag's name and
@@ -28,7 +29,7 @@ pub(super) enum Token<'a> {
     /// A start tag (`empty` for `<…/>`); its attributes are
     /// [`Lexer::attrs`] until the next token.
     Start {
-        name: (usize, usize),
+        name: NameAt,
         empty: bool,
     },
     /// An end tag's name, trailing white space dropped.
@@ -45,11 +46,20 @@ pub(super) enum Token<'a> {
     Eof,
 }
 
-/// One attribute of the last start tag: its name and its value as written
-/// (between the quotes), as byte ranges of the document.
+/// A name in a tag: its bytes in the document, and what the tokenizer found
+/// checking it as an ASCII QName on its way to the name's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NameAt {
+    pub start: usize,
+    pub end: usize,
+    pub verdict: QName,
+}
+
+/// One attribute of the last start tag: its name, and its value as written
+/// (between the quotes) as a byte range of the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct RawAttr {
-    pub name: (usize, usize),
+    pub name: NameAt,
     pub value: (usize, usize),
 }
 
@@ -191,11 +201,11 @@ impl<'a> Lexer<'a> {
         self.attributes(target_end.min(close), close, start, false)?;
         let mut encoding = None;
         for (n, a) in self.attrs.iter().enumerate() {
-            let name = self.bytes().get(a.name.0..a.name.1);
+            let name = self.bytes().get(a.name.start..a.name.end);
             let earlier = self.attrs.get(..n).unwrap_or_default();
             if earlier
                 .iter()
-                .any(|e| self.bytes().get(e.name.0..e.name.1) == name)
+                .any(|e| self.bytes().get(e.name.start..e.name.end) == name)
             {
                 return Err(malformed(
                     start,
@@ -252,14 +262,12 @@ impl<'a> Lexer<'a> {
     fn start_tag(&mut self, start: usize) -> Result<Token<'a>, XmlError> {
         let bytes = self.bytes();
         let from = start + 1;
-        let mut i = from;
-        while bytes
-            .get(i)
-            .is_some_and(|b| !is_space(*b) && *b != b'/' && *b != b'>')
-        {
-            i += 1;
-        }
-        let name = (from, i);
+        let (i, verdict) = scan_qname(bytes, from, |b| is_space(b) || b == b'/' || b == b'>');
+        let name = NameAt {
+            start: from,
+            end: i,
+            verdict,
+        };
         let close = self.attributes(i, bytes.len(), start, true)?;
         match (self.at(close), self.at(close + 1)) {
             (Some(b'>'), _) => {
@@ -303,16 +311,16 @@ impl<'a> Lexer<'a> {
             if self.attrs.len() >= self.max_attrs {
                 return Err(XmlError::TooManyAttributes(self.max_attrs));
             }
-            let name_start = i;
-            while bytes
-                .get(i)
-                .is_some_and(|b| !is_space(*b) && !matches!(b, b'=' | b'>' | b'/'))
-                && i < limit
-            {
-                i += 1;
-            }
-            let name = (name_start, i);
-            i = self.skip_space(i);
+            let within = bytes.get(..limit).unwrap_or(bytes);
+            let (end, verdict) = scan_qname(within, i, |b| {
+                is_space(b) || matches!(b, b'=' | b'>' | b'/')
+            });
+            let name = NameAt {
+                start: i,
+                end,
+                verdict,
+            };
+            i = self.skip_space(end);
             if self.at(i) != Some(b'=') || i >= limit {
                 return Err(malformed(tag, "attribute without '=' and a value"));
             }
@@ -345,7 +353,7 @@ pub(crate) fn declared_prefixes(text: &str) -> Option<Vec<String>> {
     };
     let mut out = Vec::new();
     for a in lexer.attrs() {
-        let name = text.get(a.name.0..a.name.1)?;
+        let name = text.get(a.name.start..a.name.end)?;
         if name == "xmlns" {
             out.push(String::new());
         } else if let Some(p) = name.strip_prefix("xmlns:") {

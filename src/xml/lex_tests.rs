@@ -2,6 +2,7 @@
 //! a differential run against quick-xml over mutated SAML documents.
 
 use super::*;
+use crate::xml::names::split_ascii_qname;
 
 /// Every token of `s` in a readable form, or the first refusal.
 fn tokens(s: &str) -> Result<Vec<String>, XmlError> {
@@ -14,10 +15,18 @@ fn tokens(s: &str) -> Result<Vec<String>, XmlError> {
                 let attrs: Vec<String> = lx
                     .attrs()
                     .iter()
-                    .map(|a| format!(" {}={}", &s[a.name.0..a.name.1], &s[a.value.0..a.value.1]))
+                    .map(|a| {
+                        let name = &s[a.name.start..a.name.end];
+                        assert_eq!(a.name.verdict, split_ascii_qname(name.as_bytes()), "{name}");
+                        format!(" {name}={}", &s[a.value.0..a.value.1])
+                    })
                     .collect();
                 let slash = if empty { "/" } else { "" };
-                format!("<{}{}{slash}>", &s[name.0..name.1], attrs.concat())
+                {
+                    let n = &s[name.start..name.end];
+                    assert_eq!(name.verdict, split_ascii_qname(n.as_bytes()), "{n}");
+                    format!("<{n}{}{slash}>", attrs.concat())
+                }
             }
             Token::Eof => return Ok(out),
             // The parser refuses both: nothing after them is read.

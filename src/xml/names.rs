@@ -3,7 +3,7 @@
 //! path that agrees with the classes byte for byte.
 
 /// What one pass over an ASCII QName finds.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum QName {
     /// Two NCNames around a colon at this index, or one NCName (0).
     Split(usize),
@@ -13,31 +13,50 @@ pub(super) enum QName {
 }
 
 /// A QName (Namespaces in XML 1.0 §4, `Prefix ':' LocalPart` or an NCName)
-/// checked and split in one pass over its bytes with the ASCII name table.
+/// checked and split in one pass over its bytes with the ASCII name table:
+/// [`scan_qname`] over a whole name, as the tests state it.
+#[cfg(test)]
 pub(super) fn split_ascii_qname(q: &[u8]) -> QName {
+    scan_qname(q, 0, |_| false).1
+}
+
+/// A name read from `from` up to the first byte `is_end` accepts (or the
+/// end of `bytes`), checked as [`split_ascii_qname`] checks it on the way:
+/// where it ends, and what it is. The verdict is the first fault met.
+pub(super) fn scan_qname(bytes: &[u8], from: usize, is_end: impl Fn(u8) -> bool) -> (usize, QName) {
     let mut want = NAME_START;
     let mut colon = None;
-    for (i, b) in q.iter().enumerate() {
-        let Some(class) = ASCII_NAME.get(usize::from(*b)) else {
-            return QName::NotAscii;
+    let mut i = from;
+    let fault = loop {
+        let Some(&b) = bytes.get(i) else {
+            break None;
         };
-        if *b == b':' {
-            if colon.is_some() || want == NAME_START {
-                return QName::Bad;
+        match ASCII_NAME.get(usize::from(b)) {
+            // Name bytes (never end bytes) go by the table alone.
+            Some(class) if class & want != 0 => want = NAME_CHAR,
+            Some(_) if b == b':' && colon.is_none() && want != NAME_START => {
+                colon = Some(i - from);
+                want = NAME_START;
             }
-            colon = Some(i);
-            want = NAME_START;
-        } else if class & want == 0 {
-            return QName::Bad;
-        } else {
-            want = NAME_CHAR;
+            _ if is_end(b) => break None,
+            None => break Some(QName::NotAscii),
+            Some(_) => break Some(QName::Bad),
         }
+        i += 1;
+    };
+    if let Some(fault) = fault {
+        while bytes.get(i).is_some_and(|b| !is_end(*b)) {
+            i += 1;
+        }
+        return (i, fault);
     }
-    if want == NAME_START {
-        // Empty, or ending in a colon.
-        return QName::Bad;
-    }
-    QName::Split(colon.unwrap_or(0))
+    // Empty, or ending in a colon, is not a QName either.
+    let verdict = if want == NAME_START {
+        QName::Bad
+    } else {
+        QName::Split(colon.unwrap_or(0))
+    };
+    (i, verdict)
 }
 
 /// The same as [`split_ascii_qname`] by character, for any name: where the
@@ -140,6 +159,22 @@ mod tests {
         for bad in ["", ":", "a:", ":a", "a:b:c", "1a", "a:1b", "a b"] {
             assert_eq!(split_ascii_qname(bad.as_bytes()), QName::Bad, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_scan_stops_at_the_first_end_byte_with_the_verdict_of_the_name_before() {
+        let space = |b: u8| b == b' ' || b == b'=';
+        assert_eq!(scan_qname(b"<p:a b", 1, space), (4, QName::Split(1)));
+        assert_eq!(scan_qname(b"key=v", 0, space), (3, QName::Split(0)));
+        // A fault does not end the name: it runs to its end byte.
+        assert_eq!(scan_qname(b"a\"b c", 0, space), (3, QName::Bad));
+        assert_eq!(
+            scan_qname("\u{e9}:1 x".as_bytes(), 0, space),
+            (4, QName::NotAscii)
+        );
+        assert_eq!(scan_qname(b"a:1\xff x", 0, space), (4, QName::Bad));
+        assert_eq!(scan_qname(b"ab", 0, space), (2, QName::Split(0)));
+        assert_eq!(scan_qname(b" a", 0, space), (0, QName::Bad));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! and everything past the [`Limits`]. Line ends are normalised (§2.11) and
 //! attribute values normalised as for CDATA attributes (§3.3.3).
 
-use super::lex::{Lexer, RawAttr, Token};
-use super::names::{is_ncname, split_ascii_qname, split_qname, QName};
+use super::lex::{Lexer, NameAt, RawAttr, Token};
+use super::names::{is_ncname, split_qname, QName};
 use super::tree::{
     Attribute, Child, Document, ElemId, Element, Name, NsId, Run, Span, Text, Value,
 };
@@ -289,7 +289,7 @@ impl Parser<'_> {
     fn open(
         &mut self,
         text: &str,
-        (name_start, name_end): (usize, usize),
+        name: NameAt,
         raw: &[RawAttr],
         before: usize,
         after: usize,
@@ -303,7 +303,7 @@ impl Parser<'_> {
         if self.elements.len() >= self.limits.max_elements {
             return Err(XmlError::TooManyElements(self.limits.max_elements));
         }
-        let name = name_at(text, name_start, name_end)?;
+        let name = name_at(text, name)?;
 
         // Namespace declarations first: they scope this element's own names.
         let decls_start = self.ns_decls.len();
@@ -313,7 +313,7 @@ impl Parser<'_> {
         self.qname_scratch.clear();
         // XML 1.0 §3.1, WFC: Unique Att Spec, by qualified name.
         for a in raw {
-            let an = name_at(text, a.name.0, a.name.1)?;
+            let an = name_at(text, a.name)?;
             let q = bytes_of(text, an.start, an.end);
             if self
                 .qname_scratch
@@ -328,8 +328,8 @@ impl Parser<'_> {
             let raw = text.get(a.value.0..a.value.1).unwrap_or_default();
             let normalized = normalize_attr(raw)?;
             let value = normalized.as_deref().unwrap_or(raw);
-            let (ap, al) = (prefix_of(text, an), local_of(text, an));
-            if ap.is_empty() && al == "xmlns" {
+            let (ap, al) = (prefix_bytes(text, an), local_bytes(text, an));
+            if ap.is_empty() && al == b"xmlns" {
                 if value == ns::XML || value == "http://www.w3.org/2000/xmlns/" {
                     return Err(XmlError::BadNamespace(format!(
                         "default namespace '{value}'"
@@ -337,9 +337,9 @@ impl Parser<'_> {
                 }
                 let id = self.intern(value);
                 self.ns_decls.push((Name::default(), id));
-            } else if ap == "xmlns" {
-                check_ns_decl(al, value)?;
-                if al != "xml" {
+            } else if ap == b"xmlns" {
+                check_ns_decl(local_of(text, an), value)?;
+                if al != b"xml" {
                     let id = self.intern(value);
                     // The declared prefix is the local part of `xmlns:p`.
                     self.ns_decls.push((
@@ -371,38 +371,39 @@ impl Parser<'_> {
                 end: after,
             },
         });
-        let el_prefix = prefix_of(text, name);
+        let el_prefix = prefix_bytes(text, name);
         let el_ns = match self.lookup(text, id, el_prefix) {
             Some(n) => n,
             None if el_prefix.is_empty() => 0,
-            None => return Err(XmlError::UnboundPrefix(el_prefix.to_owned())),
+            None => return Err(XmlError::UnboundPrefix(prefix_of(text, name).to_owned())),
         };
         let attrs_start = self.attributes.len();
         for (an, stored) in raw_attrs.drain(..) {
             let value = stored.as_str(text);
-            let ap = prefix_of(text, an);
+            let ap = prefix_bytes(text, an);
             let ans = if ap.is_empty() {
                 0
             } else {
                 match self.lookup(text, id, ap) {
                     Some(n) if n != 0 => n,
-                    _ => return Err(XmlError::UnboundPrefix(ap.to_owned())),
+                    _ => return Err(XmlError::UnboundPrefix(prefix_of(text, an).to_owned())),
                 }
             };
-            let al = local_of(text, an);
+            let al = local_bytes(text, an);
             if self
                 .attributes
                 .get(attrs_start..)
                 .unwrap_or_default()
                 .iter()
-                .any(|x| x.ns == ans && local_bytes(text, x.name) == al.as_bytes())
+                .any(|x| x.ns == ans && local_bytes(text, x.name) == al)
             {
                 return Err(XmlError::DuplicateAttribute(format!(
-                    "{{{}}}{al}",
-                    self.ns_str(ans)
+                    "{{{}}}{}",
+                    self.ns_str(ans),
+                    local_of(text, an)
                 )));
             }
-            if ans == 0 && al == "ID" {
+            if ans == 0 && al == b"ID" {
                 let ok = match self.id_syntax {
                     IdSyntax::NcName => is_ncname(value),
                     IdSyntax::Lenient => {
@@ -469,8 +470,8 @@ impl Parser<'_> {
 
     /// The namespace bound to `prefix` at `id`, from the elements built so
     /// far; `None` when unbound. The table's entry 1 is the `xml` namespace.
-    fn lookup(&self, text: &str, id: ElemId, prefix: &str) -> Option<NsId> {
-        if prefix == "xml" {
+    fn lookup(&self, text: &str, id: ElemId, prefix: &[u8]) -> Option<NsId> {
+        if prefix == b"xml" {
             return Some(1);
         }
         let mut cur = Some(id);
@@ -480,7 +481,7 @@ impl Parser<'_> {
                 .ns_decls
                 .of(&self.ns_decls)
                 .iter()
-                .find(|(p, _)| bytes_of(text, p.start, p.end) == prefix.as_bytes())
+                .find(|(p, _)| bytes_of(text, p.start, p.end) == prefix)
             {
                 return Some(*u);
             }
@@ -571,6 +572,10 @@ fn local_start(n: Name) -> u32 {
     }
 }
 
+fn prefix_bytes(text: &str, n: Name) -> &[u8] {
+    bytes_of(text, n.start, n.start + n.prefix_len)
+}
+
 fn prefix_of(text: &str, n: Name) -> &str {
     slice(text, n.start, n.start + n.prefix_len)
 }
@@ -579,22 +584,25 @@ fn local_of(text: &str, n: Name) -> &str {
     slice(text, local_start(n), n.end)
 }
 
-/// The name at `start..end` of `text`, checked to be a QName.
-fn name_at(text: &str, start: usize, end: usize) -> Result<Name, XmlError> {
+/// A name the tokenizer found, as a QName: its verdict from the ASCII
+/// table, or a check by character when the name is not ASCII.
+fn name_at(text: &str, n: NameAt) -> Result<Name, XmlError> {
     let bad = || {
-        let shown = text.as_bytes().get(start..end).unwrap_or_default();
+        let shown = text.as_bytes().get(n.start..n.end).unwrap_or_default();
         XmlError::BadName(String::from_utf8_lossy(shown).chars().take(64).collect())
     };
-    let q = text.get(start..end).ok_or_else(bad)?;
-    let prefix_len = match split_ascii_qname(q.as_bytes()) {
+    let prefix_len = match n.verdict {
         QName::Split(i) => i,
         QName::Bad => return Err(bad()),
-        QName::NotAscii => split_qname(q).ok_or_else(bad)?,
+        QName::NotAscii => {
+            let q = text.get(n.start..n.end).ok_or_else(bad)?;
+            split_qname(q).ok_or_else(bad)?
+        }
     };
     Ok(Name {
-        start: start as u32,
+        start: n.start as u32,
         prefix_len: prefix_len as u32,
-        end: end as u32,
+        end: n.end as u32,
     })
 }
 
