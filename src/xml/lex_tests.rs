@@ -4,44 +4,75 @@
 use super::*;
 use crate::xml::names::split_ascii_qname;
 
-/// Every token of `s` in a readable form, or the first refusal.
-fn tokens(s: &str) -> Result<Vec<String>, XmlError> {
+/// A token in a form both tokenizers' output can be compared in.
+#[derive(Debug, PartialEq, Eq)]
+enum Tok {
+    Start {
+        name: String,
+        attrs: Vec<(String, String)>,
+        empty: bool,
+    },
+    End(String),
+    /// Every other token, as its `Debug` form.
+    Other(String),
+}
+
+/// A token as one line: `<name a=v/>`, `End { name: "n" }`, or the rest.
+fn show(t: &Tok) -> String {
+    match t {
+        Tok::Start { name, attrs, empty } => {
+            let attrs: String = attrs.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+            let slash = if *empty { "/" } else { "" };
+            format!("<{name}{attrs}{slash}>")
+        }
+        Tok::End(name) => format!("End {{ name: {name:?} }}"),
+        Tok::Other(s) => s.clone(),
+    }
+}
+
+/// Every token of `s`, up to the first DOCTYPE or processing instruction
+/// (the parser refuses both, so nothing after them is read), or the first
+/// refusal. Checks each name's verdict on the way.
+fn tokens(s: &str) -> Result<Vec<Tok>, XmlError> {
     let mut lx = Lexer::new(s, 64);
     let mut out = Vec::new();
+    let named = |n: NameAt| {
+        let text = &s[n.start..n.end];
+        assert_eq!(n.verdict, split_ascii_qname(text.as_bytes()), "{text}");
+        text.to_owned()
+    };
     loop {
         let t = lx.next()?;
-        let shown = match t {
-            Token::Start { name, empty } => {
-                let attrs: Vec<String> = lx
+        out.push(match t {
+            Token::Start { name, empty } => Tok::Start {
+                name: named(name),
+                attrs: lx
                     .attrs()
                     .iter()
-                    .map(|a| {
-                        let name = &s[a.name.start..a.name.end];
-                        assert_eq!(a.name.verdict, split_ascii_qname(name.as_bytes()), "{name}");
-                        format!(" {name}={}", &s[a.value.0..a.value.1])
-                    })
-                    .collect();
-                let slash = if empty { "/" } else { "" };
-                {
-                    let n = &s[name.start..name.end];
-                    assert_eq!(name.verdict, split_ascii_qname(n.as_bytes()), "{n}");
-                    format!("<{n}{}{slash}>", attrs.concat())
-                }
-            }
+                    .map(|a| (named(a.name), s[a.value.0..a.value.1].to_owned()))
+                    .collect(),
+                empty,
+            },
+            Token::End { name } => Tok::End(name.to_owned()),
             Token::Eof => return Ok(out),
-            // The parser refuses both: nothing after them is read.
-            Token::DocType | Token::Pi => return Ok([out, vec![format!("{t:?}")]].concat()),
-            other => format!("{other:?}"),
-        };
-        out.push(shown);
+            Token::DocType | Token::Pi => {
+                out.push(Tok::Other(format!("{t:?}")));
+                return Ok(out);
+            }
+            other => Tok::Other(format!("{other:?}")),
+        });
     }
+}
+
+fn shown(s: &str) -> Result<Vec<String>, XmlError> {
+    Ok(tokens(s)?.iter().map(show).collect())
 }
 
 #[test]
 fn splits_markup_and_text() {
     let src = "<?xml version='1.0' encoding=\"UTF-8\"?>\n<p:a  x = '1'\ty=\"2>'\"\n>t&amp;u<!-- c --><![CDATA[<d>]]><b/></p:a >";
     assert_eq!(
-        tokens(src).unwrap(),
+        shown(src).unwrap(),
         [
             "Decl { encoding: Some(\"UTF-8\") }",
             "Text(\"\\n\")",
@@ -55,9 +86,9 @@ fn splits_markup_and_text() {
             "End { name: \"p:a\" }",
         ]
     );
-    assert_eq!(tokens("<?xml?><a/>").unwrap()[0], "Decl { encoding: None }");
-    assert_eq!(tokens("<?xml-x?>").unwrap(), ["Pi"]);
-    assert_eq!(tokens("<!doctype a>").unwrap(), ["DocType"]);
+    assert_eq!(shown("<?xml?><a/>").unwrap()[0], "Decl { encoding: None }");
+    assert_eq!(shown("<?xml-x?>").unwrap(), ["Pi"]);
+    assert_eq!(shown("<!doctype a>").unwrap(), ["DocType"]);
 }
 
 #[test]
@@ -100,7 +131,7 @@ fn refuses_what_is_not_a_token() {
 /// of [`tokens`], up to the first DOCTYPE or processing instruction (which
 /// the parser refuses, so their content is never read); `Err` when it
 /// refuses the input.
-fn reference_tokens(s: &str) -> Result<Vec<String>, String> {
+fn reference_tokens(s: &str) -> Result<Vec<Tok>, String> {
     use quick_xml::events::Event;
     let mut r = quick_xml::Reader::from_str(s);
     let cfg = r.config_mut();
@@ -112,78 +143,76 @@ fn reference_tokens(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     loop {
         let ev = r.read_event().map_err(|e| e.to_string())?;
-        let shown = match ev {
+        let other = |s: String| Tok::Other(s);
+        out.push(match ev {
             Event::Start(ref t) | Event::Empty(ref t) => {
-                let mut attrs = String::new();
+                let mut attrs = Vec::new();
                 for a in t.attributes().with_checks(false) {
                     let a = a.map_err(|e| e.to_string())?;
-                    attrs += &format!(" {}={}", text(a.key.as_ref()), text(&a.value));
+                    attrs.push((text(a.key.as_ref()), text(&a.value)));
                 }
-                let slash = if matches!(ev, Event::Empty(_)) {
-                    "/"
-                } else {
-                    ""
-                };
-                format!("<{}{attrs}{slash}>", text(t.name().as_ref()))
+                Tok::Start {
+                    name: text(t.name().as_ref()),
+                    attrs,
+                    empty: matches!(ev, Event::Empty(_)),
+                }
             }
-            Event::End(t) => format!("End {{ name: {:?} }}", text(t.name().as_ref())),
-            Event::Text(t) => format!("Text({:?})", text(&t)),
-            Event::GeneralRef(t) => format!("Ref({:?})", text(&t)),
-            Event::CData(t) => format!("CData({:?})", text(&t)),
-            Event::Comment(_) => "Comment".into(),
+            Event::End(t) => Tok::End(text(t.name().as_ref())),
+            Event::Text(t) => other(format!("Text({:?})", text(&t))),
+            Event::GeneralRef(t) => other(format!("Ref({:?})", text(&t))),
+            Event::CData(t) => other(format!("CData({:?})", text(&t))),
+            Event::Comment(_) => other("Comment".into()),
             Event::Decl(d) => {
                 let enc = d.encoding().transpose().map_err(|e| e.to_string())?;
-                format!("Decl {{ encoding: {:?} }}", enc.map(|e| text(&e)))
+                other(format!("Decl {{ encoding: {:?} }}", enc.map(|e| text(&e))))
             }
-            Event::DocType(_) => return Ok([out, vec!["DocType".into()]].concat()),
-            Event::PI(_) => return Ok([out, vec!["Pi".into()]].concat()),
+            Event::DocType(_) => {
+                out.push(other("DocType".into()));
+                return Ok(out);
+            }
+            Event::PI(_) => {
+                out.push(other("Pi".into()));
+                return Ok(out);
+            }
             Event::Eof => return Ok(out),
-        };
-        out.push(shown);
+        });
     }
 }
 
 /// Ours, with what the parser adds at this level: names are QNames, and
 /// end tags match start tags. Cut at the first DOCTYPE or processing
 /// instruction, as the reference is.
-fn checked_tokens(s: &str) -> Result<Vec<String>, XmlError> {
+fn checked_tokens(s: &str) -> Result<Vec<Tok>, XmlError> {
     checked(tokens(s)?)
 }
 
 /// [`checked_tokens`] over a list of tokens from either tokenizer.
-fn checked(tokens: Vec<String>) -> Result<Vec<String>, XmlError> {
+fn checked(tokens: Vec<Tok>) -> Result<Vec<Tok>, XmlError> {
     let bad = |what: &str| XmlError::BadName(what.to_owned());
     let is_qname = |n: &str| crate::xml::names::split_qname(n).is_some();
     let mut open: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for t in tokens {
-        if t.starts_with("Decl") && !out.is_empty() {
-            return Err(bad("a late XML declaration"));
-        }
-        if let Some(name) = t.strip_prefix("End { name: \"") {
-            let name = name.trim_end_matches("\" }");
-            if open.pop().as_deref() != Some(name) {
-                return Err(bad(name));
+        match &t {
+            Tok::Other(s) if s.starts_with("Decl") && !out.is_empty() => {
+                return Err(bad("a late XML declaration"));
             }
-        } else if let Some(tag) = t.strip_prefix('<') {
-            let tag = tag.trim_end_matches('>');
-            let (tag, empty) = match tag.strip_suffix('/') {
-                Some(t) => (t, true),
-                None => (tag, false),
-            };
-            let mut parts = tag.split(' ');
-            let name = parts.next().unwrap_or_default();
-            if !is_qname(name) || parts.any(|a| !is_qname(a.split('=').next().unwrap_or_default()))
-            {
-                return Err(bad(tag));
+            // The parser refuses both.
+            Tok::Other(s) if s == "DocType" || s == "Pi" => return Err(bad(s)),
+            Tok::Other(_) => {}
+            Tok::End(name) => {
+                if open.pop().as_ref() != Some(name) {
+                    return Err(bad(name));
+                }
             }
-            if !empty {
-                open.push(name.to_owned());
+            Tok::Start { name, attrs, empty } => {
+                if !is_qname(name) || attrs.iter().any(|(k, _)| !is_qname(k)) {
+                    return Err(bad(name));
+                }
+                if !empty {
+                    open.push(name.clone());
+                }
             }
-        }
-        // The parser refuses both.
-        if t == "DocType" || t == "Pi" {
-            return Err(bad(&t));
         }
         out.push(t);
     }
