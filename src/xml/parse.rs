@@ -561,15 +561,7 @@ fn bytes_of(text: &str, from: u32, to: u32) -> &[u8] {
 }
 
 fn local_bytes(text: &str, n: Name) -> &[u8] {
-    bytes_of(text, local_start(n), n.end)
-}
-
-fn local_start(n: Name) -> u32 {
-    if n.prefix_len > 0 {
-        n.start + n.prefix_len + 1
-    } else {
-        n.start
-    }
+    bytes_of(text, n.local_start(), n.end)
 }
 
 fn prefix_bytes(text: &str, n: Name) -> &[u8] {
@@ -581,7 +573,7 @@ fn prefix_of(text: &str, n: Name) -> &str {
 }
 
 fn local_of(text: &str, n: Name) -> &str {
-    slice(text, local_start(n), n.end)
+    slice(text, n.local_start(), n.end)
 }
 
 /// A name the tokenizer found, as a QName: its verdict from the ASCII

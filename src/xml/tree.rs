@@ -32,6 +32,17 @@ pub(crate) struct Name {
     pub(crate) end: u32,
 }
 
+impl Name {
+    /// Where the local part starts: past the prefix and its colon.
+    pub(crate) fn local_start(self) -> u32 {
+        if self.prefix_len > 0 {
+            self.start + self.prefix_len + 1
+        } else {
+            self.start
+        }
+    }
+}
+
 /// Index into the document's table of namespace URIs; 0 is "no namespace".
 pub(crate) type NsId = u32;
 
@@ -204,12 +215,7 @@ impl Document {
     }
 
     pub(crate) fn name_local(&self, n: Name) -> &str {
-        let skip = if n.prefix_len > 0 {
-            n.prefix_len + 1
-        } else {
-            0
-        };
-        self.slice(n.start + skip, n.end)
+        self.slice(n.local_start(), n.end)
     }
 
     pub(crate) fn ns_uri(&self, ns: NsId) -> &str {
@@ -268,15 +274,10 @@ impl Document {
         // By bytes: the name's ends are where the parser put them, and a
         // string comparison would check them for character boundaries.
         let n = self.el(id).name;
-        let skip = if n.prefix_len > 0 {
-            n.prefix_len + 1
-        } else {
-            0
-        };
         let name = self
             .source
             .as_bytes()
-            .get((n.start + skip) as usize..n.end as usize);
+            .get(n.local_start() as usize..n.end as usize);
         name == Some(local.as_bytes()) && self.ns(id) == ns
     }
 
