@@ -97,9 +97,6 @@ struct Parser<'l> {
     stack: Vec<ElemId>,
     /// The attributes of the element being opened, before resolution.
     attr_scratch: Vec<(Name, Value)>,
-    /// The qualified names of that element's attributes, declarations
-    /// included, for the duplicate check.
-    qname_scratch: Vec<Name>,
     root_done: bool,
     seen_any: bool,
 }
@@ -125,7 +122,6 @@ impl<'l> Parser<'l> {
             ns_index: HashMap::new(),
             stack: Vec::new(),
             attr_scratch: Vec::new(),
-            qname_scratch: Vec::new(),
             root_done: false,
             seen_any: false,
         }
@@ -310,24 +306,20 @@ impl Parser<'_> {
         // Reused from element to element: most elements have attributes.
         let mut raw_attrs = std::mem::take(&mut self.attr_scratch);
         raw_attrs.clear();
-        self.qname_scratch.clear();
-        // XML 1.0 §3.1, WFC: Unique Att Spec, by qualified name.
-        for a in raw {
+        let written = |n: NameAt| text.as_bytes().get(n.start..n.end);
+        for (k, a) in raw.iter().enumerate() {
             let an = name_at(text, a.name)?;
-            let q = bytes_of(text, an.start, an.end);
-            if self
-                .qname_scratch
-                .iter()
-                .any(|n| bytes_of(text, n.start, n.end) == q)
-            {
+            // XML 1.0 §3.1, WFC: Unique Att Spec, by qualified name, over
+            // the names the tokenizer read before this one.
+            let earlier = raw.get(..k).unwrap_or_default();
+            if earlier.iter().any(|e| written(e.name) == written(a.name)) {
                 return Err(XmlError::DuplicateAttribute(
                     slice(text, name.start, name.end).to_owned(),
                 ));
             }
-            self.qname_scratch.push(an);
-            let raw = text.get(a.value.0..a.value.1).unwrap_or_default();
-            let normalized = normalize_attr(raw)?;
-            let value = normalized.as_deref().unwrap_or(raw);
+            let literal = text.get(a.value.0..a.value.1).unwrap_or_default();
+            let normalized = normalize_attr(literal)?;
+            let value = normalized.as_deref().unwrap_or(literal);
             let (ap, al) = (prefix_bytes(text, an), local_bytes(text, an));
             if ap.is_empty() && al == b"xmlns" {
                 if value == ns::XML || value == "http://www.w3.org/2000/xmlns/" {
@@ -352,7 +344,7 @@ impl Parser<'_> {
                     ));
                 }
             } else {
-                raw_attrs.push((an, stored(text, raw, normalized)));
+                raw_attrs.push((an, stored(text, literal, normalized)));
             }
         }
 
