@@ -10,7 +10,7 @@
 //! only from configuration (design rule 3). SHA-1 only when the IdP allows it.
 
 use crate::crypto;
-use crate::xml::{exc_c14n, exc_c14n_into, ns, Document, ElemId, Sink, XmlError};
+use crate::xml::{exc_c14n, exc_c14n_into, ns, Document, ElemId, Sink, XmlError, SPILL};
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Public};
 
 /// The SignatureMethod and DigestMethod tables (XMLDSig §6.2, §6.4), shared
@@ -232,46 +232,37 @@ pub fn verify_enveloped(
     })
 }
 
-/// Canonical bytes hashed as they are written (XMLDSig §4.4.3.2), in
-/// blocks: the c14n writer emits many small pieces.
+/// Canonical bytes hashed as they are written (XMLDSig §4.4.3.2): the
+/// writer fills the buffer and the digest takes it a block at a time.
 struct DigestSink {
     digest: crate::crypto::alg::Digester,
     block: Vec<u8>,
 }
 
 impl DigestSink {
-    const BLOCK: usize = 8192;
-
     fn new(alg: DigestAlg) -> Self {
         Self {
             digest: alg.start(),
-            block: Vec::with_capacity(Self::BLOCK),
-        }
-    }
-
-    fn flush(&mut self) {
-        if !self.block.is_empty() {
-            self.digest.update(&self.block);
-            self.block.clear();
+            block: Vec::with_capacity(2 * SPILL),
         }
     }
 
     fn finish(mut self) -> crate::crypto::alg::Digest {
-        self.flush();
+        self.spill();
         self.digest.finish()
     }
 }
 
 impl Sink for DigestSink {
-    fn put(&mut self, bytes: &[u8]) {
-        if self.block.len() + bytes.len() > Self::BLOCK {
-            self.flush();
-            if bytes.len() >= Self::BLOCK {
-                self.digest.update(bytes);
-                return;
-            }
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.block
+    }
+
+    fn spill(&mut self) {
+        if !self.block.is_empty() {
+            self.digest.update(&self.block);
+            self.block.clear();
         }
-        self.block.extend_from_slice(bytes);
     }
 }
 
@@ -599,7 +590,7 @@ mod tests {
     #[test]
     fn long_signed_elements_are_digested_whole() {
         let (k, t) = key();
-        let long = "x".repeat(3 * DigestSink::BLOCK);
+        let long = "x".repeat(3 * SPILL);
         let small: String = (0..2000).map(|i| format!("<saml:g>{i}</saml:g>")).collect();
         let doc = DOC.replace(
             "<saml:NameID>alice</saml:NameID>",

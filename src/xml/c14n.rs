@@ -9,18 +9,31 @@
 //! the InclusiveNamespaces PrefixList, and only when the nearest output
 //! ancestor did not already render the same binding.
 
+use super::parse::all_bytes;
 use super::tree::{Attr, Child, Document, ElemId};
 
 /// Where canonical bytes go: a buffer, or straight into a digest so the
 /// canonical form is never held whole (XMLDSig §4.4.3.2 digests the octets).
+///
+/// The writer appends to [`Sink::buf`] and calls [`Sink::spill`] whenever
+/// the buffer has grown by [`SPILL`] bytes or more, and once at the end. A
+/// sink that keeps the bytes (a `Vec`) leaves them there; one that consumes
+/// them (a digest) takes them and clears the buffer. Appending to one
+/// buffer costs far less than a call per piece: the writer emits many
+/// small ones.
 pub trait Sink {
-    fn put(&mut self, bytes: &[u8]);
+    fn buf(&mut self) -> &mut Vec<u8>;
+    fn spill(&mut self);
 }
 
+/// How much the buffer grows before the writer spills it.
+pub const SPILL: usize = 8192;
+
 impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
     }
+    fn spill(&mut self) {}
 }
 
 /// Writes the canonical form of `apex`'s subtree (minus `exclude`) to `out`.
@@ -67,6 +80,7 @@ pub fn exc_c14n_into<S: Sink + ?Sized>(
     out: &mut S,
     budget: usize,
 ) -> Result<(), OverBudget> {
+    let base = out.buf().len();
     let mut w = Writer {
         doc,
         exclude,
@@ -75,28 +89,18 @@ pub fn exc_c14n_into<S: Sink + ?Sized>(
         wanted: Vec::with_capacity(8),
         decls: Vec::with_capacity(8),
         attrs: Vec::with_capacity(16),
-        out: Counted { out, written: 0 },
+        out,
+        base,
+        spilled: 0,
         budget,
         over: false,
     };
     w.element(apex);
+    w.spill();
     if w.over {
         Err(OverBudget)
     } else {
         Ok(())
-    }
-}
-
-/// A sink that counts what passes through, for the budget.
-struct Counted<'o, S: Sink + ?Sized> {
-    out: &'o mut S,
-    written: usize,
-}
-
-impl<S: Sink + ?Sized> Sink for Counted<'_, S> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.written = self.written.saturating_add(bytes.len());
-        self.out.put(bytes);
     }
 }
 
@@ -112,12 +116,37 @@ struct Writer<'a, 'o, S: Sink + ?Sized> {
     wanted: Vec<(&'a str, &'a str)>,
     decls: Vec<(&'a str, &'a str)>,
     attrs: Vec<Attr<'a>>,
-    out: Counted<'o, S>,
+    out: &'o mut S,
+    /// The buffer's length when the writer started or last spilled, and
+    /// how many bytes were written before that: the two count the output
+    /// against the budget.
+    base: usize,
+    spilled: usize,
     budget: usize,
     over: bool,
 }
 
 impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
+    /// Bytes written so far.
+    fn written(&mut self) -> usize {
+        let len = self.out.buf().len();
+        self.spilled.saturating_add(len.saturating_sub(self.base))
+    }
+
+    /// Hands the buffer to the sink.
+    fn spill(&mut self) {
+        self.spilled = self.written();
+        self.out.spill();
+        self.base = self.out.buf().len();
+    }
+
+    /// Spills once the buffer has grown by a block.
+    fn maybe_spill(&mut self) {
+        if self.out.buf().len().saturating_sub(self.base) >= SPILL {
+            self.spill();
+        }
+    }
+
     fn rendered_uri(&self, prefix: &str) -> &'a str {
         self.rendered
             .iter()
@@ -128,10 +157,11 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
     }
 
     fn element(&mut self, id: ElemId) {
-        if self.over || self.out.written > self.budget {
+        if self.over || self.written() > self.budget {
             self.over = true;
             return;
         }
+        self.maybe_spill();
         let doc = self.doc;
         let prefix = doc.prefix(id);
 
@@ -188,38 +218,42 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
             .then_with(|| a.local.cmp(b.local))
         });
 
-        self.out.put(b"<");
-        let qname = doc.qname_str(id);
-        self.out.put(qname.as_bytes());
+        let qname = doc.qname_str(id).as_bytes();
+        let out = self.out.buf();
+        out.push(b'<');
+        out.extend_from_slice(qname);
         for (p, u) in &self.decls {
             if p.is_empty() {
-                self.out.put(b" xmlns=\"");
+                out.extend_from_slice(b" xmlns=\"");
             } else {
-                self.out.put(b" xmlns:");
-                self.out.put(p.as_bytes());
-                self.out.put(b"=\"");
+                out.extend_from_slice(b" xmlns:");
+                out.extend_from_slice(p.as_bytes());
+                out.extend_from_slice(b"=\"");
             }
-            escape_attr(u, &mut self.out);
-            self.out.put(b"\"");
+            escape_attr(u, out);
+            out.push(b'"');
         }
         for a in &self.attrs {
-            self.out.put(b" ");
+            out.push(b' ');
             if !a.prefix.is_empty() {
-                self.out.put(a.prefix.as_bytes());
-                self.out.put(b":");
+                out.extend_from_slice(a.prefix.as_bytes());
+                out.push(b':');
             }
-            self.out.put(a.local.as_bytes());
-            self.out.put(b"=\"");
-            escape_attr(a.value, &mut self.out);
-            self.out.put(b"\"");
+            out.extend_from_slice(a.local.as_bytes());
+            out.extend_from_slice(b"=\"");
+            escape_attr(a.value, out);
+            out.push(b'"');
         }
-        self.out.put(b">");
+        out.push(b'>');
 
         let mark = self.rendered.len();
         self.rendered.extend_from_slice(&self.decls);
         for c in doc.child_nodes(id) {
             match c {
-                Child::Text(t) => escape_text(doc.text_of(t), &mut self.out),
+                Child::Text(t) => {
+                    escape_text(doc.text_of(t), self.out.buf());
+                    self.maybe_spill();
+                }
                 Child::Element(child) => {
                     if Some(*child) != self.exclude {
                         self.element(*child);
@@ -229,9 +263,10 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
         }
         self.rendered.truncate(mark);
 
-        self.out.put(b"</");
-        self.out.put(qname.as_bytes());
-        self.out.put(b">");
+        let out = self.out.buf();
+        out.extend_from_slice(b"</");
+        out.extend_from_slice(qname);
+        out.push(b'>');
     }
 }
 
@@ -267,7 +302,7 @@ impl<F: Fn(&[u8]) -> Option<usize>> Next<F> {
 /// reference can put there), and the runs between them are copied at once.
 fn escape_with(
     s: &str,
-    out: &mut impl Sink,
+    out: &mut Vec<u8>,
     common: impl Fn(&[u8]) -> Option<usize>,
     rare: impl Fn(&[u8]) -> Option<usize>,
     rep: fn(u8) -> &'static [u8],
@@ -280,15 +315,20 @@ fn escape_with(
         let Some(&b) = bytes.get(at) else {
             break;
         };
-        out.put(bytes.get(from..at).unwrap_or_default());
-        out.put(rep(b));
+        out.extend_from_slice(bytes.get(from..at).unwrap_or_default());
+        out.extend_from_slice(rep(b));
         from = at + 1;
     }
-    out.put(bytes.get(from..).unwrap_or_default());
+    out.extend_from_slice(bytes.get(from..).unwrap_or_default());
 }
 
 /// Canonical XML 1.0 §2.3, text nodes: `&`, `<`, `>` and carriage return.
-fn escape_text(s: &str, out: &mut impl Sink) {
+fn escape_text(s: &str, out: &mut Vec<u8>) {
+    // Most text needs no escape: one blockwise pass says so.
+    if all_bytes(s, |b| !matches!(b, b'&' | b'<' | b'>' | b'\r')) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
     escape_with(
         s,
         out,
@@ -305,7 +345,13 @@ fn escape_text(s: &str, out: &mut impl Sink) {
 
 /// Canonical XML 1.0 §2.3, attribute nodes: `&`, `<`, `"`, tab, line feed
 /// and carriage return.
-fn escape_attr(s: &str, out: &mut impl Sink) {
+fn escape_attr(s: &str, out: &mut Vec<u8>) {
+    if all_bytes(s, |b| {
+        !matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r')
+    }) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
     escape_with(
         s,
         out,

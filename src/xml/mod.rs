@@ -12,7 +12,7 @@ mod names;
 mod parse;
 mod tree;
 
-pub use c14n::{exc_c14n, exc_c14n_bounded, exc_c14n_into, OverBudget, Sink};
+pub use c14n::{exc_c14n, exc_c14n_bounded, exc_c14n_into, OverBudget, Sink, SPILL};
 pub(crate) use lex::declared_prefixes;
 pub use limits::Limits;
 pub(crate) use parse::BOM;

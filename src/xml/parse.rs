@@ -640,7 +640,7 @@ fn text_is_normal(raw: &str) -> bool {
 /// without an early exit inside the block, a form the compiler turns into
 /// vector compares; the per-byte `all` it replaces branched on every byte.
 #[inline]
-fn all_bytes(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+pub(super) fn all_bytes(s: &str, ok: impl Fn(u8) -> bool) -> bool {
     let mut blocks = s.as_bytes().chunks_exact(32);
     for block in &mut blocks {
         if !block.iter().fold(true, |acc, b| acc & ok(*b)) {
