@@ -15,6 +15,7 @@ use crate::saml::response::{
     fmt_time, validate, Accepted, Expect, IdpTrust, InResponseTo, ResponseError,
 };
 use crate::saml::sign::{sign_enveloped, SignOptions};
+use crate::xml::lex_diff::{compare, Agreement};
 use crate::xml::{exc_c14n, ns, parse, ElemId, Limits};
 use openssl::pkey::{PKey, Private};
 use std::sync::OnceLock;
@@ -153,6 +154,17 @@ fn check_canonical(c14n: &[u8], incl: &[String]) {
     let mut out = Vec::with_capacity(c14n.len());
     exc_c14n(&again, again.root(), None, incl, &mut out);
     assert!(out == c14n, "canonical form is not stable under c14n");
+}
+
+/// `xml_lex_diff`: the tokenizer against quick-xml on a UTF-8 input
+/// (`xml::lex_diff`); panics on any disagreement. Input that is not UTF-8
+/// never reaches the tokenizer (the parser checks the encoding first).
+pub fn xml_lex_diff(data: &[u8]) -> Option<Agreement> {
+    let s = std::str::from_utf8(data).ok()?;
+    match compare(s) {
+        Ok(a) => Some(a),
+        Err(e) => panic!("tokenizers disagree: {e}"),
+    }
 }
 
 /// `response_validate`: the whole ACS pipeline on a Response, with the test

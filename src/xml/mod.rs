@@ -7,6 +7,8 @@
 
 mod c14n;
 mod lex;
+#[cfg(any(test, feature = "test-support"))]
+pub mod lex_diff;
 mod limits;
 mod names;
 mod parse;

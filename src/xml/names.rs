@@ -15,7 +15,7 @@ pub(super) enum QName {
 /// A QName (Namespaces in XML 1.0 §4, `Prefix ':' LocalPart` or an NCName)
 /// checked and split in one pass over its bytes with the ASCII name table:
 /// [`scan_qname`] over a whole name, as the tests state it.
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub(super) fn split_ascii_qname(q: &[u8]) -> QName {
     scan_qname(q, 0, |_| false).1
 }

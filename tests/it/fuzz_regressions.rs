@@ -14,6 +14,9 @@ const TARGETS: &[(&str, Target)] = &[
     ("xml_parse_c14n", |d| {
         harness::xml_parse_c14n(d);
     }),
+    ("xml_lex_diff", |d| {
+        let _ = harness::xml_lex_diff(d);
+    }),
     ("response_validate", |d| {
         let _ = harness::response_validate(d);
     }),
@@ -92,6 +95,11 @@ fn seeds_reach_the_code_behind_the_signature() {
     assert!(harness::redirect_decode(&q).is_ok());
     let xml = std::fs::read(seeds.join("xml_parse_c14n/both-signed.xml")).unwrap();
     assert!(harness::xml_parse_c14n(&xml) > 0);
+    let xml = std::fs::read(seeds.join("xml_lex_diff/both-signed.xml")).unwrap();
+    assert_eq!(
+        harness::xml_lex_diff(&xml),
+        Some(samlhub::xml::lex_diff::Agreement::Alike)
+    );
 }
 
 /// The deflate bomb in the regressions is refused at the inflation cap.
@@ -123,6 +131,7 @@ fn write_seeds() {
     for (name, xml) in harness::seed_responses() {
         write("response_validate", name, xml.as_bytes());
         write("xml_parse_c14n", name, xml.as_bytes());
+        write("xml_lex_diff", name, xml.as_bytes());
     }
     write(
         "idp_metadata",
