@@ -212,8 +212,16 @@ impl<'a> Lexer<'a> {
                     "a pseudo-attribute twice in the XML declaration",
                 ));
             }
-            if name == Some(b"encoding") {
-                encoding = Some(self.str(a.value.0, a.value.1)?);
+            // §2.8: VersionInfo, EncodingDecl and SDDecl are all there is.
+            match name {
+                Some(b"encoding") => encoding = Some(self.str(a.value.0, a.value.1)?),
+                Some(b"version" | b"standalone") => {}
+                _ => {
+                    return Err(malformed(
+                        start,
+                        "an unknown pseudo-attribute in the XML declaration",
+                    ))
+                }
             }
         }
         Ok(Token::Decl { encoding })

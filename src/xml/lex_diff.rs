@@ -214,6 +214,7 @@ fn stricter_by_design(e: &XmlError) -> bool {
         "no white space before an attribute",
         "'--' inside a comment",
         "a pseudo-attribute twice in the XML declaration",
+        "an unknown pseudo-attribute in the XML declaration",
         "attribute without '=' and a value",
         "attribute value not in quotes",
         "attribute value without its closing quote",

@@ -67,6 +67,8 @@ fn refuses_what_is_not_a_token() {
         "&x<a/>;",
         "<?xml version='1' version='1'?>",
         "<?xml version='1'encoding='x'?>",
+        "<?xml ='UTF-8'?><a/>",
+        "<?xml version='1.0' charset='UTF-8'?><a/>",
     ] {
         assert!(
             matches!(tokens(bad), Err(XmlError::Malformed { .. })),
