@@ -639,15 +639,33 @@ fn text_is_normal(raw: &str) -> bool {
 /// Whether `ok` holds for every byte of `s`. Tested a block at a time
 /// without an early exit inside the block, a form the compiler turns into
 /// vector compares; the per-byte `all` it replaces branched on every byte.
+/// The bytes past the last whole block are tested as the last 32 bytes of
+/// `s` (overlapping what was checked); a string shorter than a block is
+/// tested in a block padded with its own first byte, which changes nothing:
+/// if that byte fails, so does the string.
 #[inline]
 pub(super) fn all_bytes(s: &str, ok: impl Fn(u8) -> bool) -> bool {
-    let mut blocks = s.as_bytes().chunks_exact(32);
-    for block in &mut blocks {
-        if !block.iter().fold(true, |acc, b| acc & ok(*b)) {
-            return false;
+    const BLOCK: usize = 32;
+    let test = |block: &[u8; BLOCK]| block.iter().fold(true, |acc, b| acc & ok(*b));
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return true;
+    };
+    let Some(last) = bytes.last_chunk::<BLOCK>() else {
+        let mut block = [first; BLOCK];
+        if let Some(head) = block.get_mut(..bytes.len()) {
+            head.copy_from_slice(bytes);
         }
+        return test(&block);
+    };
+    let mut whole = bytes.chunks_exact(BLOCK);
+    if !whole
+        .by_ref()
+        .all(|b| <&[u8; BLOCK]>::try_from(b).is_ok_and(test))
+    {
+        return false;
     }
-    blocks.remainder().iter().all(|b| ok(*b))
+    whole.remainder().is_empty() || test(last)
 }
 
 /// Appends character data with line ends normalised (§2.11).
