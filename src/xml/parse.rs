@@ -94,7 +94,12 @@ struct Parser<'l> {
     /// [`LINEAR_NAMESPACES`]: a linear search alone made a message with
     /// thousands of distinct namespace URIs cost quadratic time.
     ns_index: HashMap<String, NsId>,
-    stack: Vec<ElemId>,
+    /// The open elements, innermost last, each with the length `scope`
+    /// had before its own declarations.
+    stack: Vec<(ElemId, usize)>,
+    /// The namespace bindings in force, innermost last: the declarations
+    /// of the open elements, each with its prefix's [`prefix_key`].
+    scope: Vec<(u64, Name, NsId)>,
     /// The attributes of the element being opened, before resolution.
     attr_scratch: Vec<(Name, Value)>,
     root_done: bool,
@@ -121,6 +126,7 @@ impl<'l> Parser<'l> {
             namespaces: vec![String::new(), ns::XML.to_owned()],
             ns_index: HashMap::new(),
             stack: Vec::new(),
+            scope: Vec::new(),
             attr_scratch: Vec::new(),
             root_done: false,
             seen_any: false,
@@ -161,21 +167,24 @@ impl Parser<'_> {
                 Token::DocType => return Err(XmlError::Doctype),
                 Token::Pi => return Err(XmlError::ProcessingInstruction),
                 Token::Start { name, empty } => {
+                    let mark = self.scope.len();
                     let id = self.open(text, name, lexer.attrs(), before, after)?;
                     if empty {
                         if let Some(e) = self.elements.get_mut(id.0 as usize) {
                             e.span.end = after;
                         }
+                        self.scope.truncate(mark);
                         self.close_if_root();
                     } else {
-                        self.stack.push(id);
+                        self.stack.push((id, mark));
                     }
                 }
                 Token::End { name } => {
-                    let id = self
+                    let (id, mark) = self
                         .stack
                         .pop()
                         .ok_or_else(|| malformed(before as u64, "unexpected end tag"))?;
+                    self.scope.truncate(mark);
                     let Some(e) = self.elements.get_mut(id.0 as usize) else {
                         return Err(malformed(before as u64, "unexpected end tag"));
                     };
@@ -263,7 +272,9 @@ impl Parser<'_> {
     /// Adds character data to the open element, merged into the text
     /// before it when a comment, CDATA section or reference split them.
     fn append_text(&mut self, text: &str, v: Value) {
-        let Some(top) = self.stack.last() else { return };
+        let Some((top, _)) = self.stack.last() else {
+            return;
+        };
         // Children are recorded in document order, so the open element's
         // last child, if any, is the last one recorded with it as parent;
         // a later record under another parent means an element came between.
@@ -329,26 +340,27 @@ impl Parser<'_> {
                 }
                 let id = self.intern(value);
                 self.ns_decls.push((Name::default(), id));
+                self.scope.push((prefix_key(b""), Name::default(), id));
             } else if ap == b"xmlns" {
                 check_ns_decl(local_of(text, an), value)?;
                 if al != b"xml" {
                     let id = self.intern(value);
                     // The declared prefix is the local part of `xmlns:p`.
-                    self.ns_decls.push((
-                        Name {
-                            start: an.start + 6,
-                            prefix_len: 0,
-                            end: an.end,
-                        },
-                        id,
-                    ));
+                    let prefix = Name {
+                        start: an.start + 6,
+                        prefix_len: 0,
+                        end: an.end,
+                    };
+                    self.ns_decls.push((prefix, id));
+                    let key = prefix_key(bytes_of(text, prefix.start, prefix.end));
+                    self.scope.push((key, prefix, id));
                 }
             } else {
                 raw_attrs.push((an, stored(text, literal, normalized)));
             }
         }
 
-        let parent = self.stack.last().copied();
+        let parent = self.stack.last().map(|(p, _)| *p);
         let id = ElemId(self.elements.len() as u32);
         self.elements.push(Element {
             name,
@@ -364,7 +376,7 @@ impl Parser<'_> {
             },
         });
         let el_prefix = prefix_bytes(text, name);
-        let el_ns = match self.lookup(text, id, el_prefix) {
+        let el_ns = match self.lookup(text, el_prefix) {
             Some(n) => n,
             None if el_prefix.is_empty() => 0,
             None => return Err(XmlError::UnboundPrefix(prefix_of(text, name).to_owned())),
@@ -376,7 +388,7 @@ impl Parser<'_> {
             let ans = if ap.is_empty() {
                 0
             } else {
-                match self.lookup(text, id, ap) {
+                match self.lookup(text, ap) {
                     Some(n) if n != 0 => n,
                     _ => return Err(XmlError::UnboundPrefix(prefix_of(text, an).to_owned())),
                 }
@@ -460,27 +472,39 @@ impl Parser<'_> {
             .unwrap_or("")
     }
 
-    /// The namespace bound to `prefix` at `id`, from the elements built so
-    /// far; `None` when unbound. The table's entry 1 is the `xml` namespace.
-    fn lookup(&self, text: &str, id: ElemId, prefix: &[u8]) -> Option<NsId> {
+    /// The namespace bound to `prefix` in the element being opened (its
+    /// own declarations are in scope already); `None` when unbound. The
+    /// table's entry 1 is the `xml` namespace (Namespaces in XML 1.0 §3).
+    fn lookup(&self, text: &str, prefix: &[u8]) -> Option<NsId> {
         if prefix == b"xml" {
             return Some(1);
         }
-        let mut cur = Some(id);
-        while let Some(c) = cur {
-            let e = self.elements.get(c.0 as usize)?;
-            if let Some((_, u)) = e
-                .ns_decls
-                .of(&self.ns_decls)
-                .iter()
-                .find(|(p, _)| bytes_of(text, p.start, p.end) == prefix)
-            {
-                return Some(*u);
-            }
-            cur = e.parent;
-        }
-        None
+        let key = prefix_key(prefix);
+        self.scope
+            .iter()
+            .rev()
+            .find(|(k, p, _)| {
+                *k == key && (key != LONG_PREFIX || bytes_of(text, p.start, p.end) == prefix)
+            })
+            .map(|(_, _, u)| *u)
     }
+}
+
+/// The key of a prefix longer than [`prefix_key`] packs.
+const LONG_PREFIX: u64 = u64::MAX;
+
+/// A prefix of up to 7 bytes and its length packed into one integer, so
+/// that finding a binding compares integers; longer prefixes all have the
+/// key [`LONG_PREFIX`] (which no packed key equals: its length byte is at
+/// most 7) and are compared by their bytes.
+fn prefix_key(prefix: &[u8]) -> u64 {
+    let mut key = [0u8; 8];
+    match key.get_mut(..prefix.len()) {
+        Some(head) if prefix.len() < 8 => head.copy_from_slice(prefix),
+        _ => return LONG_PREFIX,
+    }
+    key[7] = prefix.len() as u8;
+    u64::from_le_bytes(key)
 }
 
 /// The entries of a table from `start` to `end` (the limits keep every

@@ -111,6 +111,53 @@ fn resolves_namespaces_and_refuses_unbound() {
     ));
 }
 
+/// A binding is in scope from its element to that element's end, the
+/// nearest one wins, and prefixes longer than a packed key are told apart
+/// by their bytes.
+#[test]
+fn namespace_bindings_follow_element_scope() {
+    let d = p(concat!(
+        "<r xmlns='urn:d0' xmlns:p='urn:p0' xmlns:longprefix1='urn:l1' xmlns:longprefix2='urn:l2'>",
+        "<p:e xmlns:p='urn:p1'><p:f/><g xmlns=''/><h/></p:e>",
+        "<p:i/><longprefix1:j longprefix2:k='v'/>",
+        "<m xmlns:longprefix1='urn:l3'><longprefix1:n/></m><longprefix1:o/>",
+        "</r>"
+    ))
+    .unwrap();
+    let all: Vec<(String, String)> = d
+        .all()
+        .map(|e| (d.local(e).to_owned(), d.ns(e).to_owned()))
+        .collect();
+    let want = [
+        ("r", "urn:d0"),
+        ("e", "urn:p1"),
+        ("f", "urn:p1"),
+        ("g", ""),
+        ("h", "urn:d0"),
+        ("i", "urn:p0"),
+        ("j", "urn:l1"),
+        ("m", "urn:d0"),
+        ("n", "urn:l3"),
+        ("o", "urn:l1"),
+    ];
+    let got: Vec<(&str, &str)> = all.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
+    assert_eq!(got, want);
+    let j = d.all().find(|e| d.local(*e) == "j").unwrap();
+    assert_eq!(d.attr_ns(j, "urn:l2", "k"), Some("v"));
+    // Out of scope after the element that declared it, empty or not.
+    for unbound in [
+        "<r><a xmlns:q='urn:q'/><q:b/></r>",
+        "<r><a xmlns:q='urn:q'></a><q:b/></r>",
+        "<r><a xmlns:longprefix1='urn:q'/><longprefix1:b/></r>",
+        "<r xmlns:longprefix1='urn:q'><longprefix2:b/></r>",
+    ] {
+        assert!(
+            matches!(p(unbound).unwrap_err(), XmlError::UnboundPrefix(_)),
+            "{unbound}"
+        );
+    }
+}
+
 #[test]
 fn fast_paths_agree_with_the_character_rules() {
     // Names: ASCII by byte, the rest by class.
