@@ -200,7 +200,10 @@ impl<'a, S: Sink + ?Sized> Writer<'a, '_, S> {
             if p == "xml" {
                 continue;
             }
-            if self.rendered_uri(p) != uri {
+            // The URIs come from the document's one table: the same slice
+            // when equal, most of the time, with no bytes to compare.
+            let rendered = self.rendered_uri(p);
+            if !(std::ptr::eq(rendered, uri) || rendered == uri) {
                 self.decls.push((p, uri));
             }
         }
