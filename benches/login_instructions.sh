@@ -8,6 +8,12 @@
 #   ...                                                            # the other
 #   benches/login_instructions.sh /tmp/hub-a /tmp/hub-b
 #
+# Build another checkout into its own target directory (CARGO_TARGET_DIR):
+# cargo fingerprints a path package the same wherever it sits, so a second
+# checkout whose files are older than the first one's build is taken as up
+# to date, and the first one's binary comes back. Compare the two binaries'
+# hashes before counting.
+#
 # For each hub: runs the login_load bench with the hub under callgrind,
 # resets the counts once 20 logins are done (the set-up and the first
 # requests are left out), counts for COUNT_SECONDS (default 12), and
