@@ -243,6 +243,9 @@ impl DigestSink {
     fn new(alg: DigestAlg) -> Self {
         Self {
             digest: alg.start(),
+            // The writer spills once the buffer has grown by SPILL, so it
+            // holds a block and the piece that crossed the line: room for
+            // both means no regrowth for a typical piece.
             block: Vec::with_capacity(2 * SPILL),
         }
     }
