@@ -250,9 +250,16 @@ pub async fn run_with(state: AppState, early: Option<lifecycle::Hangup>) -> std:
         .run();
     servers.push(main.handle());
     drop(config);
-    let watcher = actix_web::rt::spawn(lifecycle::watch(signals, data, servers, refresh));
+    let watcher = actix_web::rt::spawn(lifecycle::watch(signals, data.clone(), servers, refresh));
     let res = main.await;
     watcher.abort();
+    // Transient writes (pending requests, parked authorizations, codes) are
+    // made durable here, not left to whichever thread drops the store last.
+    if let AnyStore::Embedded(s) = &data.store {
+        if let Err(e) = s.sync().await {
+            log::error!("store: the final sync failed: {e}");
+        }
+    }
     log::info!("stopped");
     res
 }

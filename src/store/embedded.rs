@@ -8,8 +8,8 @@
 //! - every write is durable before it is answered, so a replay-cache entry
 //!   survives a crash or restart, except [`Store::put_transient`]'s: that
 //!   one is written with redb's `None` durability (no sync of its own) and
-//!   made durable by the next durable commit, or when the store closes
-//!   cleanly (redb syncs on close);
+//!   made durable by the next durable commit, or by [`EmbeddedStore::sync`]
+//!   (the hub's last act on `SIGTERM`);
 //! - durable writes share syncs (group commit, `Inner::commit`): a write
 //!   alone, with no sync in progress, commits with redb's `Immediate`
 //!   durability, which also persists every earlier commit; any other write
@@ -160,6 +160,21 @@ impl EmbeddedStore {
                 synced: Mutex::new(0),
             }),
         })
+    }
+
+    /// Makes every write committed so far durable, transient ones included,
+    /// with one empty durable commit (counted in [`Self::commits`]). The hub
+    /// calls it once its servers have stopped: the store is then closed by
+    /// whichever thread drops the last handle, and the process may exit
+    /// before that thread gets to it.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.run(|inner, _now| {
+            let txn = inner.db.begin_write().map_err(db_err)?;
+            txn.commit().map_err(db_err)?;
+            inner.commits.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes every expired entry now, in write transactions of at most

@@ -12,7 +12,7 @@
 
 use samlhub::clock::{Clock, FixedClock};
 use samlhub::store::records::{self, HaOwner, Key};
-use samlhub::store::EmbeddedStore;
+use samlhub::store::{EmbeddedStore, Store as _};
 use samlhub::testing::login_load;
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,4 +207,91 @@ fn kill_9_mid_stream_leaves_whole_records() {
             "round {round}: {sessions} sessions"
         );
     }
+}
+
+/// The store file the transient writer process writes to, and whether it
+/// syncs before it says so.
+const TRANSIENT_ENV: &str = "SAMLHUB_TEST_TRANSIENT_STORE";
+const TRANSIENT_SYNC_ENV: &str = "SAMLHUB_TEST_TRANSIENT_SYNC";
+/// Transient entries the writer process puts.
+const TRANSIENT_ENTRIES: usize = 20;
+
+/// The writer process of [`a_sync_makes_transient_writes_survive_a_kill`]:
+/// puts [`TRANSIENT_ENTRIES`] transient entries, syncs if asked, says
+/// "written" and waits to be killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the writer process of a_sync_makes_transient_writes_survive_a_kill"]
+async fn transient_writer_child() {
+    use std::io::Write;
+    let path = std::env::var_os(TRANSIENT_ENV)
+        .expect("run by a_sync_makes_transient_writes_survive_a_kill");
+    let store = EmbeddedStore::open(path.as_ref(), Arc::new(samlhub::clock::SystemClock)).unwrap();
+    for i in 0..TRANSIENT_ENTRIES {
+        store
+            .put_transient(&format!("pending:{i:02}"), b"1", LIFETIME)
+            .await
+            .unwrap();
+    }
+    if std::env::var_os(TRANSIENT_SYNC_ENV).is_some() {
+        store.sync().await.unwrap();
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "written").unwrap();
+    out.flush().unwrap();
+    drop(out);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+/// How many entries a killed transient writer left, with and without its
+/// sync.
+fn transient_entries_after_kill(sync: bool) -> usize {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "store_expiry::transient_writer_child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(TRANSIENT_ENV, &path)
+    .env_remove(TRANSIENT_SYNC_ENV)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    if sync {
+        cmd.env(TRANSIENT_SYNC_ENV, "1");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The harness prints "test … ... " before the child's own output.
+    let written = std::io::BufReader::new(stdout)
+        .lines()
+        .any(|l| l.is_ok_and(|l| l.ends_with("written")));
+    child.kill().unwrap(); // SIGKILL: the store is never closed
+    child.wait().unwrap();
+    assert!(written, "the writer stopped early (sync {sync})");
+    let store = EmbeddedStore::open(&path, Arc::new(samlhub::clock::SystemClock)).unwrap();
+    store.entry_count().unwrap() as usize
+}
+
+/// The hub's last act on SIGTERM is `EmbeddedStore::sync`, because redb
+/// persists a commit made without durability only at the next durable one
+/// or when the store closes, and a process may exit before the thread that
+/// holds the last handle closes it. A writer killed after its sync keeps
+/// every transient entry; one killed before loses them (checked too, so that
+/// this test fails if `sync` stops persisting anything).
+#[test]
+fn a_sync_makes_transient_writes_survive_a_kill() {
+    assert_eq!(
+        transient_entries_after_kill(true),
+        TRANSIENT_ENTRIES,
+        "every transient entry survives once synced"
+    );
+    assert_eq!(
+        transient_entries_after_kill(false),
+        0,
+        "without the sync, a kill loses transient entries (redb keeps them in memory)"
+    );
 }
