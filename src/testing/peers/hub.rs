@@ -111,7 +111,12 @@ impl Samlhub {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        let mut pg = ProcessGroup::spawn("samlhub", cmd);
+        // Stopped as an operator would: the drain (at most
+        // `SHUTDOWN_TIMEOUT_SECS`) and the store's last sync run to the end,
+        // so state written without a sync of its own is there after a
+        // restart, however loaded the machine.
+        let grace = Duration::from_secs(crate::http::lifecycle::SHUTDOWN_TIMEOUT_SECS + 5);
+        let mut pg = ProcessGroup::spawn("samlhub", cmd).with_grace(grace);
         let url = format!("{}/healthz", self.base_url());
         // Generous: a hub run under valgrind (benches/login_instructions.sh)
         // takes tens of seconds to answer its first request.

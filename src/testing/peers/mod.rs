@@ -39,6 +39,8 @@ pub fn free_port() -> u16 {
 pub struct ProcessGroup {
     child: Child,
     name: String,
+    /// How long [`Self::stop`] waits after SIGTERM before SIGKILL.
+    grace: Duration,
 }
 
 impl ProcessGroup {
@@ -51,7 +53,15 @@ impl ProcessGroup {
         ProcessGroup {
             child,
             name: name.to_owned(),
+            grace: Duration::from_secs(3),
         }
+    }
+
+    /// Lets [`Self::stop`] wait up to `grace` for the leader to exit on
+    /// SIGTERM before it kills the group (3 s unless set).
+    pub fn with_grace(mut self, grace: Duration) -> ProcessGroup {
+        self.grace = grace;
+        self
     }
 
     /// The process id, which is also the process group id.
@@ -80,7 +90,7 @@ impl ProcessGroup {
     pub fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             self.signal_group("-TERM");
-            let deadline = Instant::now() + Duration::from_secs(3);
+            let deadline = Instant::now() + self.grace;
             while Instant::now() < deadline {
                 if self.child.try_wait().ok().flatten().is_some() {
                     break;
