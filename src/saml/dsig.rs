@@ -152,9 +152,9 @@ pub struct Verified {
     pub alg: SigAlg,
 }
 
-/// The ds:Signature children of `target`, if any.
-pub fn signatures_of(doc: &Document, target: ElemId) -> Vec<ElemId> {
-    doc.children_named(target, ns::DSIG, "Signature").collect()
+/// Whether `target` has a ds:Signature child.
+pub fn has_signature(doc: &Document, target: ElemId) -> bool {
+    doc.child(target, ns::DSIG, "Signature").is_some()
 }
 
 /// Verifies the enveloped signature carried by `target` (SAML Core §5.4)
@@ -165,11 +165,11 @@ pub fn verify_enveloped(
     keys: &[TrustedKey],
     allow_sha1: bool,
 ) -> Result<Verified, DsigError> {
-    let sigs = signatures_of(doc, target);
-    let sig = match sigs.as_slice() {
-        [] => return Err(DsigError::Missing(doc.local(target).to_owned())),
-        [one] => *one,
-        _ => return Err(DsigError::Multiple(doc.local(target).to_owned())),
+    let mut sigs = doc.children_named(target, ns::DSIG, "Signature");
+    let sig = match (sigs.next(), sigs.next()) {
+        (None, _) => return Err(DsigError::Missing(doc.local(target).to_owned())),
+        (Some(one), None) => one,
+        (Some(_), Some(_)) => return Err(DsigError::Multiple(doc.local(target).to_owned())),
     };
     let parts = SignatureParts::read(doc, sig)?;
     if parts.alg.uses_sha1() && !allow_sha1 {
@@ -179,7 +179,7 @@ pub fn verify_enveloped(
         return Err(DsigError::Sha1NotAllowed);
     }
     let id = doc.attr(target, "ID").ok_or(DsigError::NoId)?;
-    if parts.reference_uri != format!("#{id}") {
+    if parts.reference_uri.strip_prefix('#') != Some(id) {
         return Err(DsigError::ReferenceUri {
             expected: id.to_owned(),
             found: parts.reference_uri.chars().take(200).collect(),
@@ -187,7 +187,8 @@ pub fn verify_enveloped(
     }
 
     // SignedInfo first: it authenticates everything else we read from it.
-    let mut si = Vec::with_capacity(1024);
+    // Sized for the digest sink, which takes this buffer over below.
+    let mut si = Vec::with_capacity(DigestSink::CAPACITY);
     exc_c14n(doc, parts.signed_info, None, &parts.si_prefixes, &mut si);
     // An ECDSA SignatureValue is r || s (XMLDSig 1.1 §6.4.3); the key must
     // be of the algorithm's type.
@@ -205,7 +206,7 @@ pub fn verify_enveloped(
         .len()
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let mut sink = DigestSink::new(parts.digest_alg);
+    let mut sink = DigestSink::new(parts.digest_alg, si);
     exc_c14n_into(
         doc,
         target,
@@ -240,13 +241,19 @@ struct DigestSink {
 }
 
 impl DigestSink {
-    fn new(alg: DigestAlg) -> Self {
+    /// The writer spills once the buffer has grown by SPILL, so it holds a
+    /// block and the piece that crossed the line: room for both means no
+    /// regrowth for a typical piece.
+    const CAPACITY: usize = 2 * SPILL;
+
+    /// A sink that writes into `buf` (emptied first), reserved to
+    /// [`Self::CAPACITY`].
+    fn new(alg: DigestAlg, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.reserve(Self::CAPACITY);
         Self {
             digest: alg.start(),
-            // The writer spills once the buffer has grown by SPILL, so it
-            // holds a block and the piece that crossed the line: room for
-            // both means no regrowth for a typical piece.
-            block: Vec::with_capacity(2 * SPILL),
+            block: buf,
         }
     }
 

@@ -268,7 +268,7 @@ impl Opened {
                 )?;
             }
             Arrived::Post(_) => {
-                if dsig::signatures_of(doc, root).is_empty() {
+                if !dsig::has_signature(doc, root) {
                     return Err(LogoutError::Unsigned(what));
                 }
                 dsig::verify_enveloped(doc, root, idp.keys, idp.allow_sha1)

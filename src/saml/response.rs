@@ -277,7 +277,7 @@ pub fn validate(
     }
 
     // The Response signature covers the ciphertext: verify it as received.
-    let signed_response = !dsig::signatures_of(&doc, root).is_empty();
+    let signed_response = dsig::has_signature(&doc, root);
     if signed_response {
         dsig::verify_enveloped(&doc, root, idp.keys, idp.allow_sha1).map_err(|err| {
             ResponseError::Signature {
@@ -361,10 +361,10 @@ fn validate_tree(
             .map_err(|err| ResponseError::Signature { what, err })
     };
     let signed_response = match outer {
-        OuterSignature::Verify => !dsig::signatures_of(doc, root).is_empty(),
+        OuterSignature::Verify => dsig::has_signature(doc, root),
         OuterSignature::Verified(signed) => signed,
     };
-    let signed_assertion = !dsig::signatures_of(doc, assertion).is_empty();
+    let signed_assertion = dsig::has_signature(doc, assertion);
     if !signed_response && !signed_assertion {
         return Err(ResponseError::Unsigned);
     }

@@ -146,6 +146,13 @@ impl Parser<'_> {
             .reserve(guess(100).min(self.limits.max_elements));
         self.attributes.reserve(guess(60));
         self.kids.reserve(guess(50));
+        // The small working tables: room for a SAML message's depth, its
+        // bindings and one element's attributes, so none grows from empty.
+        self.stack.reserve(16);
+        self.scope.reserve(16);
+        self.attr_scratch.reserve(16);
+        self.ns_decls.reserve(16);
+        self.namespaces.reserve(8);
         let mut lexer = Lexer::new(text, self.limits.max_attributes);
         loop {
             let before = lexer.pos();
