@@ -27,8 +27,11 @@ const SECRET_FILE_CONTENT: &str = "  hook-secret-7Hq2Zp81XqWv \n";
 const CODE: &str = "493817-c0de-JqTm";
 const USERNAME: &str = "alice";
 const INSTANCE: &str = "home";
-/// The hook's own deadline is 5 s; allow for interpreter start on a busy box.
-const TIMEOUT_BOUND: Duration = Duration::from_secs(7);
+/// The hook's own deadline is 5 s. The slow hub answers after
+/// [`SLOW_HUB`], so a run that ends before that shows the deadline; the
+/// bound leaves room for interpreter start on a busy box.
+const TIMEOUT_BOUND: Duration = Duration::from_secs(10);
+const SLOW_HUB: Duration = Duration::from_secs(12);
 
 #[derive(Clone, Copy, Debug)]
 enum Hook {
@@ -512,7 +515,7 @@ fn garbage_body(hook: Hook) {
 /// A hub that answers (validly) only after 8 s: the hook gives up at 5 s.
 fn slow_hub(hook: Hook) {
     let t = token(&claims());
-    let hub = FakeHub::start(Reply::Sleep(Duration::from_secs(8), t.clone()));
+    let hub = FakeHub::start(Reply::Sleep(SLOW_HUB, t.clone()));
     let run = run_hook(hook, &hub.url, USERNAME, CODE);
     assert_refused(&run, &["timeout", "timed out"], Some(&t));
     assert!(run.elapsed < TIMEOUT_BOUND, "{run}");
