@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench --bench acs` (one thread; criterion runs sequentially).
 //! `cargo bench --bench acs -- acs_scale` runs only the curves.
+//! `ACS_PAIRED=ROUNDS[:BATCH] cargo bench --bench acs` times the baseline and the
+//! two validations in turns instead, for ratios on a host whose speed
+//! drifts (`paired`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -152,6 +155,17 @@ fn bench(c: &mut Criterion) {
         std::process::exit(0);
     }
 
+    if let Ok(rounds) = std::env::var("ACS_PAIRED") {
+        let (rounds, batch) = rounds.split_once(':').unwrap_or((&rounds, "64"));
+        let rounds: usize = rounds.parse().expect("ACS_PAIRED=ROUNDS[:BATCH]");
+        let batch: u32 = batch.parse().expect("ACS_PAIRED=ROUNDS[:BATCH]");
+        paired(rounds, batch, &key, &cert_key, &|op| {
+            let doc = if op == 1 { &assertion_only } else { &both };
+            validate(black_box(doc.as_bytes()), &trust, &expect).unwrap();
+        });
+        std::process::exit(0);
+    }
+
     let mut g = c.benchmark_group("acs");
     g.throughput(Throughput::Elements(1));
     g.bench_function("baseline_openssl_rsa2048_verify", |b| {
@@ -228,6 +242,83 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// `ACS_PAIRED=ROUNDS[:BATCH]`: the baseline verify (a fresh `Verifier`, as in the
+/// criterion group) and the two validations timed in turns, a batch of
+/// each per round (64 unless given: long enough that the first call's
+/// cold caches weigh little, short enough that the host's speed does not
+/// change within a round), the order rotated from round to round. Each round
+/// gives its own ratios to its own baseline, so a host whose speed drifts
+/// over seconds (a shared VM) moves both sides of a ratio together; the
+/// median and quartiles over the rounds are printed. `validate(1)` is the
+/// Assertion-signed validation, `validate(2)` the both-signed one.
+fn paired(
+    rounds: usize,
+    batch_len: u32,
+    key: &PKey<openssl::pkey::Private>,
+    cert_key: &PKey<openssl::pkey::Public>,
+    validate: &dyn Fn(u8),
+) {
+    use std::time::Instant;
+    let data = [7u8; 600];
+    let sig = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key)
+        .unwrap()
+        .sign_oneshot_to_vec(&data)
+        .unwrap();
+    let verify = || {
+        let mut v =
+            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), cert_key).unwrap();
+        assert!(v.verify_oneshot(black_box(&sig), black_box(&data)).unwrap());
+    };
+    let batch = |op: u8| {
+        let t = Instant::now();
+        for _ in 0..batch_len {
+            match op {
+                0 => verify(),
+                _ => validate(op),
+            }
+        }
+        t.elapsed().as_secs_f64() * 1e6 / f64::from(batch_len)
+    };
+    let warm_up = rounds / 10;
+    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut ratios: [Vec<f64>; 2] = Default::default();
+    for round in 0..warm_up + rounds {
+        let mut t = [0.0f64; 3];
+        for k in 0..3 {
+            let op = (round + k) % 3;
+            t[op] = batch(op as u8);
+        }
+        if round < warm_up {
+            continue;
+        }
+        for (all, v) in times.iter_mut().zip(t) {
+            all.push(v);
+        }
+        ratios[0].push(t[1] / t[0]);
+        ratios[1].push(t[2] / t[0]);
+    }
+    let quartiles = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: usize| v[(v.len() - 1) * q / 4];
+        (at(1), at(2), at(3))
+    };
+    println!("paired rounds: {rounds} of {batch_len} each (median, with quartiles)");
+    for (name, v) in ["baseline verify", "Assertion signed", "both signed"]
+        .iter()
+        .zip(times.iter_mut())
+    {
+        let (lo, mid, hi) = quartiles(v);
+        println!("  {name}: {mid:.2} µs ({lo:.2}–{hi:.2})");
+    }
+    for (name, v) in ["Assertion signed", "both signed"]
+        .iter()
+        .zip(ratios.iter_mut())
+    {
+        let (lo, mid, hi) = quartiles(v);
+        println!("  ratio, {name}: {mid:.3}× ({lo:.3}–{hi:.3})");
+    }
 }
 
 /// The standard response signed, its `groups` attribute grown with group
