@@ -130,16 +130,9 @@ fn bench(c: &mut Criterion) {
     if let Some(count) = count {
         let (op, n) = count.split_once(':').expect("ACS_COUNT=OP:N");
         let n: usize = n.parse().expect("ACS_COUNT=OP:N");
-        let data = [7u8; 600];
-        let sig = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
-            .unwrap()
-            .sign_oneshot_to_vec(&data)
-            .unwrap();
-        let digest = openssl::sha::sha256(&data);
-        let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&cert_key).unwrap();
-        ctx.verify_init().unwrap();
-        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
-        ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+        let sig = baseline_signature(&key);
+        let digest = openssl::sha::sha256(&BASELINE_DATA);
+        let mut ctx = prepared_verify(&cert_key);
         for _ in 0..n {
             match op {
                 "verify" => assert!(ctx.verify(black_box(&digest), black_box(&sig)).unwrap()),
@@ -159,7 +152,8 @@ fn bench(c: &mut Criterion) {
         let (rounds, batch) = rounds.split_once(':').unwrap_or((&rounds, "64"));
         let rounds: usize = rounds.parse().expect("ACS_PAIRED=ROUNDS[:BATCH]");
         let batch: u32 = batch.parse().expect("ACS_PAIRED=ROUNDS[:BATCH]");
-        paired(rounds, batch, &key, &cert_key, &|op| {
+        let sig = baseline_signature(&key);
+        paired(rounds, batch, &|| verify_fresh(&cert_key, &sig), &|op| {
             let doc = if op == 1 { &assertion_only } else { &both };
             validate(black_box(doc.as_bytes()), &trust, &expect).unwrap();
         });
@@ -168,30 +162,15 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("acs");
     g.throughput(Throughput::Elements(1));
+    let sig = baseline_signature(&key);
     g.bench_function("baseline_openssl_rsa2048_verify", |b| {
-        let data = [7u8; 600];
-        let mut s =
-            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-        let sig = s.sign_oneshot_to_vec(&data).unwrap();
-        b.iter(|| {
-            let mut v =
-                openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &cert_key)
-                    .unwrap();
-            assert!(v.verify_oneshot(black_box(&sig), black_box(&data)).unwrap());
-        })
+        b.iter(|| verify_fresh(&cert_key, &sig))
     });
     // The bound: the RSA operation alone, as `openssl speed` runs it (one
     // context set up once, a digest computed beforehand).
     g.bench_function("baseline_openssl_rsa2048_verify_reused_ctx", |b| {
-        let data = [7u8; 600];
-        let mut s =
-            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-        let sig = s.sign_oneshot_to_vec(&data).unwrap();
-        let digest = openssl::sha::sha256(&data);
-        let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&cert_key).unwrap();
-        ctx.verify_init().unwrap();
-        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
-        ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+        let digest = openssl::sha::sha256(&BASELINE_DATA);
+        let mut ctx = prepared_verify(&cert_key);
         b.iter(|| assert!(ctx.verify(black_box(&digest), black_box(&sig)).unwrap()))
     });
     g.bench_function("validate_both_signed", |b| {
@@ -244,39 +223,56 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// `ACS_PAIRED=ROUNDS[:BATCH]`: the baseline verify (a fresh `Verifier`, as in the
+/// The message every baseline verify checks.
+const BASELINE_DATA: [u8; 600] = [7; 600];
+
+/// [`BASELINE_DATA`] signed by `key` (PKCS#1 v1.5, SHA-256).
+fn baseline_signature(key: &PKey<openssl::pkey::Private>) -> Vec<u8> {
+    openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key)
+        .unwrap()
+        .sign_oneshot_to_vec(&BASELINE_DATA)
+        .unwrap()
+}
+
+/// The baseline: one verify of [`BASELINE_DATA`] with a `Verifier` set up
+/// for it, as a caller without prepared contexts pays.
+fn verify_fresh(cert_key: &PKey<openssl::pkey::Public>, sig: &[u8]) {
+    let mut v =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), cert_key).unwrap();
+    assert!(v
+        .verify_oneshot(black_box(sig), black_box(&BASELINE_DATA))
+        .unwrap());
+}
+
+/// A verify context set up once (PKCS#1 v1.5, SHA-256), as `openssl speed`
+/// runs it; it verifies a digest computed beforehand.
+fn prepared_verify(
+    cert_key: &PKey<openssl::pkey::Public>,
+) -> openssl::pkey_ctx::PkeyCtx<openssl::pkey::Public> {
+    let mut ctx = openssl::pkey_ctx::PkeyCtx::new(cert_key).unwrap();
+    ctx.verify_init().unwrap();
+    ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
+    ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+    ctx
+}
+
+/// `ACS_PAIRED=ROUNDS[:BATCH]`: the baseline verify (`baseline`, as in the
 /// criterion group) and the two validations timed in turns, a batch of
 /// each per round (64 unless given: long enough that the first call's
 /// cold caches weigh little, short enough that the host's speed does not
 /// change within a round), the order rotated from round to round. Each round
 /// gives its own ratios to its own baseline, so a host whose speed drifts
 /// over seconds (a shared VM) moves both sides of a ratio together; the
-/// median and quartiles over the rounds are printed. `validate(1)` is the
-/// Assertion-signed validation, `validate(2)` the both-signed one.
-fn paired(
-    rounds: usize,
-    batch_len: u32,
-    key: &PKey<openssl::pkey::Private>,
-    cert_key: &PKey<openssl::pkey::Public>,
-    validate: &dyn Fn(u8),
-) {
+/// median and quartiles over the rounds are printed. `validation(1)` is
+/// the Assertion-signed validation, `validation(2)` the both-signed one.
+fn paired(rounds: usize, batch_len: u32, baseline: &dyn Fn(), validation: &dyn Fn(u8)) {
     use std::time::Instant;
-    let data = [7u8; 600];
-    let sig = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key)
-        .unwrap()
-        .sign_oneshot_to_vec(&data)
-        .unwrap();
-    let verify = || {
-        let mut v =
-            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), cert_key).unwrap();
-        assert!(v.verify_oneshot(black_box(&sig), black_box(&data)).unwrap());
-    };
     let batch = |op: u8| {
         let t = Instant::now();
         for _ in 0..batch_len {
             match op {
-                0 => verify(),
-                _ => validate(op),
+                0 => baseline(),
+                _ => validation(op),
             }
         }
         t.elapsed().as_secs_f64() * 1e6 / f64::from(batch_len)

@@ -512,7 +512,8 @@ fn garbage_body(hook: Hook) {
     refuses_reply(hook, Reply::Garbage, &["json", "token", "body", "answer"]);
 }
 
-/// A hub that answers (validly) only after 8 s: the hook gives up at 5 s.
+/// A hub that answers (validly) only after [`SLOW_HUB`]: the hook gives up
+/// at 5 s.
 fn slow_hub(hook: Hook) {
     let t = token(&claims());
     let hub = FakeHub::start(Reply::Sleep(SLOW_HUB, t.clone()));

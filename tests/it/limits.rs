@@ -212,9 +212,9 @@ fn a_flood_of_anonymous_authorize_requests_is_cut_off_and_bounded() {
     assert!(parked >= 10, "{parked}");
     assert!(limited >= 1000 - admitted_bound, "{limited}");
 
-    // The parked requests are transient writes, made durable when the store
-    // closes: the hub must close it cleanly, however long draining takes
-    // on a loaded machine (the rig's `stop` kills after 3 s).
+    // The parked requests are transient writes, made durable by the hub's
+    // last sync on SIGTERM: the hub must reach it and exit cleanly, however
+    // long draining takes on a loaded machine.
     let term = Instant::now();
     hub.signal("TERM");
     let exit = hub.wait_exit(Duration::from_secs(30));
